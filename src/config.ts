@@ -1,0 +1,138 @@
+// Configuration is read once, here, from defaults <- environment <- command-line flags,
+// and validated by one zod schema. Nothing else in src/ reads process.env.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const ConfigSchema = z.object({
+  dataDir: z.string().min(1),
+  embeddingProvider: z.enum(['auto', 'openai', 'hash']).default('auto'),
+  openaiApiKey: z.string().min(1).optional(),
+  openaiBaseUrl: z.url().optional(),
+  embeddingModel: z.string().min(1).default('text-embedding-3-small'),
+  embeddingDimensions: positiveInt(2, 16384).optional(),
+  embeddingBatchSize: positiveInt(1, 2048).default(128),
+  embeddingTimeoutMs: positiveInt(100, 600_000).default(30_000),
+  embeddingMaxRetries: positiveInt(0, 20).default(4),
+  embeddingMaxInputChars: positiveInt(16, 1_000_000).optional(),
+  falkordbUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  maxTextChars: positiveInt(1, 1_000_000).default(32_000),
+  maxMetadataBytes: positiveInt(2, 1_000_000).default(16_384),
+  maxBatchItems: positiveInt(1, 10_000).default(256),
+  indexPersistDelayMs: positiveInt(0, 3_600_000).default(5_000),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ResolvedProvider = 'openai' | 'hash';
+
+interface Setting {
+  key: keyof Config;
+  flag: string;
+  env: string;
+  help: string;
+  secret?: boolean;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'dataDir', flag: 'data-dir', env: 'MEMORY_DATA_DIR', help: "where the database and index live (default: the platform's user data dir)" },
+  { key: 'embeddingProvider', flag: 'embedding-provider', env: 'EMBEDDING_PROVIDER', help: 'openai | hash | auto (default auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else hash)' },
+  { key: 'openaiApiKey', flag: 'openai-api-key', env: 'OPENAI_API_KEY', help: 'API key for OpenAI (optional for local OpenAI-compatible servers)', secret: true },
+  { key: 'openaiBaseUrl', flag: 'openai-base-url', env: 'OPENAI_BASE_URL', help: 'OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama' },
+  { key: 'embeddingModel', flag: 'embedding-model', env: 'EMBEDDING_MODEL', help: 'embedding model name (default text-embedding-3-small)' },
+  { key: 'embeddingDimensions', flag: 'embedding-dimensions', env: 'EMBEDDING_DIMENSIONS', help: 'vector dimension (openai: sent as `dimensions` for text-embedding-3 models; hash: default 384)' },
+  { key: 'embeddingBatchSize', flag: 'embedding-batch-size', env: 'EMBEDDING_BATCH_SIZE', help: 'texts per embedding request (default 128)' },
+  { key: 'embeddingTimeoutMs', flag: 'embedding-timeout-ms', env: 'EMBEDDING_TIMEOUT_MS', help: 'timeout of one embedding request in ms (default 30000)' },
+  { key: 'embeddingMaxRetries', flag: 'embedding-max-retries', env: 'EMBEDDING_MAX_RETRIES', help: 'retries of 408/409/429/5xx answers, honouring retry-after (default 4)' },
+  { key: 'embeddingMaxInputChars', flag: 'embedding-max-input-chars', env: 'EMBEDDING_MAX_INPUT_CHARS', help: "longest text the provider accepts, in characters (default: from the model's token limit)" },
+  { key: 'falkordbUrl', flag: 'falkordb-url', env: 'FALKORDB_URL', help: 'redis://host:port of a FalkorDB server to use as the store (not yet supported: see README)' },
+  { key: 'maxTextChars', flag: 'max-text-chars', env: 'MEMORY_MAX_TEXT_CHARS', help: 'longest memory text accepted, in characters (default 32000)' },
+  { key: 'maxMetadataBytes', flag: 'max-metadata-bytes', env: 'MEMORY_MAX_METADATA_BYTES', help: 'largest metadata object accepted, in bytes of JSON (default 16384)' },
+  { key: 'maxBatchItems', flag: 'max-batch-items', env: 'MEMORY_MAX_BATCH_ITEMS', help: 'most items in one memory_store / get / delete call (default 256)' },
+  { key: 'indexPersistDelayMs', flag: 'index-persist-delay-ms', env: 'MEMORY_INDEX_PERSIST_DELAY_MS', help: 'how long after a change the index snapshot is written (default 5000)' },
+  { key: 'logLevel', flag: 'log-level', env: 'MEMORY_LOG_LEVEL', help: 'debug | info | warn | error (default info); logs go to stderr' },
+];
+
+export type ParsedCommandLine =
+  | { kind: 'run'; command: 'serve'; config: Config }
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | { kind: 'error'; message: string };
+
+export function defaultDataDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string {
+  const home = env['HOME'] ?? env['USERPROFILE'] ?? homedir();
+  if (platform === 'win32') return join(env['LOCALAPPDATA'] ?? join(home, 'AppData', 'Local'), 'vector-memory-mcp');
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'vector-memory-mcp');
+  return join(env['XDG_DATA_HOME'] || join(home, '.local', 'share'), 'vector-memory-mcp');
+}
+
+/** Parses flags and environment into a validated Config. Pure: no process state is read. */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    return { kind: 'error', message: `${(err as Error).message}. Run with --help to list the settings.` };
+  }
+  if (parsed.values['help']) return { kind: 'help', text: helpText() };
+  if (parsed.values['version']) return { kind: 'version' };
+  const command = parsed.positionals[0] ?? 'serve';
+  if (command !== 'serve' || parsed.positionals.length > 1) {
+    return { kind: 'error', message: `unknown command "${parsed.positionals.join(' ')}". Run with --help.` };
+  }
+
+  const raw: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const fromFlag = parsed.values[s.flag];
+    const fromEnv = env[s.env];
+    const value = typeof fromFlag === 'string' ? fromFlag : fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+    if (value !== undefined) raw[s.key] = value;
+  }
+  raw['dataDir'] ??= defaultDataDir(env);
+
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path[0];
+      const setting = SETTINGS.find((s) => s.key === key);
+      const name = setting ? `${setting.env} (--${setting.flag})` : String(key);
+      const shown = setting?.secret ? '' : ` (got ${JSON.stringify(raw[String(key)])})`;
+      return `invalid setting ${name}: ${issue.message}${shown}`;
+    });
+    return { kind: 'error', message: lines.join('\n') };
+  }
+  return { kind: 'run', command: 'serve', config: result.data };
+}
+
+/** `auto` resolves to openai when a key or endpoint is configured, else to the offline hash provider. */
+export function resolveProvider(config: Config): ResolvedProvider {
+  if (config.embeddingProvider !== 'auto') return config.embeddingProvider;
+  return config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined ? 'openai' : 'hash';
+}
+
+export function helpText(): string {
+  const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(27)} ${s.env.padEnd(30)} ${s.help}`);
+  return [
+    'vector-memory-mcp: a semantic memory server for MCP clients (stdio transport).',
+    '',
+    'Usage: vector-memory-mcp [serve] [options]',
+    '',
+    'Every setting can be given as a flag or as an environment variable (the flag wins).',
+    '',
+    `  ${'flag'.padEnd(29)} ${'environment'.padEnd(30)} meaning`,
+    ...rows,
+    `  --${'help, -h'.padEnd(27)} ${''.padEnd(30)} this text`,
+    `  --${'version'.padEnd(27)} ${''.padEnd(30)} print the version`,
+    '',
+    'A bad setting exits with status 2 and names the setting.',
+  ].join('\n');
+}

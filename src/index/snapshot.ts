@@ -1,0 +1,107 @@
+// The on-disk snapshot of the search index: one file, written atomically (temporary file,
+// fsync, rename, fsync of the folder), ending in a sha256 of everything before it, so a
+// torn, truncated or bit-flipped file is detected on load and never served.
+//
+//   "VMMSNAP1" | u32 LE header length | header JSON | faiss index bytes | sha256 (32 bytes)
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+const MAGIC = Buffer.from('VMMSNAP1', 'ascii');
+const FORMAT = 1;
+
+export interface SnapshotHeader {
+  format: number;
+  fingerprint: string;
+  dimension: number;
+  /** Vectors in the faiss index, tombstones included (= labels.length). */
+  count: number;
+  /** Live memories in the index. */
+  live: number;
+  /** Every store change with seq <= appliedSeq is reflected. */
+  appliedSeq: number;
+  createdAt: string;
+  /** label -> memory id, null for a tombstone. */
+  ids: (string | null)[];
+  /** label -> short content hash of the text the vector was made from. */
+  hashes: (string | null)[];
+}
+
+export interface Snapshot {
+  header: SnapshotHeader;
+  index: Buffer;
+}
+
+export class SnapshotError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotError';
+  }
+}
+
+export function encodeSnapshot(header: Omit<SnapshotHeader, 'format'>, index: Buffer): Buffer {
+  const json = Buffer.from(JSON.stringify({ format: FORMAT, ...header }), 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(json.length, 0);
+  const body = Buffer.concat([MAGIC, len, json, index]);
+  const digest = createHash('sha256').update(body).digest();
+  return Buffer.concat([body, digest]);
+}
+
+export function decodeSnapshot(file: Buffer): Snapshot {
+  if (file.length < MAGIC.length + 4 + 32) throw new SnapshotError(`file too short (${file.length} bytes)`);
+  if (!file.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotError('not a snapshot file (bad magic)');
+  const body = file.subarray(0, file.length - 32);
+  const digest = createHash('sha256').update(body).digest();
+  if (!digest.equals(file.subarray(file.length - 32))) {
+    throw new SnapshotError('checksum mismatch (truncated or corrupted file)');
+  }
+  const headerLen = body.readUInt32LE(MAGIC.length);
+  const headerEnd = MAGIC.length + 4 + headerLen;
+  if (headerEnd > body.length) throw new SnapshotError('header length out of range');
+  let header: SnapshotHeader;
+  try {
+    header = JSON.parse(body.subarray(MAGIC.length + 4, headerEnd).toString('utf8')) as SnapshotHeader;
+  } catch {
+    throw new SnapshotError('header is not valid JSON');
+  }
+  if (header.format !== FORMAT) throw new SnapshotError(`unsupported snapshot format ${String(header.format)}`);
+  if (!Array.isArray(header.ids) || header.ids.length !== header.count || header.hashes?.length !== header.count) {
+    throw new SnapshotError('header id map does not match its count');
+  }
+  return { header, index: body.subarray(headerEnd) };
+}
+
+export function readSnapshotFile(path: string): Snapshot {
+  return decodeSnapshot(readFileSync(path));
+}
+
+/** Writes `bytes` to `path` so that a crash leaves either the old file or the new one. */
+export function writeFileAtomic(path: string, bytes: Buffer): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  let fd: number | undefined = openSync(tmp, 'w', 0o600);
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  try {
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename itself is still atomic.
+  }
+}

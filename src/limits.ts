@@ -1,0 +1,34 @@
+import type { Config } from './config.js';
+
+/** The limits the service enforces on every input, taken from config. */
+export interface Limits {
+  maxTextChars: number;
+  maxMetadataBytes: number;
+  maxBatchItems: number;
+  maxTags: number;
+  maxTagChars: number;
+  maxIdChars: number;
+  maxK: number;
+}
+
+export function limitsFromConfig(config: Config): Limits {
+  return {
+    maxTextChars: config.maxTextChars,
+    maxMetadataBytes: config.maxMetadataBytes,
+    maxBatchItems: config.maxBatchItems,
+    maxTags: 64,
+    maxTagChars: 128,
+    maxIdChars: 256,
+    maxK: 100,
+  };
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxTextChars: 32_000,
+  maxMetadataBytes: 16_384,
+  maxBatchItems: 256,
+  maxTags: 64,
+  maxTagChars: 128,
+  maxIdChars: 256,
+  maxK: 100,
+};

@@ -1,0 +1,438 @@
+// The memory service: what every tool does, independent of MCP. It owns the write and
+// search flows: validate -> embed -> store (source of truth) -> catch the index up.
+// A write is acknowledged only after the store committed it; when the embedding provider
+// fails, the memory is stored as pending (never lost) and embedded later by the worker.
+import { randomUUID } from 'node:crypto';
+import type { EmbeddingProvider } from './embeddings/types.js';
+import { EmbeddingError, MemoryError, errorMessage } from './errors.js';
+import type { Hit, IndexManager } from './index/index-manager.js';
+import type { Limits } from './limits.js';
+import type { Logger } from './logger.js';
+import type { JsonValue, MemoryRecord, MemoryStore, Metadata } from './store/types.js';
+
+export const DEFAULT_NAMESPACE = 'default';
+
+export interface StoreItem {
+  text: string;
+  id?: string | undefined;
+  namespace?: string | undefined;
+  metadata?: Metadata | undefined;
+  tags?: string[] | undefined;
+}
+
+export interface StoredItem {
+  id: string;
+  status: 'created' | 'updated';
+  embedding: 'done' | 'pending';
+}
+
+export interface StoreOutcome {
+  items: StoredItem[];
+  /** Set when the provider failed and the memories wait for the background embedder. */
+  embeddingError?: string;
+}
+
+export interface SearchParams {
+  query: string;
+  k?: number | undefined;
+  namespace?: string | undefined;
+  tags?: string[] | undefined;
+  filter?: Record<string, JsonValue> | undefined;
+  minScore?: number | undefined;
+}
+
+export interface SearchHit {
+  record: MemoryRecord;
+  score: number;
+}
+
+export interface ProviderInfo {
+  name: string;
+  model: string;
+  kind: 'semantic' | 'lexical';
+  fingerprint: string | null;
+  note: string;
+}
+
+export interface SearchOutcome {
+  hits: SearchHit[];
+  provider: ProviderInfo;
+  /** Candidates examined to satisfy the filters. */
+  examined: number;
+}
+
+export interface UpdateParams {
+  id: string;
+  text?: string | undefined;
+  metadata?: Metadata | undefined;
+  tags?: string[] | undefined;
+}
+
+export interface IndexOpener {
+  (embedder: EmbeddingProvider): IndexManager;
+}
+
+export interface MemoryServiceDeps {
+  store: MemoryStore;
+  embedder: EmbeddingProvider;
+  createIndex: IndexOpener;
+  limits: Limits;
+  logger: Logger;
+  /** Called after a write that left memories waiting for an embedding. */
+  onPending?: () => void;
+}
+
+const RETRY_OPEN_MS = 5000;
+
+export class MemoryService {
+  readonly store: MemoryStore;
+  readonly embedder: EmbeddingProvider;
+  private readonly deps: MemoryServiceDeps;
+  private index: IndexManager | undefined;
+  private opening: Promise<IndexManager> | undefined;
+  private lastOpenFailure: { at: number; error: unknown } | undefined;
+
+  constructor(deps: MemoryServiceDeps) {
+    this.deps = deps;
+    this.store = deps.store;
+    this.embedder = deps.embedder;
+  }
+
+  /** Starts opening the index in the background; tool calls wait for it when they need it. */
+  start(): void {
+    this.ready().catch(() => {
+      // Reported by ready() to the calls that need the index, and logged below.
+    });
+  }
+
+  /** The open index, opening it first if needed. */
+  ready(): Promise<IndexManager> {
+    if (this.index) return Promise.resolve(this.index);
+    if (this.opening) return this.opening;
+    if (this.lastOpenFailure && Date.now() - this.lastOpenFailure.at < RETRY_OPEN_MS) {
+      return Promise.reject(this.unavailable(this.lastOpenFailure.error));
+    }
+    this.opening = (async () => {
+      try {
+        await this.embedder.init();
+        const index = this.deps.createIndex(this.embedder);
+        const report = await index.open();
+        this.deps.logger.info('search index ready', { ...report });
+        this.index = index;
+        this.lastOpenFailure = undefined;
+        return index;
+      } catch (err) {
+        this.lastOpenFailure = { at: Date.now(), error: err };
+        this.deps.logger.error('search index could not be opened', { error: errorMessage(err) });
+        throw this.unavailable(err);
+      } finally {
+        this.opening = undefined;
+      }
+    })();
+    return this.opening;
+  }
+
+  get openIndex(): IndexManager | undefined {
+    return this.index;
+  }
+
+  providerInfo(): ProviderInfo {
+    let fingerprint: string | null = null;
+    try {
+      fingerprint = this.embedder.fingerprint;
+    } catch {
+      fingerprint = null;
+    }
+    return {
+      name: this.embedder.name,
+      model: this.embedder.model,
+      kind: this.embedder.kind,
+      fingerprint,
+      note:
+        this.embedder.kind === 'lexical'
+          ? 'hash provider: lexical matching (shared words and word fragments), not semantic; configure OPENAI_API_KEY or OPENAI_BASE_URL for meaning-level search'
+          : 'semantic embeddings',
+    };
+  }
+
+  async storeMemories(items: readonly StoreItem[]): Promise<StoreOutcome> {
+    const { limits } = this.deps;
+    if (items.length === 0) throw invalid('nothing to store', 'pass `text`, or `items` with at least one memory');
+    if (items.length > limits.maxBatchItems) {
+      throw invalid(`${items.length} items in one call; the limit is ${limits.maxBatchItems}`, 'split the batch');
+    }
+    const seen = new Set<string>();
+    const writes = items.map((item, i) => {
+      const where = items.length > 1 ? `items[${i}]: ` : '';
+      this.checkText(item.text, where);
+      const id = item.id ?? randomUUID();
+      this.checkId(id, where);
+      if (seen.has(id)) throw invalid(`${where}id "${id}" appears twice in this call`, 'give each memory its own id');
+      seen.add(id);
+      const metadata = item.metadata ?? {};
+      this.checkMetadata(metadata, where);
+      const tags = this.checkTags(item.tags ?? [], where);
+      const namespace = this.checkNamespace(item.namespace ?? DEFAULT_NAMESPACE, where);
+      return { id, namespace, text: item.text, metadata, tags };
+    });
+
+    const existing = new Set((await this.store.get(writes.map((w) => w.id))).map((r) => r.id));
+    let vectors: Float32Array[] | null = null;
+    let embeddingError: string | undefined;
+    try {
+      await this.embedder.init();
+      vectors = await this.embedder.embed(writes.map((w) => w.text));
+    } catch (err) {
+      embeddingError = errorMessage(err);
+      this.deps.logger.warn('embedding failed; storing as pending', { error: embeddingError, count: writes.length });
+    }
+    const fingerprint = vectors ? this.embedder.fingerprint : '';
+    await this.writeStore(() =>
+      this.store.upsert(
+        writes.map((w, i) => ({
+          ...w,
+          embedding: vectors ? { vector: vectors[i]!, fingerprint } : null,
+          embeddingError,
+        })),
+      ),
+    );
+    await this.catchUpIndex();
+    if (!vectors) this.deps.onPending?.();
+    return {
+      items: writes.map((w) => ({
+        id: w.id,
+        status: existing.has(w.id) ? 'updated' : 'created',
+        embedding: vectors ? 'done' : 'pending',
+      })),
+      ...(embeddingError !== undefined ? { embeddingError } : {}),
+    };
+  }
+
+  async search(params: SearchParams): Promise<SearchOutcome> {
+    const k = params.k ?? 10;
+    if (!Number.isInteger(k) || k < 1 || k > this.deps.limits.maxK) {
+      throw invalid(`k must be a whole number from 1 to ${this.deps.limits.maxK} (got ${k})`, 'pass a smaller k');
+    }
+    if (params.query.trim().length === 0) throw invalid('query is empty', 'pass the words to search for');
+    this.checkText(params.query, 'query: ');
+    const index = await this.ready();
+    let queryVector: Float32Array;
+    try {
+      [queryVector] = (await this.embedder.embed([params.query])) as [Float32Array];
+    } catch (err) {
+      throw asEmbeddingFailure(err, 'could not embed the query');
+    }
+
+    const wantTags = params.tags ?? [];
+    const filterEntries = Object.entries(params.filter ?? {});
+    const filtering = params.namespace !== undefined || wantTags.length > 0 || filterEntries.length > 0;
+    const accept = (r: MemoryRecord): boolean =>
+      (params.namespace === undefined || r.namespace === params.namespace) &&
+      wantTags.every((t) => r.tags.includes(t)) &&
+      filterEntries.every(([key, value]) => key in r.metadata && jsonEqual(r.metadata[key]!, value));
+
+    // Ask for more candidates than k when filtering, and widen until k pass the filters or
+    // the whole index was examined: a filter never hides a match that exists.
+    let fetch = filtering ? Math.max(k * 4, 50) : k;
+    let hits: Hit[] = [];
+    let out: SearchHit[] = [];
+    for (;;) {
+      const live = index.liveCount;
+      fetch = Math.min(fetch, live);
+      [hits] = (await index.search([queryVector], fetch)) as [Hit[]];
+      const records = new Map((await this.store.get(hits.map((h) => h.id))).map((r) => [r.id, r]));
+      out = [];
+      for (const h of hits) {
+        const r = records.get(h.id);
+        if (!r || !accept(r)) continue;
+        if (params.minScore !== undefined && h.score < params.minScore) continue;
+        out.push({ record: r, score: h.score });
+        if (out.length === k) break;
+      }
+      const lastScore = hits[hits.length - 1]?.score ?? -Infinity;
+      const belowFloor = params.minScore !== undefined && lastScore < params.minScore;
+      if (out.length >= k || hits.length < fetch || fetch >= index.liveCount || belowFloor) break;
+      fetch *= 4;
+    }
+    return { hits: out, provider: this.providerInfo(), examined: hits.length };
+  }
+
+  async get(ids: readonly string[]): Promise<{ memories: MemoryRecord[]; missing: string[] }> {
+    this.checkIdList(ids);
+    const memories = await this.store.get(ids);
+    const found = new Set(memories.map((m) => m.id));
+    return { memories, missing: [...new Set(ids)].filter((id) => !found.has(id)) };
+  }
+
+  async update(params: UpdateParams): Promise<{ record: MemoryRecord; reembedded: boolean; embeddingError?: string }> {
+    this.checkId(params.id, '');
+    if (params.text === undefined && params.metadata === undefined && params.tags === undefined) {
+      throw invalid('nothing to update', 'pass text, metadata or tags');
+    }
+    if (params.text !== undefined) this.checkText(params.text, '');
+    if (params.metadata !== undefined) this.checkMetadata(params.metadata, '');
+    const tags = params.tags !== undefined ? this.checkTags(params.tags, '') : undefined;
+    const [current] = await this.store.get([params.id]);
+    if (!current) throw notFound(params.id);
+
+    const textChanged = params.text !== undefined && params.text !== current.text;
+    let embedding: { vector: Float32Array; fingerprint: string } | null | undefined;
+    let embeddingError: string | undefined;
+    if (textChanged) {
+      try {
+        await this.embedder.init();
+        const [vector] = (await this.embedder.embed([params.text!])) as [Float32Array];
+        embedding = { vector, fingerprint: this.embedder.fingerprint };
+      } catch (err) {
+        embeddingError = errorMessage(err);
+        embedding = null;
+      }
+    }
+    const record = await this.writeStore(() =>
+      this.store.patch(params.id, {
+        ...(textChanged ? { text: params.text!, embedding: embedding ?? null, embeddingError } : {}),
+        ...(params.metadata !== undefined ? { metadata: params.metadata } : {}),
+        ...(tags !== undefined ? { tags } : {}),
+      }),
+    );
+    if (!record) throw notFound(params.id);
+    await this.catchUpIndex();
+    if (embedding === null) this.deps.onPending?.();
+    return { record, reembedded: textChanged && embedding !== null, ...(embeddingError ? { embeddingError } : {}) };
+  }
+
+  async delete(ids: readonly string[]): Promise<{ deleted: string[]; missing: string[] }> {
+    this.checkIdList(ids);
+    const deleted = await this.writeStore(() => this.store.delete(ids));
+    await this.catchUpIndex();
+    const gone = new Set(deleted);
+    return { deleted, missing: [...new Set(ids)].filter((id) => !gone.has(id)) };
+  }
+
+  async close(): Promise<void> {
+    await this.opening?.catch(() => undefined);
+    await this.index?.close();
+  }
+
+  /** Makes a committed write visible to searches before it is acknowledged. */
+  private async catchUpIndex(): Promise<void> {
+    if (!this.index) return; // still opening: open() catches up with the store itself
+    try {
+      await this.index.sync();
+    } catch (err) {
+      // The write is committed; the next search retries the catch-up.
+      this.deps.logger.error('index catch-up failed after a write', { error: errorMessage(err) });
+    }
+  }
+
+  private async writeStore<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (err instanceof MemoryError) throw err;
+      throw new MemoryError('STORE_FAILED', `the store rejected the write: ${errorMessage(err)}`, {
+        cause: err,
+        hint: 'nothing was changed; try again',
+      });
+    }
+  }
+
+  private unavailable(err: unknown): MemoryError {
+    if (err instanceof MemoryError && err.code === 'INDEX_UNAVAILABLE') return err;
+    const hint =
+      err instanceof EmbeddingError
+        ? `${err.hint ?? 'check the embedding provider'}; stored memories are kept and become searchable once it answers`
+        : 'check the server log; stored memories are kept';
+    return new MemoryError('INDEX_UNAVAILABLE', `search is unavailable: ${errorMessage(err)}`, { cause: err, hint });
+  }
+
+  private checkText(text: string, where: string): void {
+    if (text.trim().length === 0) throw invalid(`${where}text is empty`, 'pass the text to remember');
+    const max = Math.min(this.deps.limits.maxTextChars, this.embedder.maxInputChars);
+    if (text.length > max) {
+      throw new MemoryError('TOO_LARGE', `${where}text has ${text.length} characters; the limit is ${max}`, {
+        hint: 'split it into several shorter memories',
+      });
+    }
+  }
+
+  private checkId(id: string, where: string): void {
+    if (id.length === 0 || id.length > this.deps.limits.maxIdChars || id.trim() !== id) {
+      throw invalid(
+        `${where}id must be 1 to ${this.deps.limits.maxIdChars} characters without surrounding spaces`,
+        'omit id to get a generated one',
+      );
+    }
+  }
+
+  private checkIdList(ids: readonly string[]): void {
+    if (ids.length === 0) throw invalid('no ids given', 'pass `id` or a non-empty `ids`');
+    if (ids.length > this.deps.limits.maxBatchItems) {
+      throw invalid(`${ids.length} ids in one call; the limit is ${this.deps.limits.maxBatchItems}`, 'split the list');
+    }
+    for (const id of ids) this.checkId(id, '');
+  }
+
+  private checkNamespace(namespace: string, where: string): string {
+    if (!/^[\w.:/-]{1,128}$/u.test(namespace)) {
+      throw invalid(
+        `${where}namespace must be 1 to 128 letters, digits or . _ : / -`,
+        `omit it to use "${DEFAULT_NAMESPACE}"`,
+      );
+    }
+    return namespace;
+  }
+
+  private checkMetadata(metadata: Metadata, where: string): void {
+    const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
+    if (bytes > this.deps.limits.maxMetadataBytes) {
+      throw new MemoryError(
+        'TOO_LARGE',
+        `${where}metadata is ${bytes} bytes of JSON; the limit is ${this.deps.limits.maxMetadataBytes}`,
+        { hint: 'keep metadata small; put long content in the text' },
+      );
+    }
+  }
+
+  private checkTags(tags: readonly string[], where: string): string[] {
+    const { maxTags, maxTagChars } = this.deps.limits;
+    if (tags.length > maxTags) throw invalid(`${where}${tags.length} tags; the limit is ${maxTags}`, 'use fewer tags');
+    for (const t of tags) {
+      if (t.trim().length === 0 || t.length > maxTagChars) {
+        throw invalid(`${where}each tag must be 1 to ${maxTagChars} characters`, 'remove empty or long tags');
+      }
+    }
+    return [...new Set(tags)];
+  }
+}
+
+function invalid(message: string, hint: string): MemoryError {
+  return new MemoryError('INVALID_INPUT', message, { hint });
+}
+
+function notFound(id: string): MemoryError {
+  return new MemoryError('NOT_FOUND', `no memory has id "${id}"`, {
+    hint: 'use memory_search to find the right id',
+  });
+}
+
+function asEmbeddingFailure(err: unknown, what: string): MemoryError {
+  if (err instanceof MemoryError) {
+    return new MemoryError(err.code, `${what}: ${err.message}`, {
+      cause: err,
+      ...(err.hint !== undefined ? { hint: err.hint } : {}),
+    });
+  }
+  return new MemoryError('EMBEDDING_UNAVAILABLE', `${what}: ${errorMessage(err)}`, { cause: err });
+}
+
+function jsonEqual(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]!));
+  const ao = a as Record<string, JsonValue>;
+  const bo = b as Record<string, JsonValue>;
+  const ak = Object.keys(ao);
+  return ak.length === Object.keys(bo).length && ak.every((key) => key in bo && jsonEqual(ao[key]!, bo[key]!));
+}

@@ -1,0 +1,382 @@
+// The embedded store: one SQLite database in WAL mode. Every write runs in an IMMEDIATE
+// transaction that also takes the next change sequence number, so sequence order is commit
+// order, across every process that opens the same file.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { MemoryError } from '../errors.js';
+import type {
+  ChangeEvent,
+  ChangePage,
+  MemoryPatch,
+  MemoryRecord,
+  MemoryStore,
+  MemoryWrite,
+  StoreStats,
+  StoredVector,
+  EmbeddingFailure,
+} from './types.js';
+import { contentHash } from './content-hash.js';
+
+/** Schema migrations, applied in order; PRAGMA user_version records how many ran. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+   INSERT INTO sequence (id, value) VALUES (1, 0);
+   CREATE TABLE memories (
+     id TEXT PRIMARY KEY,
+     namespace TEXT NOT NULL,
+     text TEXT NOT NULL,
+     content_hash TEXT NOT NULL,
+     metadata TEXT NOT NULL,
+     tags TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     embedding BLOB,
+     embedding_fingerprint TEXT,
+     embedding_status TEXT NOT NULL CHECK (embedding_status IN ('pending', 'done', 'failed')),
+     embedding_attempts INTEGER NOT NULL DEFAULT 0,
+     embedding_error TEXT,
+     attempt_fingerprint TEXT
+   ) STRICT;
+   CREATE UNIQUE INDEX memories_seq ON memories (seq);
+   CREATE INDEX memories_status ON memories (embedding_status, embedding_fingerprint);
+   CREATE TABLE deletions (seq INTEGER PRIMARY KEY, id TEXT NOT NULL) STRICT;`,
+];
+
+interface Row {
+  id: string;
+  namespace: string;
+  text: string;
+  content_hash: string;
+  metadata: string;
+  tags: string;
+  created_at: string;
+  updated_at: string;
+  seq: number;
+  embedding: Buffer | null;
+  embedding_fingerprint: string | null;
+  embedding_status: 'pending' | 'done' | 'failed';
+  embedding_attempts: number;
+  embedding_error: string | null;
+}
+
+const COLUMNS = `id, namespace, text, content_hash, metadata, tags, created_at, updated_at, seq,
+  embedding_fingerprint, embedding_status, embedding_attempts, embedding_error`;
+
+export interface SqliteStoreOptions {
+  /** Milliseconds a writer waits for another process's write lock. */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteStore implements MemoryStore {
+  readonly kind = 'sqlite';
+  readonly location: string;
+  private db: Database.Database | undefined;
+  private readonly busyTimeoutMs: number;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.location = path;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    if (this.location !== ':memory:') mkdirSync(dirname(this.location), { recursive: true });
+    const db = new Database(this.location);
+    db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    this.db = db;
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  private get conn(): Database.Database {
+    if (!this.db) throw new MemoryError('STORE_FAILED', 'the store is not open');
+    return this.db;
+  }
+
+  private nextSeq(): number {
+    const row = this.conn.prepare('UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value').get() as {
+      value: number;
+    };
+    return row.value;
+  }
+
+  async upsert(writes: readonly MemoryWrite[]): Promise<MemoryRecord[]> {
+    const db = this.conn;
+    const now = new Date().toISOString();
+    const insert = db.prepare(
+      `INSERT INTO memories (id, namespace, text, content_hash, metadata, tags, created_at, updated_at, seq,
+         embedding, embedding_fingerprint, embedding_status, embedding_attempts, embedding_error)
+       VALUES (@id, @namespace, @text, @hash, @metadata, @tags, @now, @now, @seq,
+         @embedding, @fingerprint, @status, @attempts, @error)
+       ON CONFLICT (id) DO UPDATE SET namespace = excluded.namespace, text = excluded.text,
+         content_hash = excluded.content_hash, metadata = excluded.metadata, tags = excluded.tags,
+         updated_at = excluded.updated_at, seq = excluded.seq, embedding = excluded.embedding,
+         embedding_fingerprint = excluded.embedding_fingerprint, embedding_status = excluded.embedding_status,
+         embedding_attempts = excluded.embedding_attempts, embedding_error = excluded.embedding_error,
+         attempt_fingerprint = NULL`,
+    );
+    const run = db.transaction((items: readonly MemoryWrite[]) => {
+      for (const w of items) {
+        insert.run({
+          id: w.id,
+          namespace: w.namespace,
+          text: w.text,
+          hash: contentHash(w.text),
+          metadata: JSON.stringify(w.metadata),
+          tags: JSON.stringify(w.tags),
+          now,
+          seq: this.nextSeq(),
+          embedding: w.embedding ? vectorToBlob(w.embedding.vector) : null,
+          fingerprint: w.embedding?.fingerprint ?? null,
+          status: w.embedding ? 'done' : 'pending',
+          attempts: w.embedding || w.embeddingError !== undefined ? 1 : 0,
+          error: w.embeddingError ?? null,
+        });
+      }
+      return this.getSync(items.map((w) => w.id));
+    });
+    return run.immediate(writes);
+  }
+
+  async patch(id: string, patch: MemoryPatch): Promise<MemoryRecord | null> {
+    const db = this.conn;
+    const run = db.transaction(() => {
+      const current = db.prepare('SELECT content_hash FROM memories WHERE id = ?').get(id) as
+        | { content_hash: string }
+        | undefined;
+      if (!current) return null;
+      const sets: string[] = ['updated_at = @now', 'seq = @seq'];
+      const params: Record<string, unknown> = { id, now: new Date().toISOString(), seq: this.nextSeq() };
+      if (patch.text !== undefined) {
+        const hash = contentHash(patch.text);
+        sets.push('text = @text', 'content_hash = @hash');
+        params['text'] = patch.text;
+        params['hash'] = hash;
+        if (hash !== current.content_hash && patch.embedding === undefined) {
+          throw new Error('patch: a text change needs the new embedding (or null)');
+        }
+      }
+      if (patch.metadata !== undefined) {
+        sets.push('metadata = @metadata');
+        params['metadata'] = JSON.stringify(patch.metadata);
+      }
+      if (patch.tags !== undefined) {
+        sets.push('tags = @tags');
+        params['tags'] = JSON.stringify(patch.tags);
+      }
+      if (patch.embedding !== undefined) {
+        sets.push(
+          'embedding = @embedding',
+          'embedding_fingerprint = @fingerprint',
+          'embedding_status = @status',
+          'embedding_attempts = @attempts',
+          'embedding_error = @error',
+          'attempt_fingerprint = NULL',
+        );
+        params['embedding'] = patch.embedding ? vectorToBlob(patch.embedding.vector) : null;
+        params['fingerprint'] = patch.embedding?.fingerprint ?? null;
+        params['status'] = patch.embedding ? 'done' : 'pending';
+        params['attempts'] = patch.embedding || patch.embeddingError !== undefined ? 1 : 0;
+        params['error'] = patch.embeddingError ?? null;
+      }
+      db.prepare(`UPDATE memories SET ${sets.join(', ')} WHERE id = @id`).run(params);
+      return this.getSync([id])[0] ?? null;
+    });
+    return run.immediate();
+  }
+
+  async get(ids: readonly string[]): Promise<MemoryRecord[]> {
+    return this.getSync(ids);
+  }
+
+  private getSync(ids: readonly string[]): MemoryRecord[] {
+    if (ids.length === 0) return [];
+    const stmt = this.conn.prepare(`SELECT ${COLUMNS} FROM memories WHERE id IN (SELECT value FROM json_each(?))`);
+    const rows = stmt.all(JSON.stringify(ids)) as Row[];
+    const byId = new Map(rows.map((r) => [r.id, toRecord(r)]));
+    const out: MemoryRecord[] = [];
+    for (const id of new Set(ids)) {
+      const r = byId.get(id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  async delete(ids: readonly string[]): Promise<string[]> {
+    const db = this.conn;
+    const del = db.prepare('DELETE FROM memories WHERE id = ?');
+    const log = db.prepare('INSERT INTO deletions (seq, id) VALUES (?, ?)');
+    const run = db.transaction((list: readonly string[]) => {
+      const deleted: string[] = [];
+      for (const id of new Set(list)) {
+        if (del.run(id).changes > 0) {
+          log.run(this.nextSeq(), id);
+          deleted.push(id);
+        }
+      }
+      return deleted;
+    });
+    return run.immediate(ids);
+  }
+
+  async setEmbedding(id: string, hash: string, vector: StoredVector): Promise<boolean> {
+    const db = this.conn;
+    const run = db.transaction(() => {
+      const row = db.prepare('SELECT content_hash FROM memories WHERE id = ?').get(id) as
+        | { content_hash: string }
+        | undefined;
+      if (!row || row.content_hash !== hash) return false;
+      db.prepare(
+        `UPDATE memories SET embedding = ?, embedding_fingerprint = ?, embedding_status = 'done',
+           embedding_error = NULL, attempt_fingerprint = NULL, embedding_attempts = embedding_attempts + 1, seq = ?
+         WHERE id = ?`,
+      ).run(vectorToBlob(vector.vector), vector.fingerprint, this.nextSeq(), id);
+      return true;
+    });
+    return run.immediate();
+  }
+
+  async recordEmbeddingFailure(id: string, hash: string, failure: EmbeddingFailure): Promise<void> {
+    this.conn
+      .prepare(
+        `UPDATE memories SET embedding_attempts = embedding_attempts + 1, embedding_error = @error,
+           embedding_status = CASE WHEN @permanent OR embedding_attempts + 1 >= @maxAttempts
+             THEN 'failed' ELSE embedding_status END,
+           attempt_fingerprint = @fingerprint
+         WHERE id = @id AND content_hash = @hash`,
+      )
+      .run({
+        error: failure.error,
+        permanent: failure.permanent ? 1 : 0,
+        maxAttempts: failure.maxAttempts,
+        fingerprint: failure.fingerprint,
+        id,
+        hash,
+      });
+  }
+
+  async listNeedingEmbedding(fingerprint: string, limit: number): Promise<MemoryRecord[]> {
+    const rows = this.conn
+      .prepare(
+        `SELECT ${COLUMNS} FROM memories
+         WHERE embedding_status = 'pending'
+            OR (embedding_status = 'done' AND embedding_fingerprint IS NOT @fp)
+            OR (embedding_status = 'failed' AND attempt_fingerprint IS NOT @fp)
+         ORDER BY seq DESC LIMIT @limit`,
+      )
+      .all({ fp: fingerprint, limit }) as Row[];
+    return rows.map(toRecord);
+  }
+
+  async changesSince(afterSeq: number, limit: number): Promise<ChangePage> {
+    const db = this.conn;
+    const read = db.transaction((): ChangePage => {
+      const head = (db.prepare('SELECT value FROM sequence WHERE id = 1').get() as { value: number }).value;
+      const ups = db
+        .prepare(`SELECT ${COLUMNS}, embedding FROM memories WHERE seq > ? ORDER BY seq LIMIT ?`)
+        .all(afterSeq, limit) as Row[];
+      const dels = db
+        .prepare('SELECT seq, id FROM deletions WHERE seq > ? ORDER BY seq LIMIT ?')
+        .all(afterSeq, limit) as { seq: number; id: string }[];
+      let toSeq = head;
+      if (ups.length === limit) toSeq = Math.min(toSeq, ups[ups.length - 1]!.seq);
+      if (dels.length === limit) toSeq = Math.min(toSeq, dels[dels.length - 1]!.seq);
+      const events: ChangeEvent[] = [];
+      for (const r of ups) {
+        if (r.seq > toSeq) break;
+        const vector =
+          r.embedding && r.embedding_status === 'done' && r.embedding_fingerprint
+            ? { vector: blobToVector(r.embedding), fingerprint: r.embedding_fingerprint }
+            : null;
+        events.push({ seq: r.seq, kind: 'upsert', record: toRecord(r), vector });
+      }
+      for (const d of dels) if (d.seq <= toSeq) events.push({ seq: d.seq, kind: 'delete', id: d.id });
+      events.sort((a, b) => a.seq - b.seq);
+      return { events, toSeq: Math.max(toSeq, afterSeq), more: toSeq < head };
+    });
+    return read();
+  }
+
+  async embeddedIds(fingerprint: string): Promise<string[]> {
+    const rows = this.conn
+      .prepare(`SELECT id FROM memories WHERE embedding_status = 'done' AND embedding_fingerprint = ?`)
+      .pluck()
+      .all(fingerprint) as string[];
+    return rows;
+  }
+
+  async headSeq(): Promise<number> {
+    return (this.conn.prepare('SELECT value FROM sequence WHERE id = 1').get() as { value: number }).value;
+  }
+
+  async stats(): Promise<StoreStats> {
+    const rows = this.conn
+      .prepare('SELECT embedding_status AS status, COUNT(*) AS n FROM memories GROUP BY embedding_status')
+      .all() as { status: string; n: number }[];
+    const count = (s: string) => rows.find((r) => r.status === s)?.n ?? 0;
+    return {
+      total: rows.reduce((a, r) => a + r.n, 0),
+      pending: count('pending'),
+      done: count('done'),
+      failed: count('failed'),
+      headSeq: await this.headSeq(),
+    };
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new MemoryError(
+      'STORE_FAILED',
+      `the database schema is version ${version}, newer than this server understands (${MIGRATIONS.length})`,
+      { hint: 'upgrade vector-memory-mcp, or point MEMORY_DATA_DIR at another directory' },
+    );
+  }
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+function toRecord(r: Row): MemoryRecord {
+  return {
+    id: r.id,
+    namespace: r.namespace,
+    text: r.text,
+    contentHash: r.content_hash,
+    metadata: JSON.parse(r.metadata) as MemoryRecord['metadata'],
+    tags: JSON.parse(r.tags) as string[],
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    seq: r.seq,
+    embedding: {
+      status: r.embedding_status,
+      fingerprint: r.embedding_status === 'done' ? r.embedding_fingerprint : null,
+      attempts: r.embedding_attempts,
+      lastError: r.embedding_error,
+    },
+  };
+}
+
+function vectorToBlob(v: Float32Array): Buffer {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function blobToVector(b: Buffer): Float32Array {
+  // Copy: a Buffer's offset into its pool need not be 4-byte aligned.
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return new Float32Array(copy.buffer);
+}

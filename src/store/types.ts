@@ -1,0 +1,114 @@
+// The store is the source of truth: text, metadata, tags, the embedding and the fingerprint
+// of the model that made it. Every change takes the next number of one monotonic sequence;
+// the search index is a view rebuilt or caught up from that sequence.
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Metadata = { [key: string]: JsonValue };
+export type EmbeddingStatus = 'pending' | 'done' | 'failed';
+
+export interface EmbeddingState {
+  status: EmbeddingStatus;
+  /** Fingerprint of the model that made the stored vector (null while pending). */
+  fingerprint: string | null;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface MemoryRecord {
+  id: string;
+  namespace: string;
+  text: string;
+  /** sha256 of the text: an embedding is only accepted for the text it was made from. */
+  contentHash: string;
+  metadata: Metadata;
+  tags: string[];
+  createdAt: string;
+  updatedAt: string;
+  /** Sequence number of the last change to this record. */
+  seq: number;
+  embedding: EmbeddingState;
+}
+
+export interface StoredVector {
+  vector: Float32Array;
+  fingerprint: string;
+}
+
+/** A full write: creates the memory, or replaces every field of an existing one. */
+export interface MemoryWrite {
+  id: string;
+  namespace: string;
+  text: string;
+  metadata: Metadata;
+  tags: string[];
+  /** The embedding of `text`, or null when it could not be made yet (stored as pending). */
+  embedding: StoredVector | null;
+  /** Set when embedding was attempted and failed, to record the reason. */
+  embeddingError?: string | undefined;
+}
+
+/** A partial update. When text changes, embedding must be the new text's (or null). */
+export interface MemoryPatch {
+  text?: string;
+  metadata?: Metadata;
+  tags?: string[];
+  embedding?: StoredVector | null;
+  embeddingError?: string | undefined;
+}
+
+export type ChangeEvent =
+  | { seq: number; kind: 'upsert'; record: MemoryRecord; vector: StoredVector | null }
+  | { seq: number; kind: 'delete'; id: string };
+
+export interface ChangePage {
+  events: ChangeEvent[];
+  /** Every change with seq <= this is included in this page or an earlier one. */
+  toSeq: number;
+  /** More changes follow toSeq. */
+  more: boolean;
+}
+
+export interface EmbeddingFailure {
+  fingerprint: string;
+  error: string;
+  permanent: boolean;
+  maxAttempts: number;
+}
+
+export interface StoreStats {
+  total: number;
+  pending: number;
+  done: number;
+  failed: number;
+  headSeq: number;
+}
+
+export interface MemoryStore {
+  readonly kind: string;
+  /** Where the data lives, for logs. */
+  readonly location: string;
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Creates or replaces memories in one transaction; returns them as stored. */
+  upsert(writes: readonly MemoryWrite[]): Promise<MemoryRecord[]>;
+  /** Applies a partial update; null when the id does not exist. */
+  patch(id: string, patch: MemoryPatch): Promise<MemoryRecord | null>;
+  get(ids: readonly string[]): Promise<MemoryRecord[]>;
+  /** Deletes in one transaction; returns the ids that existed. */
+  delete(ids: readonly string[]): Promise<string[]>;
+
+  /** Stores an embedding if the record still has the text it was made from. */
+  setEmbedding(id: string, contentHash: string, vector: StoredVector): Promise<boolean>;
+  /** Counts a failed attempt; marks the memory failed when permanent or out of attempts. */
+  recordEmbeddingFailure(id: string, contentHash: string, failure: EmbeddingFailure): Promise<void>;
+  /** Memories with no embedding of this fingerprint that are not marked failed, newest first. */
+  listNeedingEmbedding(fingerprint: string, limit: number): Promise<MemoryRecord[]>;
+
+  /** Changes after `afterSeq` in sequence order, at most `limit` events. */
+  changesSince(afterSeq: number, limit: number): Promise<ChangePage>;
+  /** Ids of every memory whose stored vector has this fingerprint. */
+  embeddedIds(fingerprint: string): Promise<string[]>;
+  headSeq(): Promise<number>;
+  stats(): Promise<StoreStats>;
+}

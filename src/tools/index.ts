@@ -1,0 +1,16 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { memoryDeleteTool } from './memory-delete.js';
+import { memoryGetTool } from './memory-get.js';
+import { memorySearchTool } from './memory-search.js';
+import { memoryStoreTool } from './memory-store.js';
+import { memoryUpdateTool } from './memory-update.js';
+import type { ToolContext } from './tool-kit.js';
+import { registerTool } from './tool-kit.js';
+
+export function registerTools(server: McpServer, ctx: ToolContext): void {
+  registerTool(server, memoryStoreTool, ctx);
+  registerTool(server, memorySearchTool, ctx);
+  registerTool(server, memoryGetTool, ctx);
+  registerTool(server, memoryUpdateTool, ctx);
+  registerTool(server, memoryDeleteTool, ctx);
+}

@@ -1,0 +1,117 @@
+// Shared shapes and helpers for the tools: the result envelope, error mapping, and the
+// memory schema every tool returns.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { MemoryError, errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { MemoryService } from '../memory-service.js';
+import type { JsonValue, MemoryRecord } from '../store/types.js';
+
+export interface ToolContext {
+  service: MemoryService;
+  logger: Logger;
+}
+
+export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
+);
+export const MetadataSchema = z
+  .record(z.string(), JsonValueSchema)
+  .describe('JSON object of your own fields, e.g. {"source": "chat", "project": "apollo"}');
+export const TagsSchema = z.array(z.string()).describe('labels to filter by later');
+export const NamespaceSchema = z
+  .string()
+  .describe('separates memories of different users or projects (default "default")');
+
+export const MemorySchema = z.object({
+  id: z.string(),
+  text: z.string(),
+  namespace: z.string(),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+  updated_at: z.string(),
+  embedding_status: z.enum(['pending', 'done', 'failed']),
+  embedding_error: z.string().nullable(),
+});
+
+export function toMemory(r: MemoryRecord): z.infer<typeof MemorySchema> {
+  return {
+    id: r.id,
+    text: r.text,
+    namespace: r.namespace,
+    tags: r.tags,
+    metadata: r.metadata,
+    created_at: r.createdAt,
+    updated_at: r.updatedAt,
+    embedding_status: r.embedding.status,
+    embedding_error: r.embedding.lastError,
+  };
+}
+
+export const ProviderSchema = z.object({
+  name: z.string(),
+  model: z.string(),
+  kind: z.enum(['semantic', 'lexical']),
+  fingerprint: z.string().nullable(),
+  note: z.string(),
+});
+
+export interface ToolDefinition<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: In;
+  outputSchema: Out;
+  annotations: ToolAnnotations;
+  handle(
+    args: z.infer<z.ZodObject<In>>,
+    ctx: ToolContext,
+    extra: { signal: AbortSignal },
+  ): Promise<{ structured: z.infer<z.ZodObject<Out>>; text: string }>;
+}
+
+export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
+  tool: ToolDefinition<In, Out>,
+): ToolDefinition<In, Out> {
+  return tool;
+}
+
+/** Registers a tool whose failures come back as `isError` results with a hint, never as crashes. */
+export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
+  server: McpServer,
+  tool: ToolDefinition<In, Out>,
+  ctx: ToolContext,
+): void {
+  server.registerTool(
+    tool.name,
+    {
+      title: tool.title,
+      description: tool.description,
+      inputSchema: tool.inputSchema,
+      outputSchema: tool.outputSchema,
+      annotations: { title: tool.title, ...tool.annotations },
+    },
+    (async (args: z.infer<z.ZodObject<In>>, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+      try {
+        const { structured, text } = await tool.handle(args, ctx, extra);
+        return { content: [{ type: 'text', text }], structuredContent: structured as Record<string, unknown> };
+      } catch (err) {
+        return toolError(err, tool.name, ctx.logger);
+      }
+    }) as never,
+  );
+}
+
+export function toolError(err: unknown, toolName: string, logger: Logger): CallToolResult {
+  if (err instanceof MemoryError) {
+    const hint = err.hint ? ` (${err.hint})` : '';
+    return { content: [{ type: 'text', text: `${err.code}: ${err.message}${hint}` }], isError: true };
+  }
+  logger.error(`tool ${toolName} failed unexpectedly`, { error: errorMessage(err) });
+  return {
+    content: [{ type: 'text', text: `INTERNAL: ${toolName} failed: ${errorMessage(err)} (nothing was lost; try again)` }],
+    isError: true,
+  };
+}

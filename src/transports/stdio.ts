@@ -1,0 +1,61 @@
+// stdio transport: stdout carries only protocol messages; logs go to stderr. The index is
+// opened after the handshake, so a large index cannot delay `initialize`.
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { App } from '../app.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createServer } from '../server.js';
+
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+const OPEN_INDEX_AFTER_MS = 2_000;
+
+export async function runStdio(app: App, logger: Logger): Promise<void> {
+  await app.open();
+  const server = createServer({ service: app.service, logger });
+  const transport = new StdioServerTransport();
+
+  server.server.oninitialized = () => app.start();
+  // A client that never sends `initialized` still gets its index, a little later.
+  setTimeout(() => app.start(), OPEN_INDEX_AFTER_MS).unref();
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (why: string): Promise<void> => {
+    closing ??= (async () => {
+      logger.info('shutting down', { why });
+      const timer = setTimeout(() => {
+        logger.error('shutdown took too long; exiting');
+        process.exit(1);
+      }, SHUTDOWN_TIMEOUT_MS);
+      timer.unref();
+      try {
+        await server.close();
+        await app.close();
+        clearTimeout(timer);
+        process.exit(0);
+      } catch (err) {
+        logger.error('shutdown failed', { error: errorMessage(err) });
+        process.exit(1);
+      }
+    })();
+    return closing;
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.stdin.on('end', () => void shutdown('stdin closed'));
+  process.stdin.on('close', () => void shutdown('stdin closed'));
+
+  await server.connect(transport);
+  const p = app.service.providerInfo();
+  logger.info('vector-memory-mcp listening on stdio', {
+    dataDir: app.config.dataDir,
+    store: app.store.kind,
+    provider: `${p.name}/${p.model}`,
+    kind: p.kind,
+  });
+  if (p.kind === 'lexical') {
+    logger.warn(
+      'embedding provider is "hash": offline and lexical (matches shared words), not semantic. ' +
+        'Set OPENAI_API_KEY or OPENAI_BASE_URL for semantic search.',
+    );
+  }
+}
