@@ -26,8 +26,9 @@ export interface IndexManagerOptions {
   logger: Logger;
   /** Delay between a change and the snapshot write; 0 writes only on close or persist(). */
   persistDelayMs?: number;
-  /** Compact when tombstones exceed this share of the index (and COMPACT_MIN in number). */
+  /** Compact when tombstones exceed this share of the index and number at least compactMin. */
   compactRatio?: number;
+  compactMin?: number;
 }
 
 export interface OpenReport {
@@ -67,9 +68,8 @@ export interface IndexStats {
   snapshotPath: string;
   lastOpen: OpenReport | null;
   queued: number;
+  compactions: number;
 }
-
-const COMPACT_MIN = 1024;
 
 export class IndexManager {
   readonly fingerprint: string;
@@ -79,6 +79,7 @@ export class IndexManager {
   private readonly logger: Logger;
   private readonly persistDelayMs: number;
   private readonly compactRatio: number;
+  private readonly compactMin: number;
   private readonly lock = new Mutex();
 
   private index: FlatIndex;
@@ -92,6 +93,7 @@ export class IndexManager {
   private persistTimer: NodeJS.Timeout | undefined;
   private lastPersist: { at: string; seq: number } | null = null;
   private lastOpen: OpenReport | null = null;
+  private compactions = 0;
 
   constructor(options: IndexManagerOptions) {
     this.store = options.store;
@@ -100,6 +102,7 @@ export class IndexManager {
     this.logger = options.logger;
     this.persistDelayMs = options.persistDelayMs ?? 5000;
     this.compactRatio = options.compactRatio ?? 0.25;
+    this.compactMin = options.compactMin ?? 1024;
     this.snapshotPath = join(options.dir, `${slug(options.fingerprint)}.snapshot`);
     this.index = FlatIndex.create(this.dimension);
   }
@@ -195,6 +198,7 @@ export class IndexManager {
       snapshotPath: this.snapshotPath,
       lastOpen: this.lastOpen,
       queued: this.lock.size,
+      compactions: this.compactions,
     };
   }
 
@@ -310,7 +314,7 @@ export class IndexManager {
         this.labels.set(id, first + i);
       });
     }
-    if (this.tombstones >= COMPACT_MIN && this.tombstones > this.index.size * this.compactRatio) this.compact();
+    if (this.tombstones >= this.compactMin && this.tombstones > this.index.size * this.compactRatio) this.compact();
   }
 
   private tombstone(id: string): void {
@@ -336,6 +340,7 @@ export class IndexManager {
     this.hashes = hashes;
     this.labels = new Map(ids.map((id, label) => [id, label]));
     this.tombstones = 0;
+    this.compactions++;
     this.logger.debug('compacted the search index', { removed, vectors: this.index.size });
   }
 

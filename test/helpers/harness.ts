@@ -1,0 +1,55 @@
+// A real MCP client connected in-process to a real server (real SQLite, real faiss-node)
+// over the SDK's linked in-memory transports.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { createApp, type App, type AppOverrides } from '../../src/app.js';
+import { parseCommandLine, type Config } from '../../src/config.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import { createServer } from '../../src/server.js';
+
+export interface Harness {
+  app: App;
+  client: Client;
+  config: Config;
+  logs: string[];
+  call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  close(): Promise<void>;
+}
+
+export function testConfig(dataDir: string, env: Record<string, string> = {}, argv: string[] = []): Config {
+  const parsed = parseCommandLine(['--data-dir', dataDir, '--index-persist-delay-ms', '0', ...argv], env);
+  if (parsed.kind !== 'run') throw new Error(`bad test config: ${JSON.stringify(parsed)}`);
+  return parsed.config;
+}
+
+export async function startHarness(config: Config, overrides: AppOverrides = {}): Promise<Harness> {
+  const logs: string[] = [];
+  const logger: Logger = createLogger('debug', (line) => logs.push(line));
+  const app = createApp(config, logger, overrides);
+  await app.open();
+  const server = createServer({ service: app.service, logger });
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverTransport);
+  const client = new Client({ name: 'test-client', version: '1.0.0' });
+  await client.connect(clientTransport);
+  app.start();
+  return {
+    app,
+    client,
+    config,
+    logs,
+    call: async (name, args) => (await client.callTool({ name, arguments: args })) as CallToolResult,
+    close: async () => {
+      await client.close();
+      await server.close();
+      await app.close();
+    },
+  };
+}
+
+/** The text of a tool result's first content block. */
+export function textOf(result: CallToolResult): string {
+  const first = result.content[0];
+  return first && first.type === 'text' ? first.text : '';
+}

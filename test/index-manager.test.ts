@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { IndexManager } from '../src/index/index-manager.js';
+import { silentLogger } from '../src/logger.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import type { MemoryWrite } from '../src/store/types.js';
+import { tempDir } from './helpers/tmp.js';
+import { randomUnitVector, rng } from './helpers/vectors.js';
+
+const DIM = 32;
+const FP = `test:vectors:${DIM}`;
+
+describe('index manager (real faiss-node, real SQLite)', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: SqliteStore;
+  const vectors = new Map<string, Float32Array>();
+  const next = rng(42);
+
+  const manager = (extra: Partial<ConstructorParameters<typeof IndexManager>[0]> = {}) =>
+    new IndexManager({
+      store,
+      fingerprint: FP,
+      dimension: DIM,
+      dir: join(dir.path, 'index'),
+      logger: silentLogger,
+      persistDelayMs: 0,
+      ...extra,
+    });
+
+  const put = async (ids: string[], textPrefix = 'text') => {
+    const writes: MemoryWrite[] = ids.map((id) => {
+      const v = randomUnitVector(DIM, next);
+      vectors.set(id, v);
+      return { id, namespace: 'default', text: `${textPrefix} ${id} ${next()}`, metadata: {}, tags: [], embedding: { vector: v, fingerprint: FP } };
+    });
+    await store.upsert(writes);
+  };
+
+  /** Every live memory's own vector finds itself first; nothing deleted is ever returned. */
+  const assertSelfQueries = async (index: IndexManager, live: Set<string>, deleted: Set<string>) => {
+    const ids = [...live];
+    const results = await index.search(
+      ids.map((id) => vectors.get(id)!),
+      3,
+    );
+    results.forEach((hits, i) => {
+      assert.equal(hits[0]?.id, ids[i], `self-query of ${ids[i]} returned ${hits[0]?.id}`);
+      assert.ok(Math.abs(hits[0]!.score - 1) < 1e-4);
+      for (const h of hits) assert.ok(!deleted.has(h.id), `deleted ${h.id} returned`);
+    });
+    assert.equal(index.liveCount, live.size);
+  };
+
+  beforeEach(async () => {
+    dir = tempDir();
+    store = new SqliteStore(join(dir.path, 'memories.db'));
+    await store.open();
+    vectors.clear();
+  });
+  afterEach(async () => {
+    await store.close();
+    dir.cleanup();
+  });
+
+  it('keeps ids right through add / update / delete / re-add cycles, compactions included', async () => {
+    const index = manager({ compactMin: 10, compactRatio: 0.1 });
+    await index.open();
+    const live = new Set<string>();
+    const deleted = new Set<string>();
+    const all = Array.from({ length: 120 }, (_, i) => `m${i}`);
+    const pick = () => all[Math.floor(next() * all.length)]!;
+    for (let round = 0; round < 6; round++) {
+      const toAdd = [...new Set(Array.from({ length: 40 }, pick))];
+      await put(toAdd);
+      for (const id of toAdd) {
+        live.add(id);
+        deleted.delete(id);
+      }
+      const toDelete = [...new Set(Array.from({ length: 25 }, pick))];
+      const gone = await store.delete(toDelete);
+      for (const id of gone) {
+        live.delete(id);
+        deleted.add(id);
+      }
+      await assertSelfQueries(index, live, deleted);
+      const stats = index.stats();
+      assert.equal(stats.vectors, stats.live + stats.tombstones);
+    }
+    assert.ok(index.stats().compactions > 0, 'the cycles compacted the index at least once');
+    const verify = await index.verify();
+    assert.equal(verify.ok, true, JSON.stringify(verify));
+    await index.close();
+  });
+
+  it('changing only metadata does not add a vector; changing the text replaces it', async () => {
+    const index = manager();
+    await index.open();
+    await put(['a']);
+    await index.sync();
+    assert.equal(index.stats().vectors, 1);
+    await store.patch('a', { metadata: { x: 1 } });
+    await index.sync();
+    assert.equal(index.stats().vectors, 1, 'no new vector for a metadata change');
+    const v = randomUnitVector(DIM, next);
+    vectors.set('a', v);
+    await store.patch('a', { text: 'new text', embedding: { vector: v, fingerprint: FP } });
+    await assertSelfQueries(index, new Set(['a']), new Set());
+    assert.equal(index.stats().tombstones, 1);
+  });
+
+  it('ignores vectors of another model and memories without an embedding', async () => {
+    const index = manager();
+    await index.open();
+    await put(['a']);
+    await store.upsert([
+      { id: 'other', namespace: 'default', text: 'o', metadata: {}, tags: [], embedding: { vector: Float32Array.from([1, 0]), fingerprint: 'other:2' } },
+      { id: 'pending', namespace: 'default', text: 'p', metadata: {}, tags: [], embedding: null },
+    ]);
+    const [hits] = await index.search([vectors.get('a')!], 10);
+    assert.deepEqual(
+      hits!.map((h) => h.id),
+      ['a'],
+    );
+  });
+
+  it('answers an empty index and k larger than the index without touching faiss badly', async () => {
+    const index = manager();
+    await index.open();
+    assert.deepEqual(await index.search([randomUnitVector(DIM, next)], 10), [[]]);
+    await put(['a', 'b']);
+    const [hits] = await index.search([vectors.get('a')!], 50);
+    assert.equal(hits!.length, 2);
+    assert.deepEqual(await index.search([vectors.get('a')!], 0), [[]]);
+  });
+
+  describe('restart', () => {
+    const live = new Set<string>();
+    let expected: string[][];
+    let queries: Float32Array[];
+
+    beforeEach(async () => {
+      live.clear();
+      const index = manager();
+      const first = await index.open();
+      assert.equal(first.source, 'rebuilt');
+      await put(Array.from({ length: 200 }, (_, i) => `r${i}`));
+      await store.delete(['r5', 'r6', 'r7']);
+      for (let i = 0; i < 200; i++) if (![5, 6, 7].includes(i)) live.add(`r${i}`);
+      queries = Array.from({ length: 20 }, () => randomUnitVector(DIM, next));
+      expected = (await index.search(queries, 10)).map((hits) => hits.map((h) => h.id));
+      await index.close();
+    });
+
+    const reopenAndCompare = async (source: 'snapshot' | 'rebuilt', reason?: RegExp) => {
+      const index = manager();
+      const report = await index.open();
+      assert.equal(report.source, source, JSON.stringify(report));
+      if (reason) assert.match(report.reason ?? '', reason);
+      const got = (await index.search(queries, 10)).map((hits) => hits.map((h) => h.id));
+      assert.deepEqual(got, expected);
+      await assertSelfQueries(index, live, new Set(['r5', 'r6', 'r7']));
+      await index.close();
+      return index;
+    };
+
+    it('loads the snapshot when it matches the store', async () => {
+      await reopenAndCompare('snapshot');
+    });
+
+    it('catches up with changes made while it was closed', async () => {
+      await put(['late1', 'late2']);
+      await store.delete(['r10']);
+      live.add('late1').add('late2');
+      live.delete('r10');
+      const index = manager();
+      const report = await index.open();
+      assert.equal(report.source, 'snapshot');
+      await assertSelfQueries(index, live, new Set(['r10']));
+      await index.close();
+    });
+
+    it('rebuilds when the snapshot file is missing', async () => {
+      rmSync(manager().snapshotPath);
+      await reopenAndCompare('rebuilt', /no snapshot/);
+    });
+
+    it('rebuilds when the snapshot file is truncated', async () => {
+      const path = manager().snapshotPath;
+      truncateSync(path, Math.floor(readFileSync(path).length / 2));
+      await reopenAndCompare('rebuilt', /checksum/);
+    });
+
+    it('rebuilds when the snapshot file is empty', async () => {
+      writeFileSync(manager().snapshotPath, '');
+      await reopenAndCompare('rebuilt', /too short/);
+    });
+
+    it('rebuilds when one bit of the snapshot is flipped', async () => {
+      const path = manager().snapshotPath;
+      const bytes = readFileSync(path);
+      bytes[Math.floor(bytes.length * 0.7)]! ^= 0x10;
+      writeFileSync(path, bytes);
+      await reopenAndCompare('rebuilt', /checksum/);
+    });
+
+    it('rebuilds when the snapshot was made for another dimension', async () => {
+      const other = new IndexManager({ store, fingerprint: 'test:vectors:8', dimension: 8, dir: join(dir.path, 'other'), logger: silentLogger, persistDelayMs: 0 });
+      await other.open();
+      await other.close();
+      copyFileSync(other.snapshotPath, manager().snapshotPath);
+      await reopenAndCompare('rebuilt', /made by test:vectors:8/);
+    });
+
+    it('rebuilds when the snapshot disagrees with the store', async () => {
+      // Swap in a store with other memories but a sequence past the snapshot's.
+      await store.close();
+      rmSync(join(dir.path, 'memories.db'));
+      rmSync(join(dir.path, 'memories.db-wal'), { force: true });
+      rmSync(join(dir.path, 'memories.db-shm'), { force: true });
+      store = new SqliteStore(join(dir.path, 'memories.db'));
+      await store.open();
+      await put(Array.from({ length: 250 }, (_, i) => `n${i}`));
+      const index = manager();
+      const report = await index.open();
+      assert.equal(report.source, 'rebuilt');
+      assert.match(report.reason ?? '', /disagrees/);
+      await assertSelfQueries(index, new Set(Array.from({ length: 250 }, (_, i) => `n${i}`)), new Set(['r1']));
+      await index.close();
+    });
+
+    it('rebuilds when the snapshot is ahead of the store', async () => {
+      await store.close();
+      for (const f of ['memories.db', 'memories.db-wal', 'memories.db-shm']) rmSync(join(dir.path, f), { force: true });
+      store = new SqliteStore(join(dir.path, 'memories.db'));
+      await store.open();
+      await put(['only']);
+      const index = manager();
+      const report = await index.open();
+      assert.equal(report.source, 'rebuilt');
+      assert.match(report.reason ?? '', /store is at/);
+      await assertSelfQueries(index, new Set(['only']), new Set(['r1']));
+      await index.close();
+    });
+  });
+});

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
+import { tempDir } from './helpers/tmp.js';
+
+type Structured = Record<string, unknown>;
+const structured = <T = Structured>(r: { structuredContent?: unknown }) => r.structuredContent as T;
+
+describe('tools through a real MCP client (in-process)', () => {
+  let h: Harness;
+  let dir: ReturnType<typeof tempDir>;
+  before(async () => {
+    dir = tempDir();
+    h = await startHarness(testConfig(dir.path));
+  });
+  after(async () => {
+    await h.close();
+    dir.cleanup();
+  });
+
+  it('lists the five tools with input and output schemas and honest annotations', async () => {
+    const { tools } = await h.client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    assert.deepEqual([...byName.keys()].sort(), ['memory_delete', 'memory_get', 'memory_search', 'memory_store', 'memory_update']);
+    for (const t of tools) {
+      assert.equal(t.inputSchema.type, 'object', t.name);
+      assert.equal(t.outputSchema?.type, 'object', t.name);
+      assert.ok(t.description && t.description.length > 40, t.name);
+    }
+    assert.equal(byName.get('memory_search')!.annotations?.readOnlyHint, true);
+    assert.equal(byName.get('memory_get')!.annotations?.readOnlyHint, true);
+    assert.equal(byName.get('memory_delete')!.annotations?.destructiveHint, true);
+    assert.equal(byName.get('memory_store')!.annotations?.readOnlyHint, false);
+  });
+
+  it('stores one memory, finds it, gets it, updates it, deletes it', async () => {
+    const stored = await h.call('memory_store', {
+      text: 'The user is allergic to peanuts',
+      tags: ['health', 'food'],
+      metadata: { source: 'chat', confidence: 0.9 },
+      namespace: 'alice',
+    });
+    assert.equal(stored.isError, undefined, textOf(stored));
+    const [id] = structured<{ ids: string[] }>(stored).ids;
+    assert.ok(id);
+    assert.deepEqual(structured<{ items: unknown[] }>(stored).items, [{ id, status: 'created', embedding: 'done' }]);
+
+    const search = await h.call('memory_search', { query: 'peanuts allergy', namespace: 'alice' });
+    const s = structured<{ results: { id: string; score: number; tags: string[] }[]; provider: { name: string; kind: string } }>(search);
+    assert.equal(s.results[0]?.id, id);
+    assert.ok(s.results[0]!.score > 0.2);
+    assert.deepEqual(s.results[0]!.tags, ['health', 'food']);
+    assert.equal(s.provider.name, 'hash');
+    assert.equal(s.provider.kind, 'lexical');
+    assert.match(textOf(search), /lexical/);
+
+    const got = await h.call('memory_get', { id });
+    const g = structured<{ memories: { text: string; metadata: unknown; embedding_status: string }[]; missing: string[] }>(got);
+    assert.equal(g.memories[0]!.text, 'The user is allergic to peanuts');
+    assert.deepEqual(g.memories[0]!.metadata, { source: 'chat', confidence: 0.9 });
+    assert.equal(g.memories[0]!.embedding_status, 'done');
+    assert.deepEqual(g.missing, []);
+
+    const updated = await h.call('memory_update', { id, text: 'The user is allergic to shellfish', tags: ['health'] });
+    assert.equal(structured<{ reembedded: boolean }>(updated).reembedded, true);
+    const after = structured<{ results: { id: string }[] }>(await h.call('memory_search', { query: 'shellfish', namespace: 'alice' }));
+    assert.equal(after.results[0]?.id, id);
+    const old = structured<{ results: { id: string; score: number }[] }>(
+      await h.call('memory_search', { query: 'peanuts', namespace: 'alice', min_score: 0.3 }),
+    );
+    assert.equal(old.results.length, 0, 'the old text is no longer what the vector says');
+
+    const deleted = await h.call('memory_delete', { id });
+    assert.deepEqual(structured(deleted), { deleted: [id], missing: [] });
+    const gone = structured<{ results: { id: string }[] }>(await h.call('memory_search', { query: 'shellfish', namespace: 'alice' }));
+    assert.ok(!gone.results.some((r) => r.id === id), 'a deleted memory is never returned');
+  });
+
+  it('stores a batch with own ids, and storing an existing id updates it', async () => {
+    const items = Array.from({ length: 30 }, (_, i) => ({ id: `batch-${i}`, text: `batch memory number ${i} about topic ${i % 3}`, tags: [`t${i % 3}`] }));
+    const r = await h.call('memory_store', { items });
+    assert.equal(r.isError, undefined, textOf(r));
+    assert.equal(structured<{ ids: string[] }>(r).ids.length, 30);
+    const again = await h.call('memory_store', { id: 'batch-0', text: 'replaced text for batch zero' });
+    assert.deepEqual(structured<{ items: unknown[] }>(again).items, [{ id: 'batch-0', status: 'updated', embedding: 'done' }]);
+    const got = structured<{ memories: { text: string }[] }>(await h.call('memory_get', { id: 'batch-0' }));
+    assert.equal(got.memories[0]!.text, 'replaced text for batch zero');
+    const many = structured<{ memories: unknown[]; missing: string[] }>(
+      await h.call('memory_get', { ids: ['batch-1', 'nope', 'batch-2'] }),
+    );
+    assert.equal(many.memories.length, 2);
+    assert.deepEqual(many.missing, ['nope']);
+  });
+
+  it('filters by tags and metadata without losing matches that rank below k unfiltered', async () => {
+    const items = Array.from({ length: 200 }, (_, i) => ({
+      id: `f-${i}`,
+      text: `weekly planning notes ${i}`,
+      metadata: { project: i === 187 ? 'rare' : 'common', n: i },
+      tags: i % 50 === 0 ? ['milestone'] : [],
+    }));
+    await h.call('memory_store', { items: items.slice(0, 100) });
+    await h.call('memory_store', { items: items.slice(100) });
+    const rare = structured<{ results: { id: string }[] }>(
+      await h.call('memory_search', { query: 'weekly planning notes', k: 3, filter: { project: 'rare' } }),
+    );
+    assert.deepEqual(
+      rare.results.map((r) => r.id),
+      ['f-187'],
+    );
+    const tagged = structured<{ results: { id: string }[] }>(
+      await h.call('memory_search', { query: 'weekly planning notes', k: 10, tags: ['milestone'] }),
+    );
+    assert.deepEqual(tagged.results.map((r) => r.id).sort(), ['f-0', 'f-100', 'f-150', 'f-50']);
+    const ns = structured<{ results: unknown[] }>(
+      await h.call('memory_search', { query: 'weekly planning notes', namespace: 'nobody' }),
+    );
+    assert.equal(ns.results.length, 0);
+  });
+
+  describe('bad input returns isError with a hint, and the server keeps working', () => {
+    const cases: [string, string, Record<string, unknown>, RegExp][] = [
+      ['empty text', 'memory_store', { text: '   ' }, /text is empty/],
+      ['oversized text', 'memory_store', { text: 'x'.repeat(40_000) }, /40000 characters; the limit is 32000.*split/],
+      ['oversized metadata', 'memory_store', { text: 'ok', metadata: { blob: 'y'.repeat(20_000) } }, /metadata is \d+ bytes/],
+      ['neither text nor items', 'memory_store', { tags: ['x'] }, /pass text .* or items/],
+      ['text and items', 'memory_store', { text: 'a', items: [{ text: 'b' }] }, /not both/],
+      ['duplicate ids in a batch', 'memory_store', { items: [{ id: 'd', text: 'a' }, { id: 'd', text: 'b' }] }, /appears twice/],
+      ['too many items', 'memory_store', { items: Array.from({ length: 257 }, () => ({ text: 'a' })) }, /257 items.*limit is 256/],
+      ['bad namespace', 'memory_store', { text: 'a', namespace: 'has space' }, /namespace must be/],
+      ['non-JSON metadata type', 'memory_store', { text: 'a', metadata: 'not an object' }, /metadata/i],
+      ['k = 0', 'memory_search', { query: 'x', k: 0 }, /k must be at least 1/],
+      ['k too large', 'memory_search', { query: 'x', k: 101 }, /k must be at most 100/],
+      ['fractional k', 'memory_search', { query: 'x', k: 2.5 }, /whole number/],
+      ['empty query', 'memory_search', { query: '' }, /query is empty/],
+      ['min_score out of range', 'memory_search', { query: 'x', min_score: 2 }, /min_score/],
+      ['unknown id (get)', 'memory_get', { id: 'does-not-exist' }, /NOT_FOUND.*memory_search/],
+      ['get with neither', 'memory_get', {}, /pass id .* or ids/],
+      ['unknown id (update)', 'memory_update', { id: 'does-not-exist', text: 'x' }, /NOT_FOUND/],
+      ['update with nothing', 'memory_update', { id: 'batch-1' }, /nothing to update/],
+      ['unknown id (delete)', 'memory_delete', { id: 'does-not-exist' }, /NOT_FOUND.*nothing was deleted/],
+      ['empty id list', 'memory_delete', { ids: [] }, /no ids given/],
+    ];
+    for (const [label, tool, args, message] of cases) {
+      it(label, async () => {
+        const before = structured<{ memories: unknown[] }>(await h.call('memory_get', { ids: ['batch-1', 'batch-2'] }));
+        const r = await h.call(tool, args);
+        assert.equal(r.isError, true, `expected an error, got ${textOf(r)}`);
+        assert.match(textOf(r), message);
+        const afterCall = structured<{ memories: unknown[] }>(await h.call('memory_get', { ids: ['batch-1', 'batch-2'] }));
+        assert.deepEqual(afterCall, before, 'nothing stored was lost or changed');
+      });
+    }
+  });
+
+  it('survives a call of an unknown tool as a protocol-level error', async () => {
+    const r = await h.call('no_such_tool', {});
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), /not found/);
+  });
+});
