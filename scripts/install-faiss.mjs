@@ -32,7 +32,7 @@ function faissWorks() {
     [
       '-e',
       "const f=require('faiss-node');const i=new f.IndexFlatIP(2);i.add([1,0,0,1]);" +
-        "const j=f.Index.fromBuffer(i.toBuffer());if(j.ntotal()!==2)process.exit(3)",
+        'const j=f.Index.fromBuffer(i.toBuffer());if(j.ntotal()!==2)process.exit(3)',
     ],
     { cwd: projectRoot, stdio: 'ignore' },
   );
@@ -88,14 +88,17 @@ function fetchSources(target) {
   if (existsSync(join(target, 'src', 'faiss.cc'))) return;
   const work = mkdtempSync(join(tmpdir(), 'faiss-node-src-'));
   try {
-    if (!run('npm', ['pack', `faiss-node@${FAISS_NODE_VERSION}`, '--silent', '--pack-destination', work], { cwd: work })) {
+    if (
+      !run('npm', ['pack', `faiss-node@${FAISS_NODE_VERSION}`, '--silent', '--pack-destination', work], { cwd: work })
+    ) {
       fail(`could not download faiss-node@${FAISS_NODE_VERSION} from the npm registry`);
     }
     const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
     if (!tarball) fail('npm pack produced no tarball');
     rmSync(target, { recursive: true, force: true });
     mkdirSync(target, { recursive: true });
-    if (!run('tar', ['xzf', join(work, tarball), '-C', target, '--strip-components=1'])) fail('could not unpack faiss-node');
+    if (!run('tar', ['xzf', join(work, tarball), '-C', target, '--strip-components=1']))
+      fail('could not unpack faiss-node');
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -104,7 +107,17 @@ function fetchSources(target) {
 function nodeGyp() {
   const candidates = [
     process.env.npm_config_node_gyp,
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    join(
+      dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
   ].filter(Boolean);
   const found = candidates.find((p) => existsSync(p));
   return found ? [process.execPath, [found]] : ['npx', ['--yes', 'node-gyp']];
@@ -134,7 +147,8 @@ function build(target, libDir) {
   const nodedir =
     process.env.npm_config_nodedir || (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
   const extra = nodedir ? [`--nodedir=${nodedir}`] : [];
-  if (!run(cmd, [...args, 'rebuild', ...extra], { cwd: target })) fail('node-gyp could not build faiss-node (see the output above)');
+  if (!run(cmd, [...args, 'rebuild', ...extra], { cwd: target }))
+    fail('node-gyp could not build faiss-node (see the output above)');
 }
 
 if (process.env.VECTOR_MEMORY_SKIP_FAISS_BUILD === '1') {

@@ -35,7 +35,6 @@ const WORKER_INTERVAL_MS = 60_000;
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
   const store = overrides.store ?? new SqliteStore(join(config.dataDir, 'memories.db'));
   const embedder = overrides.embedder ?? createEmbeddingProvider(config);
-  let worker: EmbeddingWorker | undefined;
   const service = new MemoryService({
     store,
     embedder,
@@ -50,9 +49,9 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         logger,
         persistDelayMs: config.indexPersistDelayMs,
       }),
-    onPending: () => worker?.kick(1000),
+    onPending: () => worker.kick(1000),
   });
-  worker = new EmbeddingWorker({
+  const worker = new EmbeddingWorker({
     store,
     embedder,
     logger,

@@ -18,7 +18,10 @@ export const ConfigSchema = z.object({
   embeddingTimeoutMs: positiveInt(100, 600_000).default(30_000),
   embeddingMaxRetries: positiveInt(0, 20).default(4),
   embeddingMaxInputChars: positiveInt(16, 1_000_000).optional(),
-  falkordbUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  falkordbUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
   maxTextChars: positiveInt(1, 1_000_000).default(32_000),
   maxMetadataBytes: positiveInt(2, 1_000_000).default(16_384),
   maxBatchItems: positiveInt(1, 10_000).default(256),
@@ -38,22 +41,103 @@ interface Setting {
 }
 
 export const SETTINGS: readonly Setting[] = [
-  { key: 'dataDir', flag: 'data-dir', env: 'MEMORY_DATA_DIR', help: "where the database and index live (default: the platform's user data dir)" },
-  { key: 'embeddingProvider', flag: 'embedding-provider', env: 'EMBEDDING_PROVIDER', help: 'openai | hash | auto (default auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else hash)' },
-  { key: 'openaiApiKey', flag: 'openai-api-key', env: 'OPENAI_API_KEY', help: 'API key for OpenAI (optional for local OpenAI-compatible servers)', secret: true },
-  { key: 'openaiBaseUrl', flag: 'openai-base-url', env: 'OPENAI_BASE_URL', help: 'OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama' },
-  { key: 'embeddingModel', flag: 'embedding-model', env: 'EMBEDDING_MODEL', help: 'embedding model name (default text-embedding-3-small)' },
-  { key: 'embeddingDimensions', flag: 'embedding-dimensions', env: 'EMBEDDING_DIMENSIONS', help: 'vector dimension (openai: sent as `dimensions` for text-embedding-3 models; hash: default 384)' },
-  { key: 'embeddingBatchSize', flag: 'embedding-batch-size', env: 'EMBEDDING_BATCH_SIZE', help: 'texts per embedding request (default 128)' },
-  { key: 'embeddingTimeoutMs', flag: 'embedding-timeout-ms', env: 'EMBEDDING_TIMEOUT_MS', help: 'timeout of one embedding request in ms (default 30000)' },
-  { key: 'embeddingMaxRetries', flag: 'embedding-max-retries', env: 'EMBEDDING_MAX_RETRIES', help: 'retries of 408/409/429/5xx answers, honouring retry-after (default 4)' },
-  { key: 'embeddingMaxInputChars', flag: 'embedding-max-input-chars', env: 'EMBEDDING_MAX_INPUT_CHARS', help: "longest text the provider accepts, in characters (default: from the model's token limit)" },
-  { key: 'falkordbUrl', flag: 'falkordb-url', env: 'FALKORDB_URL', help: 'redis://host:port of a FalkorDB server to use as the store (not yet supported: see README)' },
-  { key: 'maxTextChars', flag: 'max-text-chars', env: 'MEMORY_MAX_TEXT_CHARS', help: 'longest memory text accepted, in characters (default 32000)' },
-  { key: 'maxMetadataBytes', flag: 'max-metadata-bytes', env: 'MEMORY_MAX_METADATA_BYTES', help: 'largest metadata object accepted, in bytes of JSON (default 16384)' },
-  { key: 'maxBatchItems', flag: 'max-batch-items', env: 'MEMORY_MAX_BATCH_ITEMS', help: 'most items in one memory_store / get / delete call (default 256)' },
-  { key: 'indexPersistDelayMs', flag: 'index-persist-delay-ms', env: 'MEMORY_INDEX_PERSIST_DELAY_MS', help: 'how long after a change the index snapshot is written (default 5000)' },
-  { key: 'logLevel', flag: 'log-level', env: 'MEMORY_LOG_LEVEL', help: 'debug | info | warn | error (default info); logs go to stderr' },
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'MEMORY_DATA_DIR',
+    help: "where the database and index live (default: the platform's user data dir)",
+  },
+  {
+    key: 'embeddingProvider',
+    flag: 'embedding-provider',
+    env: 'EMBEDDING_PROVIDER',
+    help: 'openai | hash | auto (default auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else hash)',
+  },
+  {
+    key: 'openaiApiKey',
+    flag: 'openai-api-key',
+    env: 'OPENAI_API_KEY',
+    help: 'API key for OpenAI (optional for local OpenAI-compatible servers)',
+    secret: true,
+  },
+  {
+    key: 'openaiBaseUrl',
+    flag: 'openai-base-url',
+    env: 'OPENAI_BASE_URL',
+    help: 'OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama',
+  },
+  {
+    key: 'embeddingModel',
+    flag: 'embedding-model',
+    env: 'EMBEDDING_MODEL',
+    help: 'embedding model name (default text-embedding-3-small)',
+  },
+  {
+    key: 'embeddingDimensions',
+    flag: 'embedding-dimensions',
+    env: 'EMBEDDING_DIMENSIONS',
+    help: 'vector dimension (openai: sent as `dimensions` for text-embedding-3 models; hash: default 384)',
+  },
+  {
+    key: 'embeddingBatchSize',
+    flag: 'embedding-batch-size',
+    env: 'EMBEDDING_BATCH_SIZE',
+    help: 'texts per embedding request (default 128)',
+  },
+  {
+    key: 'embeddingTimeoutMs',
+    flag: 'embedding-timeout-ms',
+    env: 'EMBEDDING_TIMEOUT_MS',
+    help: 'timeout of one embedding request in ms (default 30000)',
+  },
+  {
+    key: 'embeddingMaxRetries',
+    flag: 'embedding-max-retries',
+    env: 'EMBEDDING_MAX_RETRIES',
+    help: 'retries of 408/409/429/5xx answers, honouring retry-after (default 4)',
+  },
+  {
+    key: 'embeddingMaxInputChars',
+    flag: 'embedding-max-input-chars',
+    env: 'EMBEDDING_MAX_INPUT_CHARS',
+    help: "longest text the provider accepts, in characters (default: from the model's token limit)",
+  },
+  {
+    key: 'falkordbUrl',
+    flag: 'falkordb-url',
+    env: 'FALKORDB_URL',
+    help: 'redis://host:port of a FalkorDB server to use as the store (not yet supported: see README)',
+  },
+  {
+    key: 'maxTextChars',
+    flag: 'max-text-chars',
+    env: 'MEMORY_MAX_TEXT_CHARS',
+    help: 'longest memory text accepted, in characters (default 32000)',
+  },
+  {
+    key: 'maxMetadataBytes',
+    flag: 'max-metadata-bytes',
+    env: 'MEMORY_MAX_METADATA_BYTES',
+    help: 'largest metadata object accepted, in bytes of JSON (default 16384)',
+  },
+  {
+    key: 'maxBatchItems',
+    flag: 'max-batch-items',
+    env: 'MEMORY_MAX_BATCH_ITEMS',
+    help: 'most items in one memory_store / get / delete call (default 256)',
+  },
+  {
+    key: 'indexPersistDelayMs',
+    flag: 'index-persist-delay-ms',
+    env: 'MEMORY_INDEX_PERSIST_DELAY_MS',
+    help: 'how long after a change the index snapshot is written (default 5000)',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'MEMORY_LOG_LEVEL',
+    help: 'debug | info | warn | error (default info); logs go to stderr',
+  },
 ];
 
 export type ParsedCommandLine =
@@ -94,7 +178,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   for (const s of SETTINGS) {
     const fromFlag = parsed.values[s.flag];
     const fromEnv = env[s.env];
-    const value = typeof fromFlag === 'string' ? fromFlag : fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+    const value =
+      typeof fromFlag === 'string' ? fromFlag : fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
     if (value !== undefined) raw[s.key] = value;
   }
   raw['dataDir'] ??= defaultDataDir(env);

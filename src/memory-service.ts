@@ -137,11 +137,11 @@ export class MemoryService {
   }
 
   providerInfo(): ProviderInfo {
-    let fingerprint: string | null = null;
+    let fingerprint: string | null;
     try {
       fingerprint = this.embedder.fingerprint;
     } catch {
-      fingerprint = null;
+      fingerprint = null; // dimension not known yet (endpoint not reached)
     }
     return {
       name: this.embedder.name,
@@ -234,8 +234,8 @@ export class MemoryService {
     // Ask for more candidates than k when filtering, and widen until k pass the filters or
     // the whole index was examined: a filter never hides a match that exists.
     let fetch = filtering ? Math.max(k * 4, 50) : k;
-    let hits: Hit[] = [];
-    let out: SearchHit[] = [];
+    let hits: Hit[];
+    let out: SearchHit[];
     for (;;) {
       const live = index.liveCount;
       fetch = Math.min(fetch, live);

@@ -48,7 +48,10 @@ describe('config', () => {
   it('uses the platform user data dir, never the package folder', () => {
     assert.equal(defaultDataDir({ HOME: '/h', XDG_DATA_HOME: '/x' }, 'linux'), '/x/vector-memory-mcp');
     assert.equal(defaultDataDir({ HOME: '/h' }, 'darwin'), '/h/Library/Application Support/vector-memory-mcp');
-    assert.match(defaultDataDir({ HOME: 'C:\\U', LOCALAPPDATA: 'C:\\U\\AppData\\Local' }, 'win32'), /vector-memory-mcp$/);
+    assert.match(
+      defaultDataDir({ HOME: 'C:\\U', LOCALAPPDATA: 'C:\\U\\AppData\\Local' }, 'win32'),
+      /vector-memory-mcp$/,
+    );
   });
 
   it('lists every setting in --help', () => {

@@ -11,7 +11,12 @@ describe('provider failures and model changes lose nothing', () => {
   let api: FakeOpenAI;
   let dir: ReturnType<typeof tempDir>;
   let h: Harness | undefined;
-  const openaiEnv = () => ({ OPENAI_BASE_URL: api.url, OPENAI_API_KEY: 'sk-test', EMBEDDING_DIMENSIONS: '32', EMBEDDING_MAX_RETRIES: '0' });
+  const openaiEnv = () => ({
+    OPENAI_BASE_URL: api.url,
+    OPENAI_API_KEY: 'sk-test',
+    EMBEDDING_DIMENSIONS: '32',
+    EMBEDDING_MAX_RETRIES: '0',
+  });
 
   beforeEach(async () => {
     api = await new FakeOpenAI().start();
@@ -34,9 +39,13 @@ describe('provider failures and model changes lose nothing', () => {
     api.script.push({ kind: 'status', status: 503 });
     const r = await h.call('memory_store', { id: 'm1', text: 'the deploy key rotates every ninety days' });
     assert.equal(r.isError, undefined, textOf(r));
-    assert.deepEqual((r.structuredContent as { items: unknown[] }).items, [{ id: 'm1', status: 'created', embedding: 'pending' }]);
+    assert.deepEqual((r.structuredContent as { items: unknown[] }).items, [
+      { id: 'm1', status: 'created', embedding: 'pending' },
+    ]);
     assert.match(textOf(r), /not searchable yet.*503/);
-    const got = (await h.call('memory_get', { id: 'm1' })).structuredContent as { memories: { embedding_status: string; embedding_error: string }[] };
+    const got = (await h.call('memory_get', { id: 'm1' })).structuredContent as {
+      memories: { embedding_status: string; embedding_error: string }[];
+    };
     assert.equal(got.memories[0]!.embedding_status, 'pending');
     assert.match(got.memories[0]!.embedding_error, /503/);
     // The background worker retries (kicked one second after the failed write).
@@ -57,12 +66,16 @@ describe('provider failures and model changes lose nothing', () => {
     });
     assert.equal(r.isError, undefined, textOf(r));
     assert.match(textOf(r), /400/);
-    await waitFor(async () => {
-      const m = (await h!.call('memory_get', { ids: ['short1', 'long', 'short2'] })).structuredContent as {
-        memories: { id: string; embedding_status: string }[];
-      };
-      return m.memories.every((x) => x.embedding_status !== 'pending');
-    }, 10_000, 'every memory to leave pending');
+    await waitFor(
+      async () => {
+        const m = (await h!.call('memory_get', { ids: ['short1', 'long', 'short2'] })).structuredContent as {
+          memories: { id: string; embedding_status: string }[];
+        };
+        return m.memories.every((x) => x.embedding_status !== 'pending');
+      },
+      10_000,
+      'every memory to leave pending',
+    );
     const m = (await h.call('memory_get', { ids: ['short1', 'long', 'short2'] })).structuredContent as {
       memories: { id: string; embedding_status: string; embedding_error: string | null }[];
     };
@@ -76,7 +89,9 @@ describe('provider failures and model changes lose nothing', () => {
 
   it('re-embeds everything when the model changes, never mixing vector spaces', async () => {
     h = await startHarness(testConfig(dir.path));
-    await h.call('memory_store', { items: Array.from({ length: 20 }, (_, i) => ({ id: `k${i}`, text: `knowledge item ${i} about gardening` })) });
+    await h.call('memory_store', {
+      items: Array.from({ length: 20 }, (_, i) => ({ id: `k${i}`, text: `knowledge item ${i} about gardening` })),
+    });
     const before = (await h.call('memory_search', { query: 'gardening' })).structuredContent as SearchOut;
     assert.equal(before.provider.name, 'hash');
     await h.close();
@@ -90,7 +105,11 @@ describe('provider failures and model changes lose nothing', () => {
     for (let i = 0; i < 20; i++) assert.ok(embeddedTexts.includes(`knowledge item ${i} about gardening`));
     const stats = await h.app.store.stats();
     assert.equal(stats.done, 20);
-    assert.deepEqual(await h.app.store.embeddedIds('hash:feature-hash-v1:384'), [], 'no vector of the old model remains');
+    assert.deepEqual(
+      await h.app.store.embeddedIds('hash:feature-hash-v1:384'),
+      [],
+      'no vector of the old model remains',
+    );
   });
 
   it('reports search as unavailable with a hint while the provider cannot be reached', async () => {

@@ -33,7 +33,14 @@ describe('index manager (real faiss-node, real SQLite)', () => {
     const writes: MemoryWrite[] = ids.map((id) => {
       const v = randomUnitVector(DIM, next);
       vectors.set(id, v);
-      return { id, namespace: 'default', text: `${textPrefix} ${id} ${next()}`, metadata: {}, tags: [], embedding: { vector: v, fingerprint: FP } };
+      return {
+        id,
+        namespace: 'default',
+        text: `${textPrefix} ${id} ${next()}`,
+        metadata: {},
+        tags: [],
+        embedding: { vector: v, fingerprint: FP },
+      };
     });
     await store.upsert(writes);
   };
@@ -115,7 +122,14 @@ describe('index manager (real faiss-node, real SQLite)', () => {
     await index.open();
     await put(['a']);
     await store.upsert([
-      { id: 'other', namespace: 'default', text: 'o', metadata: {}, tags: [], embedding: { vector: Float32Array.from([1, 0]), fingerprint: 'other:2' } },
+      {
+        id: 'other',
+        namespace: 'default',
+        text: 'o',
+        metadata: {},
+        tags: [],
+        embedding: { vector: Float32Array.from([1, 0]), fingerprint: 'other:2' },
+      },
       { id: 'pending', namespace: 'default', text: 'p', metadata: {}, tags: [], embedding: null },
     ]);
     const [hits] = await index.search([vectors.get('a')!], 10);
@@ -206,7 +220,14 @@ describe('index manager (real faiss-node, real SQLite)', () => {
     });
 
     it('rebuilds when the snapshot was made for another dimension', async () => {
-      const other = new IndexManager({ store, fingerprint: 'test:vectors:8', dimension: 8, dir: join(dir.path, 'other'), logger: silentLogger, persistDelayMs: 0 });
+      const other = new IndexManager({
+        store,
+        fingerprint: 'test:vectors:8',
+        dimension: 8,
+        dir: join(dir.path, 'other'),
+        logger: silentLogger,
+        persistDelayMs: 0,
+      });
       await other.open();
       await other.close();
       copyFileSync(other.snapshotPath, manager().snapshotPath);

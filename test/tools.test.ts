@@ -21,7 +21,13 @@ describe('tools through a real MCP client (in-process)', () => {
   it('lists the five tools with input and output schemas and honest annotations', async () => {
     const { tools } = await h.client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
-    assert.deepEqual([...byName.keys()].sort(), ['memory_delete', 'memory_get', 'memory_search', 'memory_store', 'memory_update']);
+    assert.deepEqual([...byName.keys()].sort(), [
+      'memory_delete',
+      'memory_get',
+      'memory_search',
+      'memory_store',
+      'memory_update',
+    ]);
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.equal(t.outputSchema?.type, 'object', t.name);
@@ -46,7 +52,10 @@ describe('tools through a real MCP client (in-process)', () => {
     assert.deepEqual(structured<{ items: unknown[] }>(stored).items, [{ id, status: 'created', embedding: 'done' }]);
 
     const search = await h.call('memory_search', { query: 'peanuts allergy', namespace: 'alice' });
-    const s = structured<{ results: { id: string; score: number; tags: string[] }[]; provider: { name: string; kind: string } }>(search);
+    const s = structured<{
+      results: { id: string; score: number; tags: string[] }[];
+      provider: { name: string; kind: string };
+    }>(search);
     assert.equal(s.results[0]?.id, id);
     assert.ok(s.results[0]!.score > 0.2);
     assert.deepEqual(s.results[0]!.tags, ['health', 'food']);
@@ -55,7 +64,10 @@ describe('tools through a real MCP client (in-process)', () => {
     assert.match(textOf(search), /lexical/);
 
     const got = await h.call('memory_get', { id });
-    const g = structured<{ memories: { text: string; metadata: unknown; embedding_status: string }[]; missing: string[] }>(got);
+    const g = structured<{
+      memories: { text: string; metadata: unknown; embedding_status: string }[];
+      missing: string[];
+    }>(got);
     assert.equal(g.memories[0]!.text, 'The user is allergic to peanuts');
     assert.deepEqual(g.memories[0]!.metadata, { source: 'chat', confidence: 0.9 });
     assert.equal(g.memories[0]!.embedding_status, 'done');
@@ -63,7 +75,9 @@ describe('tools through a real MCP client (in-process)', () => {
 
     const updated = await h.call('memory_update', { id, text: 'The user is allergic to shellfish', tags: ['health'] });
     assert.equal(structured<{ reembedded: boolean }>(updated).reembedded, true);
-    const after = structured<{ results: { id: string }[] }>(await h.call('memory_search', { query: 'shellfish', namespace: 'alice' }));
+    const after = structured<{ results: { id: string }[] }>(
+      await h.call('memory_search', { query: 'shellfish', namespace: 'alice' }),
+    );
     assert.equal(after.results[0]?.id, id);
     const old = structured<{ results: { id: string; score: number }[] }>(
       await h.call('memory_search', { query: 'peanuts', namespace: 'alice', min_score: 0.3 }),
@@ -72,17 +86,25 @@ describe('tools through a real MCP client (in-process)', () => {
 
     const deleted = await h.call('memory_delete', { id });
     assert.deepEqual(structured(deleted), { deleted: [id], missing: [] });
-    const gone = structured<{ results: { id: string }[] }>(await h.call('memory_search', { query: 'shellfish', namespace: 'alice' }));
+    const gone = structured<{ results: { id: string }[] }>(
+      await h.call('memory_search', { query: 'shellfish', namespace: 'alice' }),
+    );
     assert.ok(!gone.results.some((r) => r.id === id), 'a deleted memory is never returned');
   });
 
   it('stores a batch with own ids, and storing an existing id updates it', async () => {
-    const items = Array.from({ length: 30 }, (_, i) => ({ id: `batch-${i}`, text: `batch memory number ${i} about topic ${i % 3}`, tags: [`t${i % 3}`] }));
+    const items = Array.from({ length: 30 }, (_, i) => ({
+      id: `batch-${i}`,
+      text: `batch memory number ${i} about topic ${i % 3}`,
+      tags: [`t${i % 3}`],
+    }));
     const r = await h.call('memory_store', { items });
     assert.equal(r.isError, undefined, textOf(r));
     assert.equal(structured<{ ids: string[] }>(r).ids.length, 30);
     const again = await h.call('memory_store', { id: 'batch-0', text: 'replaced text for batch zero' });
-    assert.deepEqual(structured<{ items: unknown[] }>(again).items, [{ id: 'batch-0', status: 'updated', embedding: 'done' }]);
+    assert.deepEqual(structured<{ items: unknown[] }>(again).items, [
+      { id: 'batch-0', status: 'updated', embedding: 'done' },
+    ]);
     const got = structured<{ memories: { text: string }[] }>(await h.call('memory_get', { id: 'batch-0' }));
     assert.equal(got.memories[0]!.text, 'replaced text for batch zero');
     const many = structured<{ memories: unknown[]; missing: string[] }>(
@@ -122,11 +144,31 @@ describe('tools through a real MCP client (in-process)', () => {
     const cases: [string, string, Record<string, unknown>, RegExp][] = [
       ['empty text', 'memory_store', { text: '   ' }, /text is empty/],
       ['oversized text', 'memory_store', { text: 'x'.repeat(40_000) }, /40000 characters; the limit is 32000.*split/],
-      ['oversized metadata', 'memory_store', { text: 'ok', metadata: { blob: 'y'.repeat(20_000) } }, /metadata is \d+ bytes/],
+      [
+        'oversized metadata',
+        'memory_store',
+        { text: 'ok', metadata: { blob: 'y'.repeat(20_000) } },
+        /metadata is \d+ bytes/,
+      ],
       ['neither text nor items', 'memory_store', { tags: ['x'] }, /pass text .* or items/],
       ['text and items', 'memory_store', { text: 'a', items: [{ text: 'b' }] }, /not both/],
-      ['duplicate ids in a batch', 'memory_store', { items: [{ id: 'd', text: 'a' }, { id: 'd', text: 'b' }] }, /appears twice/],
-      ['too many items', 'memory_store', { items: Array.from({ length: 257 }, () => ({ text: 'a' })) }, /257 items.*limit is 256/],
+      [
+        'duplicate ids in a batch',
+        'memory_store',
+        {
+          items: [
+            { id: 'd', text: 'a' },
+            { id: 'd', text: 'b' },
+          ],
+        },
+        /appears twice/,
+      ],
+      [
+        'too many items',
+        'memory_store',
+        { items: Array.from({ length: 257 }, () => ({ text: 'a' })) },
+        /257 items.*limit is 256/,
+      ],
       ['bad namespace', 'memory_store', { text: 'a', namespace: 'has space' }, /namespace must be/],
       ['non-JSON metadata type', 'memory_store', { text: 'a', metadata: 'not an object' }, /metadata/i],
       ['k = 0', 'memory_search', { query: 'x', k: 0 }, /k must be at least 1/],
@@ -147,7 +189,9 @@ describe('tools through a real MCP client (in-process)', () => {
         const r = await h.call(tool, args);
         assert.equal(r.isError, true, `expected an error, got ${textOf(r)}`);
         assert.match(textOf(r), message);
-        const afterCall = structured<{ memories: unknown[] }>(await h.call('memory_get', { ids: ['batch-1', 'batch-2'] }));
+        const afterCall = structured<{ memories: unknown[] }>(
+          await h.call('memory_get', { ids: ['batch-1', 'batch-2'] }),
+        );
         assert.deepEqual(afterCall, before, 'nothing stored was lost or changed');
       });
     }

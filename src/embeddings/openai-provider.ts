@@ -68,7 +68,8 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
   }
 
   get dimension(): number {
-    if (this.resolvedDimension === undefined) throw new Error('OpenAIEmbeddingProvider.init() has not resolved the dimension yet');
+    if (this.resolvedDimension === undefined)
+      throw new Error('OpenAIEmbeddingProvider.init() has not resolved the dimension yet');
     return this.resolvedDimension;
   }
 
@@ -107,7 +108,9 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
         {
           model: this.model,
           input: [...input],
-          ...(this.sendDimensions && this.requestedDimensions !== undefined ? { dimensions: this.requestedDimensions } : {}),
+          ...(this.sendDimensions && this.requestedDimensions !== undefined
+            ? { dimensions: this.requestedDimensions }
+            : {}),
         },
         signal ? { signal } : {},
       );
@@ -137,7 +140,8 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
 function toEmbeddingError(err: unknown, endpoint: string): EmbeddingError {
   if (err instanceof OpenAI.APIError && err.status !== undefined) {
     const status = err.status;
-    const permanent = status === 400 || status === 401 || status === 402 || status === 403 || status === 404 || status === 422;
+    const permanent =
+      status === 400 || status === 401 || status === 402 || status === 403 || status === 404 || status === 422;
     const hints: Record<number, string> = {
       400: 'the input was rejected (often: longer than the model accepts); shorten the text',
       401: 'check OPENAI_API_KEY',

@@ -151,8 +151,7 @@ export class SqliteStore implements MemoryStore {
     const db = this.conn;
     const run = db.transaction(() => {
       const current = db.prepare('SELECT content_hash FROM memories WHERE id = ?').get(id) as
-        | { content_hash: string }
-        | undefined;
+        { content_hash: string } | undefined;
       if (!current) return null;
       const sets: string[] = ['updated_at = @now', 'seq = @seq'];
       const params: Record<string, unknown> = { id, now: new Date().toISOString(), seq: this.nextSeq() };
@@ -232,8 +231,7 @@ export class SqliteStore implements MemoryStore {
     const db = this.conn;
     const run = db.transaction(() => {
       const row = db.prepare('SELECT content_hash FROM memories WHERE id = ?').get(id) as
-        | { content_hash: string }
-        | undefined;
+        { content_hash: string } | undefined;
       if (!row || row.content_hash !== hash) return false;
       db.prepare(
         `UPDATE memories SET embedding = ?, embedding_fingerprint = ?, embedding_status = 'done',

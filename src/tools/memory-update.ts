@@ -24,7 +24,9 @@ export const memoryUpdateTool = defineTool({
     const text =
       `Updated ${record.id}` +
       (reembedded ? ' (text re-embedded).' : '.') +
-      (embeddingError ? ` The new text is not searchable yet: ${embeddingError}; it will be embedded in the background.` : '');
+      (embeddingError
+        ? ` The new text is not searchable yet: ${embeddingError}; it will be embedded in the background.`
+        : '');
     return {
       structured: {
         memory: toMemory(record),

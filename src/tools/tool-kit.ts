@@ -14,7 +14,14 @@ export interface ToolContext {
 }
 
 export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(JsonValueSchema),
+    z.record(z.string(), JsonValueSchema),
+  ]),
 );
 export const MetadataSchema = z
   .record(z.string(), JsonValueSchema)
@@ -111,7 +118,9 @@ export function toolError(err: unknown, toolName: string, logger: Logger): CallT
   }
   logger.error(`tool ${toolName} failed unexpectedly`, { error: errorMessage(err) });
   return {
-    content: [{ type: 'text', text: `INTERNAL: ${toolName} failed: ${errorMessage(err)} (nothing was lost; try again)` }],
+    content: [
+      { type: 'text', text: `INTERNAL: ${toolName} failed: ${errorMessage(err)} (nothing was lost; try again)` },
+    ],
     isError: true,
   };
 }

@@ -86,7 +86,9 @@ export class FakeOpenAI {
     const data = input.map((text, index) => {
       const v = embedder.embedOne(text);
       const embedding =
-        body.encoding_format === 'base64' ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : [...v];
+        body.encoding_format === 'base64'
+          ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')
+          : [...v];
       return { object: 'embedding', index, embedding };
     });
     send(res, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: 1, total_tokens: 1 } });

@@ -50,7 +50,11 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
 
     it('creates memories and returns every field as stored', async () => {
       const [r] = await store.upsert([
-        write('a', 'Grüße, 世界 🌍', { namespace: 'team', metadata: { n: 1, nested: { ok: true, list: [1, 'x', null] } }, tags: ['x', 'y'] }),
+        write('a', 'Grüße, 世界 🌍', {
+          namespace: 'team',
+          metadata: { n: 1, nested: { ok: true, list: [1, 'x', null] } },
+          tags: ['x', 'y'],
+        }),
       ]);
       assert.ok(r);
       assert.equal(r.id, 'a');
@@ -124,13 +128,18 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
 
     it('lists changes in sequence order, page by page, with vectors only for embedded memories', async () => {
       const start = await store.headSeq();
-      for (let i = 0; i < 25; i++) await store.upsert([write(`m${i}`, `text ${i}`, i % 5 === 0 ? { embedding: null } : {})]);
+      for (let i = 0; i < 25; i++)
+        await store.upsert([write(`m${i}`, `text ${i}`, i % 5 === 0 ? { embedding: null } : {})]);
       await store.delete(['m3', 'm4']);
       await store.upsert([write('m3', 'back again')]);
       for (const pageSize of [1, 7, 1000]) {
         const events = await allChanges(store, start, pageSize);
         const seqs = events.map((e) => e.seq);
-        assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `ordered (page ${pageSize})`);
+        assert.deepEqual(
+          seqs,
+          [...seqs].sort((a, b) => a - b),
+          `ordered (page ${pageSize})`,
+        );
         assert.equal(new Set(seqs).size, seqs.length, `no duplicates (page ${pageSize})`);
         const upserts = events.filter((e) => e.kind === 'upsert');
         assert.equal(upserts.length, 24, 'm4 is gone; m3 appears once, with its newest state');
@@ -161,7 +170,9 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
     });
 
     it('lists memories needing an embedding (pending or another model), newest first, skipping failed ones', async () => {
-      await store.upsert([write('old-model', 'a', { embedding: { vector: Float32Array.from([1, 0]), fingerprint: 'other:2' } })]);
+      await store.upsert([
+        write('old-model', 'a', { embedding: { vector: Float32Array.from([1, 0]), fingerprint: 'other:2' } }),
+      ]);
       await store.upsert([write('pending', 'b', { embedding: null })]);
       await store.upsert([write('current', 'c')]);
       await store.upsert([write('bad', 'd', { embedding: null })]);
@@ -171,7 +182,12 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
         ['bad', 'pending', 'old-model'],
       );
       const bad = needing[0]!;
-      await store.recordEmbeddingFailure('bad', bad.contentHash, { fingerprint: FP, error: 'HTTP 400: too long', permanent: true, maxAttempts: 5 });
+      await store.recordEmbeddingFailure('bad', bad.contentHash, {
+        fingerprint: FP,
+        error: 'HTTP 400: too long',
+        permanent: true,
+        maxAttempts: 5,
+      });
       const [failed] = await store.get(['bad']);
       assert.equal(failed!.embedding.status, 'failed');
       assert.equal(failed!.embedding.lastError, 'HTTP 400: too long');
@@ -189,10 +205,20 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
     it('marks a memory failed after too many transient failures', async () => {
       const [r] = await store.upsert([write('t', 'x', { embedding: null })]);
       for (let i = 0; i < 2; i++) {
-        await store.recordEmbeddingFailure('t', r!.contentHash, { fingerprint: FP, error: 'HTTP 503', permanent: false, maxAttempts: 3 });
+        await store.recordEmbeddingFailure('t', r!.contentHash, {
+          fingerprint: FP,
+          error: 'HTTP 503',
+          permanent: false,
+          maxAttempts: 3,
+        });
         assert.equal((await store.get(['t']))[0]!.embedding.status, 'pending');
       }
-      await store.recordEmbeddingFailure('t', r!.contentHash, { fingerprint: FP, error: 'HTTP 503', permanent: false, maxAttempts: 3 });
+      await store.recordEmbeddingFailure('t', r!.contentHash, {
+        fingerprint: FP,
+        error: 'HTTP 503',
+        permanent: false,
+        maxAttempts: 3,
+      });
       assert.equal((await store.get(['t']))[0]!.embedding.status, 'failed');
     });
 

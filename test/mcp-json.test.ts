@@ -1,0 +1,50 @@
+// mcp.json is documentation users copy: check that every entry names real settings and that
+// the embedded one, pointed at this checkout, starts and answers the handshake.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { SETTINGS } from '../src/config.js';
+import { tempDir } from './helpers/tmp.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const PLACEHOLDER = '/absolute/path/to/vector-memory-mcp';
+interface Entry {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+const config = JSON.parse(readFileSync(join(root, 'mcp.json'), 'utf8')) as { mcpServers: Record<string, Entry> };
+
+describe('mcp.json', () => {
+  it('has entries whose settings all exist', () => {
+    const known = new Set(SETTINGS.map((s) => s.env));
+    assert.ok(Object.keys(config.mcpServers).length >= 2);
+    for (const [name, entry] of Object.entries(config.mcpServers)) {
+      assert.equal(entry.command, 'node', name);
+      assert.deepEqual(entry.args, [`${PLACEHOLDER}/dist/cli.js`], name);
+      for (const key of Object.keys(entry.env ?? {})) assert.ok(known.has(key), `${name}: unknown setting ${key}`);
+    }
+  });
+
+  it('starts the embedded-defaults entry and lists the tools', async () => {
+    const entry = config.mcpServers['vector-memory']!;
+    assert.equal(entry.env, undefined, 'the default entry needs no keys and no servers');
+    const dir = tempDir();
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: entry.args.map((a) => a.replace(PLACEHOLDER, root.replace(/\/$/, ''))),
+      env: { HOME: dir.path, PATH: process.env['PATH'] ?? '' },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'mcp-json-test', version: '1' });
+    await client.connect(transport);
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'memory_search'));
+    await client.close();
+    dir.cleanup();
+  });
+});
