@@ -78,7 +78,6 @@ async function benchSize(size: number): Promise<void> {
   const dir = tempDir('vmm-bench-');
   try {
     // ---- reference: raw SQLite inserts + raw faiss add, batches of 100 ----
-    const vectors = await embedder.embed(texts);
     const refStart = now();
     const db = new Database(join(dir.path, 'raw.db'));
     db.pragma('journal_mode = WAL');
