@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { MemoryError } from '../errors.js';
-import { idList } from './memory-get.js';
+import { IdOrIdsInput, idList, noneFound } from './id-args.js';
 import { defineTool } from './tool-kit.js';
 
 export const memoryDeleteTool = defineTool({
@@ -9,10 +8,7 @@ export const memoryDeleteTool = defineTool({
   description:
     'Deletes memories by id ({id} or {ids: [...]}), permanently. Ids that do not exist are listed in missing; ' +
     'if none exists the call fails.',
-  inputSchema: {
-    id: z.string().optional(),
-    ids: z.array(z.string()).optional(),
-  },
+  inputSchema: IdOrIdsInput,
   outputSchema: {
     deleted: z.array(z.string()),
     missing: z.array(z.string()),
@@ -20,11 +16,7 @@ export const memoryDeleteTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handle(args, { service }) {
     const { deleted, missing } = await service.delete(idList(args));
-    if (deleted.length === 0) {
-      throw new MemoryError('NOT_FOUND', `no memory has id ${missing.map((m) => `"${m}"`).join(', ')}`, {
-        hint: 'nothing was deleted; use memory_search to find the right id',
-      });
-    }
+    if (deleted.length === 0) throw noneFound(missing, 'nothing was deleted; use memory_search to find the right id');
     const text = `Deleted ${deleted.join(', ')}` + (missing.length > 0 ? `; not found: ${missing.join(', ')}` : '');
     return { structured: { deleted, missing }, text };
   },
