@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { MemoryService } from './memory-service.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { MemoryStore } from './store/types.js';
+import { Notifier } from './notifier.js';
 
 export interface App {
   config: Config;
@@ -18,6 +19,8 @@ export interface App {
   embedder: EmbeddingProvider;
   service: MemoryService;
   worker: EmbeddingWorker;
+  /** Server events, fanned out to every connected session as log notifications. */
+  notifier: Notifier;
   /** Opens the store; the index opens later (start()) so that the handshake is not delayed. */
   open(): Promise<void>;
   /** Starts opening the index and the background embedder. */
@@ -35,6 +38,7 @@ const WORKER_INTERVAL_MS = 60_000;
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
   const store = overrides.store ?? new SqliteStore(join(config.dataDir, 'memories.db'));
   const embedder = overrides.embedder ?? createEmbeddingProvider(config);
+  const notifier = new Notifier();
   const service = new MemoryService({
     store,
     embedder,
@@ -59,6 +63,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     onEmbedded: async () => {
       await service.openIndex?.sync();
     },
+    onEvent: (level, data) => notifier.emit({ level, logger: 'embedding', data }),
   });
   let interval: NodeJS.Timeout | undefined;
   let started = false;
@@ -69,6 +74,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     embedder,
     service,
     worker,
+    notifier,
     async open() {
       await store.open();
     },

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Command-line entry: reads config once, then runs the stdio server.
+// Command-line entry: reads config once, then serves over stdio (default) or HTTP.
 import { createApp } from './app.js';
 import { parseCommandLine } from './config.js';
-import { errorMessage } from './errors.js';
+import { MemoryError, errorMessage } from './errors.js';
 import { createLogger } from './logger.js';
+import { startHttp, type HttpHandle } from './transports/http.js';
+import { installShutdown } from './transports/shutdown.js';
 import { runStdio } from './transports/stdio.js';
 import { VERSION } from './version.js';
 
@@ -31,7 +33,24 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const app = createApp(config, logger);
-  await runStdio(app, logger);
+  if (config.transport === 'stdio') return runStdio(app, logger);
+  await app.open();
+  let http: HttpHandle;
+  try {
+    http = await startHttp(app, logger);
+  } catch (err) {
+    await app.close();
+    if (err instanceof MemoryError && err.code === 'CONFIG_INVALID') {
+      process.stderr.write(`vector-memory-mcp: ${err.message}\n  (${err.hint})\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  installShutdown(logger, async () => {
+    await http.close();
+    await app.close();
+  });
+  app.start();
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,16 @@ import { z } from 'zod';
 
 const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+const commaList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter((x) => x.length > 0),
+);
+const booleanish = z
+  .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])])
+  .transform((v) => v === true || v === '1' || v === 'true' || v === 'yes');
+
 export const ConfigSchema = z.object({
   dataDir: z.string().min(1),
   embeddingProvider: z.enum(['auto', 'openai', 'hash']).default('auto'),
@@ -27,6 +37,16 @@ export const ConfigSchema = z.object({
   maxBatchItems: positiveInt(1, 10_000).default(256),
   indexPersistDelayMs: positiveInt(0, 3_600_000).default(5_000),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  transport: z.enum(['stdio', 'http']).default('stdio'),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: positiveInt(0, 65_535).default(3333),
+  httpToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  allowedHosts: commaList.optional(),
+  allowedOrigins: commaList.optional(),
+  allowInsecureRemote: booleanish.default(false),
+  maxBodyBytes: positiveInt(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+  maxSessions: positiveInt(1, 100_000).default(100),
+  sessionIdleMs: positiveInt(1000, 7 * 24 * 3_600_000).default(30 * 60_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -38,6 +58,8 @@ interface Setting {
   env: string;
   help: string;
   secret?: boolean;
+  /** A flag that takes no value (`--flag` means true). */
+  boolean?: boolean;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -138,6 +160,68 @@ export const SETTINGS: readonly Setting[] = [
     env: 'MEMORY_LOG_LEVEL',
     help: 'debug | info | warn | error (default info); logs go to stderr',
   },
+  {
+    key: 'transport',
+    flag: 'transport',
+    env: 'MEMORY_TRANSPORT',
+    help: 'stdio | http (default stdio); http serves Streamable HTTP at /mcp and SSE at /sse',
+  },
+  {
+    key: 'host',
+    flag: 'host',
+    env: 'MEMORY_HTTP_HOST',
+    help: 'address the HTTP transport binds to (default 127.0.0.1)',
+  },
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'MEMORY_HTTP_PORT',
+    help: 'port of the HTTP transport (default 3333; 0 picks a free one)',
+  },
+  {
+    key: 'httpToken',
+    flag: 'http-token',
+    env: 'MEMORY_HTTP_TOKEN',
+    help: 'bearer token required on every HTTP request when set (at least 16 characters)',
+    secret: true,
+  },
+  {
+    key: 'allowedHosts',
+    flag: 'allowed-hosts',
+    env: 'MEMORY_HTTP_ALLOWED_HOSTS',
+    help: 'comma-separated Host values accepted besides the bound address and localhost names (e.g. memory.example.com)',
+  },
+  {
+    key: 'allowedOrigins',
+    flag: 'allowed-origins',
+    env: 'MEMORY_HTTP_ALLOWED_ORIGINS',
+    help: 'comma-separated Origins accepted besides http(s)://<allowed host> (e.g. https://memory.example.com)',
+  },
+  {
+    key: 'allowInsecureRemote',
+    flag: 'allow-insecure-remote',
+    env: 'MEMORY_HTTP_ALLOW_INSECURE_REMOTE',
+    help: 'allow binding a non-loopback address without a token (dangerous; logged loudly)',
+    boolean: true,
+  },
+  {
+    key: 'maxBodyBytes',
+    flag: 'max-body-bytes',
+    env: 'MEMORY_HTTP_MAX_BODY_BYTES',
+    help: 'largest HTTP request body, in bytes (default 8388608); larger gets 413',
+  },
+  {
+    key: 'maxSessions',
+    flag: 'max-sessions',
+    env: 'MEMORY_HTTP_MAX_SESSIONS',
+    help: 'most concurrent HTTP sessions (default 100); more get 503',
+  },
+  {
+    key: 'sessionIdleMs',
+    flag: 'session-idle-ms',
+    env: 'MEMORY_HTTP_SESSION_IDLE_MS',
+    help: 'an HTTP session unused this long is closed (default 1800000)',
+  },
 ];
 
 export type ParsedCommandLine =
@@ -159,7 +243,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
   };
-  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  for (const s of SETTINGS) options[s.flag] = { type: s.boolean ? 'boolean' : 'string' };
 
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -207,7 +291,7 @@ export function resolveProvider(config: Config): ResolvedProvider {
 export function helpText(): string {
   const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(27)} ${s.env.padEnd(30)} ${s.help}`);
   return [
-    'vector-memory-mcp: a semantic memory server for MCP clients (stdio transport).',
+    'vector-memory-mcp: a semantic memory server for MCP clients (stdio or HTTP).',
     '',
     'Usage: vector-memory-mcp [serve] [options]',
     '',

@@ -16,6 +16,8 @@ export interface EmbeddingWorkerOptions {
   logger: Logger;
   /** Called after a batch was stored, so the index can catch up. */
   onEmbedded?: () => Promise<void>;
+  /** Progress and failures, for log notifications to clients. */
+  onEvent?: (level: 'info' | 'warning', data: Record<string, unknown>) => void;
   batchSize?: number;
   maxAttempts?: number;
   /** First retry delay after a transient failure; doubles up to maxBackoffMs. */
@@ -32,7 +34,8 @@ export interface WorkerStatus {
 }
 
 export class EmbeddingWorker {
-  private readonly o: Required<Omit<EmbeddingWorkerOptions, 'onEmbedded'>> & Pick<EmbeddingWorkerOptions, 'onEmbedded'>;
+  private readonly o: Required<Omit<EmbeddingWorkerOptions, 'onEmbedded' | 'onEvent'>> &
+    Pick<EmbeddingWorkerOptions, 'onEmbedded' | 'onEvent'>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private backoff = 0;
@@ -95,6 +98,7 @@ export class EmbeddingWorker {
           }
           this.backoff = 0;
           await this.o.onEmbedded?.();
+          this.o.onEvent?.('info', { message: `embedded ${batch.length} memories`, total: this.status.embedded });
         } catch (err) {
           if (err instanceof EmbeddingError && err.permanent && batch.length > 1) {
             // One bad input fails the whole request: retry one by one to find it.
@@ -116,6 +120,11 @@ export class EmbeddingWorker {
       logger.warn('background embedding paused after a provider failure', {
         error: this.status.lastError,
         retryInMs: this.backoff,
+      });
+      this.o.onEvent?.('warning', {
+        message: 'background embedding paused after a provider failure',
+        error: this.status.lastError,
+        retry_in_ms: this.backoff,
       });
       this.status.running = false;
       this.kick(this.backoff);

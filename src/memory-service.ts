@@ -155,7 +155,10 @@ export class MemoryService {
     };
   }
 
-  async storeMemories(items: readonly StoreItem[]): Promise<StoreOutcome> {
+  async storeMemories(
+    items: readonly StoreItem[],
+    options: { onProgress?: (done: number, total: number) => Promise<void> | void } = {},
+  ): Promise<StoreOutcome> {
     const { limits } = this.deps;
     if (items.length === 0) throw invalid('nothing to store', 'pass `text`, or `items` with at least one memory');
     if (items.length > limits.maxBatchItems) {
@@ -181,8 +184,15 @@ export class MemoryService {
     let embeddingError: string | undefined;
     try {
       await this.embedder.init();
-      vectors = await this.embedder.embed(writes.map((w) => w.text));
+      vectors = [];
+      const step = this.embedder.maxBatchSize;
+      for (let start = 0; start < writes.length; start += step) {
+        const chunk = writes.slice(start, start + step).map((w) => w.text);
+        vectors.push(...(await this.embedder.embed(chunk)));
+        await options.onProgress?.(Math.min(start + step, writes.length), writes.length);
+      }
     } catch (err) {
+      vectors = null;
       embeddingError = errorMessage(err);
       this.deps.logger.warn('embedding failed; storing as pending', { error: embeddingError, count: writes.length });
     }

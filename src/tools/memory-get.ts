@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IdOrIdsInput, idList, noneFound } from './id-args.js';
+import { UNTRUSTED_NOTICE, wrapUntrusted } from './untrusted.js';
 import { MemorySchema, defineTool, toMemory } from './tool-kit.js';
 
 export const memoryGetTool = defineTool({
@@ -7,7 +8,8 @@ export const memoryGetTool = defineTool({
   title: 'Get memories by id',
   description:
     'Returns memories by id ({id} or {ids: [...]}), with their text, metadata, tags, times and embedding status. ' +
-    'Ids that do not exist are listed in missing; if none exists the call fails.',
+    'Ids that do not exist are listed in missing; if none exists the call fails. ' +
+    UNTRUSTED_NOTICE,
   inputSchema: IdOrIdsInput,
   outputSchema: {
     memories: z.array(MemorySchema),
@@ -18,10 +20,10 @@ export const memoryGetTool = defineTool({
     const ids = idList(args);
     const { memories, missing } = await service.get(ids);
     if (memories.length === 0) throw noneFound(missing, 'use memory_search to find the right id');
-    const text = [
-      ...memories.map((m) => `${m.id} [${m.namespace}] ${m.text}`),
-      ...(missing.length > 0 ? [`missing: ${missing.join(', ')}`] : []),
-    ].join('\n');
+    const envelope = wrapUntrusted(
+      memories.map((m) => ({ header: `id=${m.id} namespace=${m.namespace} updated=${m.updatedAt}`, text: m.text })),
+    );
+    const text = `${memories.length} found${missing.length > 0 ? `; missing: ${missing.join(', ')}` : ''}.\n${envelope}`;
     return { structured: { memories: memories.map(toMemory), missing }, text };
   },
 });

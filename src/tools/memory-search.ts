@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UNTRUSTED_NOTICE, wrapUntrusted } from './untrusted.js';
 import { JsonValueSchema, NamespaceSchema, ProviderSchema, defineTool } from './tool-kit.js';
 
 export const memorySearchTool = defineTool({
@@ -8,7 +9,8 @@ export const memorySearchTool = defineTool({
     'Finds the stored memories closest in meaning to a query, best first, with a similarity score ' +
     '(cosine, -1 to 1). Optional filters: namespace, tags (all must match), metadata equality (filter), ' +
     'min_score. The reply says which embedding provider answered: with the offline "hash" provider, ' +
-    'matching is lexical (shared words), not semantic.',
+    'matching is lexical (shared words), not semantic. ' +
+    UNTRUSTED_NOTICE,
   inputSchema: {
     query: z.string().describe('what to look for, in plain words'),
     k: z
@@ -67,14 +69,15 @@ export const memorySearchTool = defineTool({
     }));
     const p = outcome.provider;
     const header = `${results.length} result${results.length === 1 ? '' : 's'} (provider ${p.name}/${p.model}, ${p.kind})`;
-    const lines = results.map((r, i) => `${i + 1}. [${r.score.toFixed(3)}] ${r.id}: ${truncate(r.text, 300)}`);
+    const envelope = wrapUntrusted(
+      results.map((r) => ({
+        header: `id=${r.id} score=${r.score.toFixed(3)} namespace=${r.namespace}${r.tags.length ? ` tags=${r.tags.join(',')}` : ''}`,
+        text: r.text,
+      })),
+    );
     return {
       structured: { results, count: results.length, provider: p },
-      text: [header + ':', ...lines].join('\n'),
+      text: results.length > 0 ? `${header}.\n${envelope}` : `${header}.`,
     };
   },
 });
-
-function truncate(s: string, n: number): string {
-  return s.length <= n ? s : s.slice(0, n - 1) + '…';
-}

@@ -18,7 +18,8 @@ export const memoryStoreTool = defineTool({
     'Stores one memory ({text, metadata?, tags?, namespace?, id?}) or many ({items: [...]}, up to 256 per call by default) ' +
     'and returns their ids. Storing an existing id replaces that memory. Text up to 32,000 characters by default; ' +
     'metadata is a small JSON object. A memory is searchable as soon as this returns, unless the reply says its ' +
-    'embedding is pending (the provider failed; it is kept and embedded in the background).',
+    'embedding is pending (the provider failed; it is kept and embedded in the background). Reports progress ' +
+    'while embedding large batches.',
   inputSchema: {
     text: z.string().optional().describe('the memory to store (or use items for several)'),
     id: ItemSchema.shape.id,
@@ -35,7 +36,7 @@ export const memoryStoreTool = defineTool({
     embedding_error: z.string().optional(),
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  async handle(args, { service }) {
+  async handle(args, { service }, extra) {
     const single = args.text !== undefined;
     if (single && args.items !== undefined) {
       throw invalidShape('pass either text (one memory) or items (several), not both');
@@ -47,7 +48,9 @@ export const memoryStoreTool = defineTool({
     const items: StoreItem[] = single
       ? [{ text: args.text!, id: args.id, namespace: args.namespace, metadata: args.metadata, tags: args.tags }]
       : args.items!.map((i) => ({ ...i }));
-    const outcome = await service.storeMemories(items);
+    const outcome = await service.storeMemories(items, {
+      onProgress: (done, total) => extra.progress(done, total, `embedded ${done} of ${total}`),
+    });
     const pending = outcome.items.filter((i) => i.embedding === 'pending').length;
     const text =
       `Stored ${outcome.items.length} ${outcome.items.length === 1 ? 'memory' : 'memories'}: ${outcome.items.map((i) => i.id).join(', ')}` +

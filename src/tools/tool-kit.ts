@@ -1,7 +1,13 @@
 // Shared shapes and helpers for the tools: the result envelope, error mapping, and the
 // memory schema every tool returns.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type {
+  CallToolResult,
+  ServerNotification,
+  ServerRequest,
+  ToolAnnotations,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -65,6 +71,30 @@ export const ProviderSchema = z.object({
   note: z.string(),
 });
 
+export interface ToolExtra {
+  signal: AbortSignal;
+  /** Sends a progress notification when the client asked for them (a progressToken); else does nothing. */
+  progress(done: number, total: number, message?: string): Promise<void>;
+}
+
+type SdkExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+function toolExtra(extra: SdkExtra): ToolExtra {
+  const token = extra._meta?.progressToken;
+  return {
+    signal: extra.signal,
+    async progress(done, total, message) {
+      if (token === undefined) return;
+      await extra
+        .sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: done, total, ...(message !== undefined ? { message } : {}) },
+        })
+        .catch(() => undefined);
+    },
+  };
+}
+
 export interface ToolDefinition<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
   name: string;
   title: string;
@@ -75,7 +105,7 @@ export interface ToolDefinition<In extends z.ZodRawShape, Out extends z.ZodRawSh
   handle(
     args: z.infer<z.ZodObject<In>>,
     ctx: ToolContext,
-    extra: { signal: AbortSignal },
+    extra: ToolExtra,
   ): Promise<{ structured: z.infer<z.ZodObject<Out>>; text: string }>;
 }
 
@@ -100,9 +130,9 @@ export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape
       outputSchema: tool.outputSchema,
       annotations: { title: tool.title, ...tool.annotations },
     },
-    (async (args: z.infer<z.ZodObject<In>>, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+    (async (args: z.infer<z.ZodObject<In>>, extra: SdkExtra): Promise<CallToolResult> => {
       try {
-        const { structured, text } = await tool.handle(args, ctx, extra);
+        const { structured, text } = await tool.handle(args, ctx, toolExtra(extra));
         return { content: [{ type: 'text', text }], structuredContent: structured as Record<string, unknown> };
       } catch (err) {
         return toolError(err, tool.name, ctx.logger);

@@ -2,45 +2,31 @@
 // opened after the handshake, so a large index cannot delay `initialize`.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { App } from '../app.js';
-import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createServer } from '../server.js';
+import { installShutdown } from './shutdown.js';
 
-const SHUTDOWN_TIMEOUT_MS = 15_000;
 const OPEN_INDEX_AFTER_MS = 2_000;
 
 export async function runStdio(app: App, logger: Logger): Promise<void> {
   await app.open();
-  const server = createServer({ service: app.service, logger });
+  const { server, cleanup } = createServer({
+    service: app.service,
+    logger,
+    notifier: app.notifier,
+    worker: app.worker,
+  });
   const transport = new StdioServerTransport();
 
   server.server.oninitialized = () => app.start();
   // A client that never sends `initialized` still gets its index, a little later.
   setTimeout(() => app.start(), OPEN_INDEX_AFTER_MS).unref();
 
-  let closing: Promise<void> | undefined;
-  const shutdown = (why: string): Promise<void> => {
-    closing ??= (async () => {
-      logger.info('shutting down', { why });
-      const timer = setTimeout(() => {
-        logger.error('shutdown took too long; exiting');
-        process.exit(1);
-      }, SHUTDOWN_TIMEOUT_MS);
-      timer.unref();
-      try {
-        await server.close();
-        await app.close();
-        clearTimeout(timer);
-        process.exit(0);
-      } catch (err) {
-        logger.error('shutdown failed', { error: errorMessage(err) });
-        process.exit(1);
-      }
-    })();
-    return closing;
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  const shutdown = installShutdown(logger, async () => {
+    cleanup();
+    await server.close();
+    await app.close();
+  });
   process.stdin.on('end', () => void shutdown('stdin closed'));
   process.stdin.on('close', () => void shutdown('stdin closed'));
 

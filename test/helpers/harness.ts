@@ -28,7 +28,12 @@ export async function startHarness(config: Config, overrides: AppOverrides = {})
   const logger: Logger = createLogger('debug', (line) => logs.push(line));
   const app = createApp(config, logger, overrides);
   await app.open();
-  const server = createServer({ service: app.service, logger });
+  const { server, cleanup } = createServer({
+    service: app.service,
+    logger,
+    notifier: app.notifier,
+    worker: app.worker,
+  });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await server.connect(serverTransport);
   const client = new Client({ name: 'test-client', version: '1.0.0' });
@@ -42,6 +47,7 @@ export async function startHarness(config: Config, overrides: AppOverrides = {})
     call: async (name, args) => (await client.callTool({ name, arguments: args })) as CallToolResult,
     close: async () => {
       await client.close();
+      cleanup();
       await server.close();
       await app.close();
     },
