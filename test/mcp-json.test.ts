@@ -7,15 +7,17 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { SETTINGS } from '../src/config.js';
+import { parseCommandLine, SETTINGS } from '../src/config.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PLACEHOLDER = '/absolute/path/to/vector-memory-mcp';
 interface Entry {
-  command: string;
-  args: string[];
+  command?: string;
+  args?: string[];
   env?: Record<string, string>;
+  url?: string;
+  headers?: Record<string, string>;
 }
 const config = JSON.parse(readFileSync(join(root, 'mcp.json'), 'utf8')) as { mcpServers: Record<string, Entry> };
 
@@ -24,6 +26,15 @@ describe('mcp.json', () => {
     const known = new Set(SETTINGS.map((s) => s.env));
     assert.ok(Object.keys(config.mcpServers).length >= 2);
     for (const [name, entry] of Object.entries(config.mcpServers)) {
+      if (entry.url !== undefined) {
+        // Clients that connect by URL: the default HTTP endpoint of `--transport http`.
+        const defaults = parseCommandLine(['--transport', 'http'], {});
+        assert.equal(defaults.kind, 'run');
+        const { host, port } = (defaults as { config: { host: string; port: number } }).config;
+        assert.equal(entry.url, `http://${host}:${port}/mcp`, name);
+        assert.match(entry.headers?.['Authorization'] ?? '', /^Bearer /, `${name} shows where the token goes`);
+        continue;
+      }
       assert.equal(entry.command, 'node', name);
       assert.deepEqual(entry.args, [`${PLACEHOLDER}/dist/cli.js`], name);
       for (const key of Object.keys(entry.env ?? {})) assert.ok(known.has(key), `${name}: unknown setting ${key}`);
@@ -36,7 +47,7 @@ describe('mcp.json', () => {
     const dir = tempDir();
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: entry.args.map((a) => a.replace(PLACEHOLDER, root.replace(/\/$/, ''))),
+      args: entry.args!.map((a) => a.replace(PLACEHOLDER, root.replace(/\/$/, ''))),
       env: { HOME: dir.path, PATH: process.env['PATH'] ?? '' },
       stderr: 'pipe',
     });
