@@ -262,8 +262,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   for (const s of SETTINGS) {
     const fromFlag = parsed.values[s.flag];
     const fromEnv = env[s.env];
-    const value =
-      typeof fromFlag === 'string' ? fromFlag : fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+    const fromCommandLine = typeof fromFlag === 'string' || typeof fromFlag === 'boolean' ? fromFlag : undefined;
+    const value = fromCommandLine ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
     if (value !== undefined) raw[s.key] = value;
   }
   raw['dataDir'] ??= defaultDataDir(env);

@@ -63,3 +63,21 @@ describe('config', () => {
     }
   });
 });
+
+describe('config: switches', () => {
+  it('reads a boolean flag and its environment variable', () => {
+    assert.equal(run(['--allow-insecure-remote']).allowInsecureRemote, true);
+    assert.equal(run([], { MEMORY_HTTP_ALLOW_INSECURE_REMOTE: '1' }).allowInsecureRemote, true);
+    assert.equal(run([], { MEMORY_HTTP_ALLOW_INSECURE_REMOTE: 'no' }).allowInsecureRemote, false);
+    assert.equal(run([]).allowInsecureRemote, false);
+    const bad = parseCommandLine([], { MEMORY_HTTP_ALLOW_INSECURE_REMOTE: 'maybe' });
+    assert.match((bad as { message: string }).message, /MEMORY_HTTP_ALLOW_INSECURE_REMOTE/);
+  });
+
+  it('splits comma lists', () => {
+    assert.deepEqual(run(['--allowed-hosts', ' A.example.com, b.example.com ,']).allowedHosts, [
+      'a.example.com',
+      'b.example.com',
+    ]);
+  });
+});

@@ -151,6 +151,17 @@ describe('HTTP transports', () => {
       assert.match(r.body, /Host/);
     });
 
+    it('wrong Host on the SSE endpoints -> 403', async () => {
+      const get = await rawRequest(port(), { method: 'GET', path: '/sse', headers: { host: 'evil.example.com' } });
+      assert.equal(get.status, 403);
+      const post = await rawRequest(port(), {
+        path: '/messages?sessionId=x',
+        headers: { ...MCP_HEADERS, host: 'evil.example.com' },
+        body: '{}',
+      });
+      assert.equal(post.status, 403);
+    });
+
     it('foreign Origin -> 403', async () => {
       const r = await rawRequest(port(), {
         headers: { ...MCP_HEADERS, host: host(), origin: 'http://evil.example.com' },
