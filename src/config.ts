@@ -17,6 +17,21 @@ const booleanish = z
   .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])])
   .transform((v) => v === true || v === '1' || v === 'true' || v === 'yes');
 
+/** Graph names, labels and property names end up inside Cypher: only plain identifiers. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const identifier = z
+  .string()
+  .regex(IDENTIFIER, 'must be a plain identifier (letters, digits, _; not starting with a digit)');
+const identifierList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0),
+  )
+  .pipe(z.array(identifier).min(1, 'must name at least one'));
+
 export const ConfigSchema = z.object({
   dataDir: z.string().min(1),
   embeddingProvider: z.enum(['auto', 'openai', 'hash']).default('auto'),
@@ -32,6 +47,18 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .optional(),
+  falkordbPassword: z.string().min(1).optional(),
+  falkordbGraph: identifier.default('memory'),
+  falkordbLabel: identifier.default('Memory'),
+  falkordbTimeoutMs: positiveInt(100, 600_000).default(10_000),
+  backfillGraphs: identifierList.optional(),
+  backfillLabels: identifierList.optional(),
+  textProperty: identifier.default('text'),
+  embeddingProperty: identifier.default('embedding'),
+  backfillIntervalMs: positiveInt(0, 86_400_000).default(60_000),
+  backfillBatchSize: positiveInt(1, 4096).default(64),
+  backfillConcurrency: positiveInt(1, 16).default(2),
+  backfillMaxAttempts: positiveInt(1, 1000).default(8),
   maxTextChars: positiveInt(1, 1_000_000).default(32_000),
   maxMetadataBytes: positiveInt(2, 1_000_000).default(16_384),
   maxBatchItems: positiveInt(1, 10_000).default(256),
@@ -128,7 +155,80 @@ export const SETTINGS: readonly Setting[] = [
     key: 'falkordbUrl',
     flag: 'falkordb-url',
     env: 'FALKORDB_URL',
-    help: 'redis://host:port of a FalkorDB server to use as the store (not yet supported: see README)',
+    help: 'redis://[user:password@]host:port of a FalkorDB server to use as the store instead of SQLite',
+  },
+  {
+    key: 'falkordbPassword',
+    flag: 'falkordb-password',
+    env: 'FALKORDB_PASSWORD',
+    help: 'FalkorDB password (or put it in the URL)',
+    secret: true,
+  },
+  {
+    key: 'falkordbGraph',
+    flag: 'falkordb-graph',
+    env: 'FALKORDB_GRAPH',
+    help: 'graph holding the memories (default memory)',
+  },
+  {
+    key: 'falkordbLabel',
+    flag: 'falkordb-label',
+    env: 'FALKORDB_LABEL',
+    help: 'node label of the memories (default Memory)',
+  },
+  {
+    key: 'falkordbTimeoutMs',
+    flag: 'falkordb-timeout-ms',
+    env: 'FALKORDB_TIMEOUT_MS',
+    help: 'timeout of one FalkorDB query, in ms (default 10000)',
+  },
+  {
+    key: 'backfillGraphs',
+    flag: 'backfill-graphs',
+    env: 'BACKFILL_GRAPHS',
+    help: 'FalkorDB graphs whose nodes the backfill embeds (comma-separated; default: all graphs)',
+  },
+  {
+    key: 'backfillLabels',
+    flag: 'backfill-labels',
+    env: 'BACKFILL_LABELS',
+    help: 'node labels the backfill embeds (comma-separated; default: any label)',
+  },
+  {
+    key: 'textProperty',
+    flag: 'text-property',
+    env: 'BACKFILL_TEXT_PROPERTY',
+    help: 'property holding the text of nodes written by other tools (default text)',
+  },
+  {
+    key: 'embeddingProperty',
+    flag: 'embedding-property',
+    env: 'BACKFILL_EMBEDDING_PROPERTY',
+    help: 'property the vector is written to, as vecf32 (default embedding)',
+  },
+  {
+    key: 'backfillIntervalMs',
+    flag: 'backfill-interval-ms',
+    env: 'BACKFILL_INTERVAL_MS',
+    help: 'how often the server looks for records to embed, in ms (default 60000; 0: only on demand)',
+  },
+  {
+    key: 'backfillBatchSize',
+    flag: 'backfill-batch-size',
+    env: 'BACKFILL_BATCH_SIZE',
+    help: 'records embedded per batch (default 64)',
+  },
+  {
+    key: 'backfillConcurrency',
+    flag: 'backfill-concurrency',
+    env: 'BACKFILL_CONCURRENCY',
+    help: 'embedding requests in flight at once (default 2)',
+  },
+  {
+    key: 'backfillMaxAttempts',
+    flag: 'backfill-max-attempts',
+    env: 'BACKFILL_MAX_ATTEMPTS',
+    help: 'a record that failed this many times is marked failed (default 8)',
   },
   {
     key: 'maxTextChars',

@@ -90,10 +90,12 @@ export class EmbeddingWorker {
         try {
           const vectors = await embedder.embed(batch.map((r) => r.text));
           for (const [i, r] of batch.entries()) {
-            const ok = await store.setEmbedding(r.id, r.contentHash, {
-              vector: vectors[i]!,
-              fingerprint: embedder.fingerprint,
-            });
+            const ok = await store.setEmbedding(
+              r.id,
+              r.contentHash,
+              { vector: vectors[i]!, fingerprint: embedder.fingerprint },
+              r.origin,
+            );
             if (ok) this.status.embedded++;
           }
           this.backoff = 0;

@@ -27,6 +27,15 @@ export interface MemoryRecord {
   /** Sequence number of the last change to this record. */
   seq: number;
   embedding: EmbeddingState;
+  /** Set for a node written by another tool (FalkorDB): where it lives. */
+  origin?: Origin;
+}
+
+/** Where a memory written by another tool lives (FalkorDB graph and internal node id). */
+export interface Origin {
+  graph: string;
+  nodeId: number;
+  labels: string[];
 }
 
 export interface StoredVector {
@@ -99,9 +108,9 @@ export interface MemoryStore {
   delete(ids: readonly string[]): Promise<string[]>;
 
   /** Stores an embedding if the record still has the text it was made from. */
-  setEmbedding(id: string, contentHash: string, vector: StoredVector): Promise<boolean>;
+  setEmbedding(id: string, contentHash: string, vector: StoredVector, origin?: Origin): Promise<boolean>;
   /** Counts a failed attempt; marks the memory failed when permanent or out of attempts. */
-  recordEmbeddingFailure(id: string, contentHash: string, failure: EmbeddingFailure): Promise<void>;
+  recordEmbeddingFailure(id: string, contentHash: string, failure: EmbeddingFailure, origin?: Origin): Promise<void>;
   /** Memories with no embedding of this fingerprint that are not marked failed, newest first. */
   listNeedingEmbedding(fingerprint: string, limit: number): Promise<MemoryRecord[]>;
 
