@@ -1,14 +1,15 @@
 // Builds the running application from config: the store, the embedding provider, the
-// index manager factory, the memory service and the background embedding worker.
+// index manager factory, the memory service and the backfill job.
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { createEmbeddingProvider } from './embeddings/create-provider.js';
 import type { EmbeddingProvider } from './embeddings/types.js';
-import { EmbeddingWorker } from './embedding-worker.js';
+import { BackfillJob } from './backfill.js';
 import { IndexManager } from './index/index-manager.js';
 import { limitsFromConfig } from './limits.js';
 import type { Logger } from './logger.js';
 import { MemoryService } from './memory-service.js';
+import { FalkorDBStore } from './store/falkordb-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { MemoryStore } from './store/types.js';
 import { Notifier } from './notifier.js';
@@ -18,7 +19,7 @@ export interface App {
   store: MemoryStore;
   embedder: EmbeddingProvider;
   service: MemoryService;
-  worker: EmbeddingWorker;
+  backfill: BackfillJob;
   /** Server events, fanned out to every connected session as log notifications. */
   notifier: Notifier;
   /** Opens the store; the index opens later (start()) so that the handshake is not delayed. */
@@ -33,10 +34,8 @@ export interface AppOverrides {
   store?: MemoryStore;
 }
 
-const WORKER_INTERVAL_MS = 60_000;
-
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
-  const store = overrides.store ?? new SqliteStore(join(config.dataDir, 'memories.db'));
+  const store = overrides.store ?? createStore(config, logger);
   const embedder = overrides.embedder ?? createEmbeddingProvider(config);
   const notifier = new Notifier();
   const service = new MemoryService({
@@ -49,23 +48,25 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         store,
         fingerprint: e.fingerprint,
         dimension: e.dimension,
-        dir: join(config.dataDir, 'index'),
+        dir: indexDir(config),
         logger,
         persistDelayMs: config.indexPersistDelayMs,
       }),
-    onPending: () => worker.kick(1000),
+    onPending: () => backfill.kick(1000),
   });
-  const worker = new EmbeddingWorker({
+  const backfill = new BackfillJob({
     store,
     embedder,
     logger,
-    batchSize: Math.min(config.embeddingBatchSize, embedder.maxBatchSize),
+    batchSize: Math.min(config.backfillBatchSize, config.embeddingBatchSize),
+    concurrency: config.backfillConcurrency,
+    maxAttempts: config.backfillMaxAttempts,
+    intervalMs: config.backfillIntervalMs,
     onEmbedded: async () => {
       await service.openIndex?.sync();
     },
-    onEvent: (level, data) => notifier.emit({ level, logger: 'embedding', data }),
+    onEvent: (level, data) => notifier.emit({ level, logger: 'backfill', data }),
   });
-  let interval: NodeJS.Timeout | undefined;
   let started = false;
 
   return {
@@ -73,7 +74,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     store,
     embedder,
     service,
-    worker,
+    backfill,
     notifier,
     async open() {
       await store.open();
@@ -81,18 +82,39 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     start() {
       if (started) return;
       started = true;
+      backfill.start();
       service
         .ready()
-        .then(() => worker.kick())
-        .catch(() => worker.kick(5000));
-      interval = setInterval(() => worker.kick(), WORKER_INTERVAL_MS);
-      interval.unref();
+        .then(() => backfill.kick(0, 'startup'))
+        .catch(() => backfill.kick(5000, 'startup'));
     },
     async close() {
-      if (interval) clearInterval(interval);
-      await worker.stop();
+      await backfill.stop();
       await service.close();
       await store.close();
     },
   };
+}
+
+function createStore(config: Config, logger: Logger): MemoryStore {
+  if (config.falkordbUrl === undefined) return new SqliteStore(join(config.dataDir, 'memories.db'));
+  return new FalkorDBStore({
+    url: config.falkordbUrl,
+    password: config.falkordbPassword,
+    graph: config.falkordbGraph,
+    label: config.falkordbLabel,
+    timeoutMs: config.falkordbTimeoutMs,
+    backfillGraphs: config.backfillGraphs,
+    backfillLabels: config.backfillLabels,
+    textProperty: config.textProperty,
+    embeddingProperty: config.embeddingProperty,
+    logger,
+  });
+}
+
+/** Index snapshots live beside the store they mirror: one folder per FalkorDB server and graph. */
+function indexDir(config: Config): string {
+  if (config.falkordbUrl === undefined) return join(config.dataDir, 'index');
+  const where = config.falkordbUrl.replace(/^rediss?:\/\/([^@/]*@)?/, '').replace(/[^A-Za-z0-9.-]+/g, '_');
+  return join(config.dataDir, 'index', `falkordb_${where}_${config.falkordbGraph}`);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Command-line entry: reads config once, then serves over stdio (default) or HTTP.
 import { createApp } from './app.js';
+import { runBackfillCommand } from './backfill-cli.js';
 import { parseCommandLine } from './config.js';
 import { MemoryError, errorMessage } from './errors.js';
 import { createLogger } from './logger.js';
@@ -24,15 +25,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { config } = parsed;
-  if (config.falkordbUrl !== undefined) {
-    process.stderr.write(
-      'vector-memory-mcp: invalid setting FALKORDB_URL (--falkordb-url): the FalkorDB store is not available in ' +
-        'this version yet; unset it to use the embedded SQLite store\n',
-    );
-    process.exit(2);
-  }
   const logger = createLogger(config.logLevel);
   const app = createApp(config, logger);
+  if (parsed.command === 'backfill') process.exit(await runBackfillCommand(app, parsed.backfill, logger));
   if (config.transport === 'stdio') return runStdio(app, logger);
   await app.open();
   let http: HttpHandle;

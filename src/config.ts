@@ -324,8 +324,17 @@ export const SETTINGS: readonly Setting[] = [
   },
 ];
 
+export interface BackfillCommand {
+  once: boolean;
+  namespace?: string;
+  graph?: string;
+  label?: string;
+  limit?: number;
+}
+
 export type ParsedCommandLine =
   | { kind: 'run'; command: 'serve'; config: Config }
+  | { kind: 'run'; command: 'backfill'; config: Config; backfill: BackfillCommand }
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'error'; message: string };
@@ -342,6 +351,12 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
+    // `backfill` command only
+    once: { type: 'boolean' },
+    namespace: { type: 'string' },
+    graph: { type: 'string' },
+    label: { type: 'string' },
+    limit: { type: 'string' },
   };
   for (const s of SETTINGS) options[s.flag] = { type: s.boolean ? 'boolean' : 'string' };
 
@@ -354,8 +369,18 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   if (parsed.values['help']) return { kind: 'help', text: helpText() };
   if (parsed.values['version']) return { kind: 'version' };
   const command = parsed.positionals[0] ?? 'serve';
-  if (command !== 'serve' || parsed.positionals.length > 1) {
+  if ((command !== 'serve' && command !== 'backfill') || parsed.positionals.length > 1) {
     return { kind: 'error', message: `unknown command "${parsed.positionals.join(' ')}". Run with --help.` };
+  }
+  const v = parsed.values;
+  const backfillOnly = ['once', 'namespace', 'graph', 'label', 'limit'].filter((k) => v[k] !== undefined);
+  if (command !== 'backfill' && backfillOnly.length > 0) {
+    return { kind: 'error', message: `--${backfillOnly[0]} belongs to the backfill command. Run with --help.` };
+  }
+  let limit: number | undefined;
+  if (typeof v['limit'] === 'string') {
+    limit = Number(v['limit']);
+    if (!Number.isInteger(limit) || limit < 1) return { kind: 'error', message: '--limit must be a whole number >= 1' };
   }
 
   const raw: Record<string, unknown> = {};
@@ -379,6 +404,21 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     });
     return { kind: 'error', message: lines.join('\n') };
   }
+  if (command === 'backfill') {
+    const str = (k: string) => (typeof v[k] === 'string' ? { [k]: v[k] as string } : {});
+    return {
+      kind: 'run',
+      command: 'backfill',
+      config: result.data,
+      backfill: {
+        once: v['once'] === true,
+        ...str('namespace'),
+        ...str('graph'),
+        ...str('label'),
+        ...(limit !== undefined ? { limit } : {}),
+      },
+    };
+  }
   return { kind: 'run', command: 'serve', config: result.data };
 }
 
@@ -394,6 +434,10 @@ export function helpText(): string {
     'vector-memory-mcp: a semantic memory server for MCP clients (stdio or HTTP).',
     '',
     'Usage: vector-memory-mcp [serve] [options]',
+    '       vector-memory-mcp backfill [--once] [--namespace N] [--graph G] [--label L] [--limit N] [options]',
+    '',
+    'backfill embeds every record that lacks an embedding from the configured model, then exits (--once; exit',
+    'status 1 when records failed) or keeps running every BACKFILL_INTERVAL_MS (for cron jobs and containers).',
     '',
     'Every setting can be given as a flag or as an environment variable (the flag wins).',
     '',

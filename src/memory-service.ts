@@ -1,7 +1,7 @@
 // The memory service: what every tool does, independent of MCP. It owns the write and
 // search flows: validate -> embed -> store (source of truth) -> catch the index up.
 // A write is acknowledged only after the store committed it; when the embedding provider
-// fails, the memory is stored as pending (never lost) and embedded later by the worker.
+// fails, the memory is stored as pending (never lost) and embedded later by the backfill job.
 import { randomUUID } from 'node:crypto';
 import type { EmbeddingProvider } from './embeddings/types.js';
 import { EmbeddingError, MemoryError, errorMessage } from './errors.js';

@@ -3,7 +3,7 @@
 // makes one per session, all sharing the same service.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { EmbeddingWorker } from './embedding-worker.js';
+import type { BackfillJob } from './backfill.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import type { MemoryService } from './memory-service.js';
@@ -17,7 +17,7 @@ export interface ServerDeps {
   service: MemoryService;
   logger: Logger;
   notifier?: Notifier | undefined;
-  worker?: EmbeddingWorker | undefined;
+  backfill?: BackfillJob | undefined;
 }
 
 export interface CreatedServer {
@@ -37,7 +37,7 @@ export function createServer(deps: ServerDeps): CreatedServer {
         UNTRUSTED_NOTICE,
     },
   );
-  registerTools(server, { service: deps.service, logger: deps.logger });
+  registerTools(server, { service: deps.service, logger: deps.logger, backfill: deps.backfill });
 
   server.registerResource(
     'status',
@@ -53,7 +53,7 @@ export function createServer(deps: ServerDeps): CreatedServer {
         {
           uri: uri.href,
           mimeType: 'application/json',
-          text: JSON.stringify(await statusReport({ service: deps.service, worker: deps.worker }), null, 2),
+          text: JSON.stringify(await statusReport({ service: deps.service, backfill: deps.backfill }), null, 2),
         },
       ],
     }),

@@ -1,20 +1,20 @@
-// A point-in-time report of the store, the index, the provider and the background embedder,
+// A point-in-time report of the store, the index, the provider and the backfill job,
 // served as the `memory://status` resource. (The index-health issue adds checks and verdicts.)
-import type { EmbeddingWorker } from './embedding-worker.js';
+import type { BackfillJob } from './backfill.js';
 import type { MemoryService } from './memory-service.js';
 
 export interface StatusSources {
   service: MemoryService;
-  worker?: EmbeddingWorker | undefined;
+  backfill?: BackfillJob | undefined;
 }
 
-export async function statusReport({ service, worker }: StatusSources): Promise<Record<string, unknown>> {
+export async function statusReport({ service, backfill }: StatusSources): Promise<Record<string, unknown>> {
   const index = service.openIndex;
   return {
     generated_at: new Date().toISOString(),
     provider: service.providerInfo(),
     store: { kind: service.store.kind, ...(await service.store.stats()) },
     index: index ? index.stats() : { state: 'not open yet' },
-    embedding_worker: worker ? worker.getStatus() : null,
+    backfill: backfill ? await backfill.status() : null,
   };
 }

@@ -48,9 +48,11 @@ describe('provider failures and model changes lose nothing', () => {
     };
     assert.equal(got.memories[0]!.embedding_status, 'pending');
     assert.match(got.memories[0]!.embedding_error, /503/);
-    // The background worker retries (kicked one second after the failed write).
+    // The backfill job retries (kicked one second after the failed write).
     await waitFor(async () => (await ids('deploy key rotates')).includes('m1'), 10_000, 'm1 to become searchable');
-    assert.equal(h.app.worker.getStatus().embedded, 1);
+    const status = await h.app.backfill.status();
+    assert.equal(status.counts.pending, 0);
+    assert.equal(status.counts.done, 1);
   });
 
   it('marks only the bad input failed, with the reason, and embeds the rest', async () => {

@@ -160,13 +160,4 @@ describe('the built binary over stdio', () => {
     assert.match(r.stderr, /EMBEDDING_DIMENSIONS/);
     assert.equal(r.stdout, '');
   });
-
-  it('refuses FALKORDB_URL honestly instead of silently using SQLite', () => {
-    const r = spawnSync(process.execPath, [cli, '--data-dir', dir.path], {
-      encoding: 'utf8',
-      env: { ...process.env, FALKORDB_URL: 'redis://127.0.0.1:1' },
-    });
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /FALKORDB_URL.*not available/);
-  });
 });

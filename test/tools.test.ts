@@ -18,10 +18,12 @@ describe('tools through a real MCP client (in-process)', () => {
     dir.cleanup();
   });
 
-  it('lists the five tools with input and output schemas and honest annotations', async () => {
+  it('lists the tools with input and output schemas and honest annotations', async () => {
     const { tools } = await h.client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
     assert.deepEqual([...byName.keys()].sort(), [
+      'backfill_run',
+      'backfill_status',
       'memory_delete',
       'memory_get',
       'memory_search',
@@ -37,6 +39,8 @@ describe('tools through a real MCP client (in-process)', () => {
     assert.equal(byName.get('memory_get')!.annotations?.readOnlyHint, true);
     assert.equal(byName.get('memory_delete')!.annotations?.destructiveHint, true);
     assert.equal(byName.get('memory_store')!.annotations?.readOnlyHint, false);
+    assert.equal(byName.get('backfill_status')!.annotations?.readOnlyHint, true);
+    assert.equal(byName.get('backfill_run')!.annotations?.destructiveHint, false);
   });
 
   it('stores one memory, finds it, gets it, updates it, deletes it', async () => {

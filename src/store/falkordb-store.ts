@@ -27,6 +27,9 @@ import type {
   MemoryStore,
   MemoryWrite,
   Origin,
+  BackfillScope,
+  EmbeddingCount,
+  ForeignCount,
   StoreStats,
   StoredVector,
 } from './types.js';
@@ -53,14 +56,6 @@ export interface FalkorDBStoreOptions {
 }
 
 export type ForeignOrigin = Origin;
-
-export interface ForeignCount {
-  graph: string;
-  label: string;
-  pending: number;
-  done: number;
-  failed: number;
-}
 
 interface Row {
   id: string;
@@ -454,20 +449,48 @@ export class FalkorDBStore implements MemoryStore {
     await this.run(this.o.graph, `MATCH (n:${this.L} {memory_id: $id}) WHERE n.content_hash = $hash ${set}`, params);
   }
 
-  async listNeedingEmbedding(fingerprint: string, limit: number): Promise<MemoryRecord[]> {
-    const rows = await this.run<Row>(
+  async listNeedingEmbedding(fingerprint: string, limit: number, scope: BackfillScope = {}): Promise<MemoryRecord[]> {
+    // Our own memories take part unless the scope names another graph or a foreign label.
+    const ownInScope =
+      (scope.graph === undefined || scope.graph === this.o.graph) &&
+      (scope.label === undefined || scope.label === this.o.label);
+    let own: MemoryRecord[] = [];
+    if (ownInScope) {
+      const rows = await this.run<Row>(
+        this.o.graph,
+        `MATCH (m:${this.L})
+         WHERE (m.embedding_status = 'pending'
+            OR (m.embedding_status = 'done' AND m.embedding_fingerprint <> $fp)
+            OR (m.embedding_status = 'failed' AND (m.attempt_fingerprint IS NULL OR m.attempt_fingerprint <> $fp)))
+           AND ($namespace IS NULL OR m.namespace = $namespace)
+         RETURN ${this.fields('m')} ORDER BY m.seq DESC LIMIT $limit`,
+        { fp: fingerprint, limit, namespace: scope.namespace ?? null },
+        'read',
+      );
+      own = rows.map((r) => this.toRecord(r));
+    }
+    if (own.length >= limit || (scope.label !== undefined && scope.label === this.o.label)) return own;
+    return [...own, ...(await this.listForeignNeedingEmbedding(fingerprint, limit - own.length, scope))];
+  }
+
+  async embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]> {
+    const rows = await this.run<{ namespace: string; done: number; failed: number; total: number }>(
       this.o.graph,
       `MATCH (m:${this.L})
-       WHERE m.embedding_status = 'pending'
-          OR (m.embedding_status = 'done' AND m.embedding_fingerprint <> $fp)
-          OR (m.embedding_status = 'failed' AND (m.attempt_fingerprint IS NULL OR m.attempt_fingerprint <> $fp))
-       RETURN ${this.fields('m')} ORDER BY m.seq DESC LIMIT $limit`,
-      { fp: fingerprint, limit },
+       RETURN m.namespace AS namespace,
+         sum(CASE WHEN m.embedding_status = 'done' AND m.embedding_fingerprint = $fp THEN 1 ELSE 0 END) AS done,
+         sum(CASE WHEN m.embedding_status = 'failed' AND m.attempt_fingerprint = $fp THEN 1 ELSE 0 END) AS failed,
+         count(m) AS total
+       ORDER BY namespace`,
+      { fp: fingerprint },
       'read',
     );
-    const own = rows.map((r) => this.toRecord(r));
-    if (own.length >= limit) return own;
-    return [...own, ...(await this.listForeignNeedingEmbedding(fingerprint, limit - own.length))];
+    return rows.map((r) => ({
+      namespace: r.namespace,
+      done: r.done,
+      failed: r.failed,
+      pending: r.total - r.done - r.failed,
+    }));
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<ChangePage> {
@@ -596,9 +619,18 @@ export class FalkorDBStore implements MemoryStore {
     return parts.join(' AND ');
   }
 
-  private async listForeignNeedingEmbedding(fingerprint: string, limit: number): Promise<MemoryRecord[]> {
+  private async listForeignNeedingEmbedding(
+    fingerprint: string,
+    limit: number,
+    scope: BackfillScope,
+  ): Promise<MemoryRecord[]> {
     const out: MemoryRecord[] = [];
-    for (const graph of await this.targetGraphs()) {
+    const graphs = (await this.targetGraphs()).filter(
+      (g) =>
+        (scope.graph === undefined || g === scope.graph) && (scope.namespace === undefined || g === scope.namespace),
+    );
+    const labelFilter = scope.label !== undefined ? ` AND n:\`${checkIdentifier(scope.label)}\`` : '';
+    for (const graph of graphs) {
       if (out.length >= limit) break;
       const rows = await this.run<{
         nid: number;
@@ -611,9 +643,9 @@ export class FalkorDBStore implements MemoryStore {
         created_at: string;
       }>(
         graph,
-        `MATCH (n) WHERE ${this.candidateWhere('n', graph === this.o.graph)}
+        `MATCH (n) WHERE ${this.candidateWhere('n', graph === this.o.graph)}${labelFilter}
            AND (n.${this.E} IS NULL OR n.embedding_fingerprint IS NULL OR n.embedding_fingerprint <> $fp)
-           AND NOT (n.embedding_status = 'failed' AND n.attempt_fingerprint = $fp)
+           AND NOT (coalesce(n.embedding_status, '') = 'failed' AND coalesce(n.attempt_fingerprint, '') = $fp)
          WITH n ORDER BY ID(n) DESC LIMIT $limit
          SET n.memory_id = coalesce(n.memory_id, randomUUID()), n.memory_created_at = coalesce(n.memory_created_at, $now)
          RETURN ID(n) AS nid, n.memory_id AS id, labels(n) AS labels, n.\`${this.o.textProperty}\` AS text,
@@ -670,6 +702,12 @@ export class FalkorDBStore implements MemoryStore {
     );
     if (written.length === 0) return false;
     // Only now, with the node written, does the change get its sequence number.
+    await this.registerRef(id, origin.graph, origin.nodeId, vector.fingerprint, hash);
+    return true;
+  }
+
+  /** Gives a node of another graph the next sequence number, so every index picks it up. */
+  private async registerRef(id: string, graph: string, nodeId: number, fingerprint: string, hash: string) {
     await this.run(
       this.o.graph,
       `MERGE (c:${COUNTER} {name: 'seq'}) ON CREATE SET c.value = 0
@@ -677,9 +715,8 @@ export class FalkorDBStore implements MemoryStore {
        WITH c.value AS seq
        MERGE (r:${REF} {memory_id: $id})
        SET r.graph = $graph, r.node_id = $nid, r.seq = seq, r.fingerprint = $fp, r.content_hash = $hash`,
-      { id, graph: origin.graph, nid: origin.nodeId, fp: vector.fingerprint, hash },
+      { id, graph, nid: nodeId, fp: fingerprint, hash },
     );
-    return true;
   }
 
   private async refs(ids: readonly string[]): Promise<RefRow[]> {
@@ -774,7 +811,7 @@ export class FalkorDBStore implements MemoryStore {
    * Finds references whose node was deleted, or whose text changed, by the tool that owns it:
    * the first leave the index; the second are marked pending and re-embedded by the backfill.
    */
-  async reconcileForeign(): Promise<{ removed: number; changed: number }> {
+  async reconcileForeign(fingerprint: string): Promise<{ removed: number; changed: number; adopted: number }> {
     const refs = await this.run<RefRow & { content_hash: string }>(
       this.o.graph,
       `MATCH (r:${REF}) RETURN r.memory_id AS id, r.graph AS graph, r.node_id AS node_id, r.seq AS seq,
@@ -803,10 +840,54 @@ export class FalkorDBStore implements MemoryStore {
         changed++;
       }
     }
-    return { removed, changed };
+    const adopted = await this.adoptEmbedded(fingerprint, new Set(refs.map((r) => r.id)));
+    return { removed, changed, adopted };
   }
 
-  /** Embedding counts of nodes written by other tools, per graph and label. */
+  /**
+   * Registers nodes that already carry an embedding of the configured model but are not yet
+   * memories: written by another process of ours that crashed before registering them, or by a
+   * tool that uses the same model and marks it in `embedding_fingerprint`. They are not re-embedded.
+   */
+  private async adoptEmbedded(fingerprint: string, registered: Set<string>): Promise<number> {
+    let adopted = 0;
+    const t = `\`${this.o.textProperty}\``;
+    for (const graph of await this.targetGraphs()) {
+      const rows = await this.run<{ nid: number; id: string; text: string; hash: string | null }>(
+        graph,
+        `MATCH (n) WHERE ${this.candidateWhere('n', graph === this.o.graph)}
+           AND n.${this.E} IS NOT NULL AND n.embedding_fingerprint = $fp
+         SET n.memory_id = coalesce(n.memory_id, randomUUID()),
+             n.memory_created_at = coalesce(n.memory_created_at, $now)
+         RETURN ID(n) AS nid, n.memory_id AS id, n.${t} AS text, n.content_hash AS hash`,
+        { fp: fingerprint, now: new Date().toISOString() },
+      );
+      for (const r of rows) {
+        if (registered.has(r.id)) continue;
+        const hash = contentHash(r.text);
+        if (r.hash !== null && r.hash !== hash) {
+          // Embedded for an older text: leave it to the backfill.
+          await this.run(
+            graph,
+            `MATCH (n) WHERE ID(n) = $nid SET n.embedding_status = 'pending', n.embedding_fingerprint = NULL`,
+            {
+              nid: r.nid,
+            },
+          );
+          continue;
+        }
+        await this.run(graph, `MATCH (n) WHERE ID(n) = $nid SET n.content_hash = $hash, n.embedding_status = 'done'`, {
+          nid: r.nid,
+          hash,
+        });
+        await this.registerRef(r.id, graph, r.nid, fingerprint, hash);
+        adopted++;
+      }
+    }
+    return adopted;
+  }
+
+  /** Embedding counts of nodes written by other tools, per graph and (first) label: each node once. */
   async foreignCounts(fingerprint: string): Promise<ForeignCount[]> {
     const out: ForeignCount[] = [];
     for (const graph of await this.targetGraphs()) {
@@ -817,8 +898,7 @@ export class FalkorDBStore implements MemoryStore {
            WHEN n.${this.E} IS NOT NULL AND n.embedding_fingerprint = $fp THEN 'done'
            WHEN n.embedding_status = 'failed' AND n.attempt_fingerprint = $fp THEN 'failed'
            ELSE 'pending' END AS state
-         UNWIND labels(n) AS label
-         RETURN label, state, count(n) AS n`,
+         RETURN labels(n)[0] AS label, state, count(n) AS n`,
         { fp: fingerprint },
         'read',
       );
@@ -860,6 +940,15 @@ export class FalkorDBStore implements MemoryStore {
     if (r.status !== 'done' || !r.fingerprint || !Array.isArray(r.embedding)) return null;
     return { vector: Float32Array.from(r.embedding), fingerprint: r.fingerprint };
   }
+}
+
+function checkIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new MemoryError('INVALID_INPUT', `"${name}" is not a plain identifier`, {
+      hint: 'graph and label names are letters, digits and _',
+    });
+  }
+  return name;
 }
 
 function redactUrl(url: string): string {

@@ -15,6 +15,8 @@ import type {
   StoreStats,
   StoredVector,
   EmbeddingFailure,
+  BackfillScope,
+  EmbeddingCount,
 } from './types.js';
 import { contentHash } from './content-hash.js';
 
@@ -262,17 +264,39 @@ export class SqliteStore implements MemoryStore {
       });
   }
 
-  async listNeedingEmbedding(fingerprint: string, limit: number): Promise<MemoryRecord[]> {
+  async listNeedingEmbedding(fingerprint: string, limit: number, scope: BackfillScope = {}): Promise<MemoryRecord[]> {
     const rows = this.conn
       .prepare(
         `SELECT ${COLUMNS} FROM memories
-         WHERE embedding_status = 'pending'
+         WHERE (embedding_status = 'pending'
             OR (embedding_status = 'done' AND embedding_fingerprint IS NOT @fp)
-            OR (embedding_status = 'failed' AND attempt_fingerprint IS NOT @fp)
+            OR (embedding_status = 'failed' AND attempt_fingerprint IS NOT @fp))
+           AND (@namespace IS NULL OR namespace = @namespace)
          ORDER BY seq DESC LIMIT @limit`,
       )
-      .all({ fp: fingerprint, limit }) as Row[];
+      .all({ fp: fingerprint, limit, namespace: scope.namespace ?? null }) as Row[];
     return rows.map(toRecord);
+  }
+
+  async embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]> {
+    return this.conn
+      .prepare(
+        `SELECT namespace,
+           SUM(CASE WHEN embedding_status = 'done' AND embedding_fingerprint = @fp THEN 1 ELSE 0 END) AS done,
+           SUM(CASE WHEN embedding_status = 'failed' AND attempt_fingerprint IS @fp THEN 1 ELSE 0 END) AS failed,
+           COUNT(*) AS total
+         FROM memories GROUP BY namespace ORDER BY namespace`,
+      )
+      .all({ fp: fingerprint })
+      .map((r) => {
+        const row = r as { namespace: string; done: number; failed: number; total: number };
+        return {
+          namespace: row.namespace,
+          done: row.done,
+          failed: row.failed,
+          pending: row.total - row.done - row.failed,
+        };
+      });
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<ChangePage> {

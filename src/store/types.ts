@@ -84,6 +84,30 @@ export interface EmbeddingFailure {
   maxAttempts: number;
 }
 
+/** Narrows what the backfill looks at. graph and label apply to FalkorDB only. */
+export interface BackfillScope {
+  namespace?: string | undefined;
+  graph?: string | undefined;
+  label?: string | undefined;
+}
+
+export interface EmbeddingCount {
+  namespace: string;
+  /** No embedding of the current model yet (new, pending, or made by another model). */
+  pending: number;
+  done: number;
+  /** Failed under the current model; retried only when the record or the model changes. */
+  failed: number;
+}
+
+export interface ForeignCount {
+  graph: string;
+  label: string;
+  pending: number;
+  done: number;
+  failed: number;
+}
+
 export interface StoreStats {
   total: number;
   pending: number;
@@ -112,7 +136,16 @@ export interface MemoryStore {
   /** Counts a failed attempt; marks the memory failed when permanent or out of attempts. */
   recordEmbeddingFailure(id: string, contentHash: string, failure: EmbeddingFailure, origin?: Origin): Promise<void>;
   /** Memories with no embedding of this fingerprint that are not marked failed, newest first. */
-  listNeedingEmbedding(fingerprint: string, limit: number): Promise<MemoryRecord[]>;
+  listNeedingEmbedding(fingerprint: string, limit: number, scope?: BackfillScope): Promise<MemoryRecord[]>;
+  /** Embedding state per namespace, judged against this fingerprint. */
+  embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]>;
+  /** FalkorDB only: nodes written by other tools, per graph and label. */
+  foreignCounts?(fingerprint: string): Promise<ForeignCount[]>;
+  /**
+   * FalkorDB only: drops references to nodes deleted or changed by their own tool, and registers
+   * nodes that already carry an embedding of this fingerprint.
+   */
+  reconcileForeign?(fingerprint: string): Promise<{ removed: number; changed: number; adopted: number }>;
 
   /** Changes after `afterSeq` in sequence order, at most `limit` events. */
   changesSince(afterSeq: number, limit: number): Promise<ChangePage>;

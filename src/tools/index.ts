@@ -1,4 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { backfillRunTool } from './backfill-run.js';
+import { backfillStatusTool } from './backfill-status.js';
 import { memoryDeleteTool } from './memory-delete.js';
 import { memoryGetTool } from './memory-get.js';
 import { memorySearchTool } from './memory-search.js';
@@ -13,4 +15,6 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
   registerTool(server, memoryGetTool, ctx);
   registerTool(server, memoryUpdateTool, ctx);
   registerTool(server, memoryDeleteTool, ctx);
+  registerTool(server, backfillStatusTool, ctx);
+  registerTool(server, backfillRunTool, ctx);
 }

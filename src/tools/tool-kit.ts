@@ -12,11 +12,13 @@ import { z } from 'zod';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MemoryService } from '../memory-service.js';
+import type { BackfillJob } from '../backfill.js';
 import type { JsonValue, MemoryRecord } from '../store/types.js';
 
 export interface ToolContext {
   service: MemoryService;
   logger: Logger;
+  backfill?: BackfillJob | undefined;
 }
 
 export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>

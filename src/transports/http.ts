@@ -1,6 +1,6 @@
 // HTTP transports: Streamable HTTP at /mcp and the older SSE transport (GET /sse +
 // POST /messages). Every session gets its own McpServer; all share one store, one index
-// manager and one embedding worker. Locked down by default: loopback bind, Host and Origin
+// manager and one backfill job. Locked down by default: loopback bind, Host and Origin
 // allow-lists, optional bearer token, bounded bodies and sessions, idle sessions expire.
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -85,7 +85,7 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
 
   const newServer = () => {
     app.start();
-    return createServer({ service: app.service, logger, notifier: app.notifier, worker: app.worker });
+    return createServer({ service: app.service, logger, notifier: app.notifier, backfill: app.backfill });
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -14,7 +14,7 @@ export async function runStdio(app: App, logger: Logger): Promise<void> {
     service: app.service,
     logger,
     notifier: app.notifier,
-    worker: app.worker,
+    backfill: app.backfill,
   });
   const transport = new StdioServerTransport();
 

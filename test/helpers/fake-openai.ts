@@ -30,6 +30,8 @@ export class FakeOpenAI {
   defaultDimension = 64;
   /** Rejects inputs longer than this many characters with the API's 400. */
   maxInputChars = 1_000_000;
+  /** Delay before every answer, in ms (a slow provider). */
+  delayMs = 0;
   private server: Server | undefined;
   private readonly sockets = new Set<import('node:net').Socket>();
 
@@ -66,6 +68,7 @@ export class FakeOpenAI {
     const input = Array.isArray(body.input) ? body.input : [body.input];
     this.requests.push({ ...body, input, authorization: req.headers.authorization });
 
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const reply = this.script.shift() ?? { kind: 'ok' };
     if (reply.kind === 'hang') return; // never answers; the client's timeout must fire
     if (reply.kind === 'status') return send(res, reply.status, reply.body ?? errorBody(reply.status), reply.headers);

@@ -32,7 +32,7 @@ export async function startHarness(config: Config, overrides: AppOverrides = {})
     service: app.service,
     logger,
     notifier: app.notifier,
-    worker: app.worker,
+    backfill: app.backfill,
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await server.connect(serverTransport);

@@ -1,0 +1,462 @@
+// The backfill job: embeds every record that lacks an embedding from the configured model:
+// memories stored while the provider was failing, memories embedded by another model, and in
+// FalkorDB nodes written by other tools. Newest first, in batches sized for the provider, a
+// bounded number of requests in flight.
+//
+// Failures:
+// - bad input (HTTP 400/422): the batch is retried one record at a time to find the culprit,
+//   which is marked failed with the reason (retried only when its text or the model changes);
+// - account or configuration (401/402/403/404): the run stops with the reason; records are left
+//   pending, to be embedded once the key or model is fixed;
+// - transient (429/5xx/timeouts, after the client's own retries honouring retry-after): the run
+//   backs off exponentially and tries again; a record that keeps failing while others succeed
+//   has its attempts counted and is marked failed after `maxAttempts`.
+//
+// All progress is in the store (a record is done once its vector is written), so a run that is
+// killed resumes where it stopped without redoing finished records.
+import { randomUUID } from 'node:crypto';
+import type { EmbeddingProvider } from './embeddings/types.js';
+import { EmbeddingError, MemoryError, errorMessage } from './errors.js';
+import type { Logger } from './logger.js';
+import type { BackfillScope, EmbeddingCount, ForeignCount, MemoryRecord, MemoryStore } from './store/types.js';
+
+export type BackfillTrigger = 'startup' | 'interval' | 'write' | 'manual' | 'cli';
+export type BackfillOutcome = 'running' | 'completed' | 'limit_reached' | 'failed' | 'stopped';
+
+export interface BackfillRun {
+  id: string;
+  trigger: BackfillTrigger;
+  scope: BackfillScope & { limit?: number | undefined };
+  started_at: string;
+  ended_at: string | null;
+  outcome: BackfillOutcome;
+  error: string | null;
+  /** Records in scope that needed an embedding when the run started (capped by limit). */
+  planned: number;
+  embedded: number;
+  failed: number;
+  /** Records whose text changed while they were being embedded (left for the next run). */
+  skipped: number;
+  in_progress: number;
+  current_batch: { size: number; started_at: string } | null;
+  throughput_per_s: number | null;
+  eta_s: number | null;
+}
+
+export interface BackfillFailure {
+  id: string;
+  namespace: string;
+  error: string;
+  permanent: boolean;
+  at: string;
+}
+
+export interface BackfillStatus {
+  state: 'idle' | 'running';
+  provider: { name: string; model: string; fingerprint: string | null };
+  counts: {
+    pending: number;
+    in_progress: number;
+    done: number;
+    failed: number;
+    by_namespace: EmbeddingCount[];
+    by_graph_label: ForeignCount[] | null;
+  };
+  current: BackfillRun | null;
+  last: BackfillRun | null;
+  recent_failures: BackfillFailure[];
+  next_run_at: string | null;
+}
+
+export interface BackfillOptions {
+  store: MemoryStore;
+  embedder: EmbeddingProvider;
+  logger: Logger;
+  /** After records were written: lets the search index catch up. */
+  onEmbedded?: () => Promise<void>;
+  /** Progress and failures, as log notifications for clients. */
+  onEvent?: (level: 'info' | 'warning' | 'error', data: Record<string, unknown>) => void;
+  batchSize?: number;
+  concurrency?: number;
+  maxAttempts?: number;
+  /** 0 disables the timer; runs then happen on demand, after failed writes and at start. */
+  intervalMs?: number;
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Transient failures in a row, with nothing embedded in between, before a run gives up. */
+  maxConsecutiveFailures?: number;
+}
+
+export interface RunRequest {
+  trigger: BackfillTrigger;
+  scope?: BackfillScope;
+  limit?: number | undefined;
+  onProgress?: (run: BackfillRun) => void | Promise<void>;
+}
+
+const RECENT_FAILURES = 20;
+const ACCOUNT_LEVEL = new Set([401, 402, 403, 404]);
+
+class TransientError extends Error {}
+
+export class BackfillJob {
+  private readonly o: Required<Omit<BackfillOptions, 'onEmbedded' | 'onEvent'>> &
+    Pick<BackfillOptions, 'onEmbedded' | 'onEvent'>;
+  private current: { run: BackfillRun; done: Promise<BackfillRun> } | undefined;
+  private last: BackfillRun | null = null;
+  private readonly failures: BackfillFailure[] = [];
+  private interval: NodeJS.Timeout | undefined;
+  private kickTimer: NodeJS.Timeout | undefined;
+  private nextRunAt: number | null = null;
+  private stopped = false;
+  private readonly progressListeners = new Set<(run: BackfillRun) => void | Promise<void>>();
+
+  constructor(options: BackfillOptions) {
+    this.o = {
+      batchSize: 64,
+      concurrency: 2,
+      maxAttempts: 8,
+      intervalMs: 60_000,
+      backoffMs: 1000,
+      maxBackoffMs: 60_000,
+      maxConsecutiveFailures: 5,
+      ...options,
+    };
+    this.o.batchSize = Math.max(1, Math.min(this.o.batchSize, options.embedder.maxBatchSize));
+  }
+
+  /** Starts the interval timer (when configured). */
+  start(): void {
+    if (this.stopped || this.interval || this.o.intervalMs <= 0) return;
+    this.nextRunAt = Date.now() + this.o.intervalMs;
+    this.interval = setInterval(() => {
+      this.nextRunAt = Date.now() + this.o.intervalMs;
+      if (!this.current) this.run({ trigger: 'interval' });
+    }, this.o.intervalMs);
+    this.interval.unref();
+  }
+
+  /** Asks for a run soon (debounced); used after writes that left records pending. */
+  kick(delayMs = 0, trigger: BackfillTrigger = 'write'): void {
+    if (this.stopped || this.kickTimer) return;
+    this.kickTimer = setTimeout(() => {
+      this.kickTimer = undefined;
+      if (!this.current) this.run({ trigger });
+      else void this.current.done.then(() => this.kick(0, trigger));
+    }, delayMs);
+    this.kickTimer.unref();
+  }
+
+  /** Starts a run, or joins the one in progress. */
+  run(request: RunRequest): { run: BackfillRun; joined: boolean; done: Promise<BackfillRun> } {
+    if (request.onProgress) this.progressListeners.add(request.onProgress);
+    const forget = () => {
+      if (request.onProgress) this.progressListeners.delete(request.onProgress);
+    };
+    if (this.current) {
+      void this.current.done.finally(forget);
+      return { run: this.current.run, joined: true, done: this.current.done };
+    }
+    const run: BackfillRun = {
+      id: randomUUID(),
+      trigger: request.trigger,
+      scope: { ...request.scope, ...(request.limit !== undefined ? { limit: request.limit } : {}) },
+      started_at: new Date().toISOString(),
+      ended_at: null,
+      outcome: 'running',
+      error: null,
+      planned: 0,
+      embedded: 0,
+      failed: 0,
+      skipped: 0,
+      in_progress: 0,
+      current_batch: null,
+      throughput_per_s: null,
+      eta_s: null,
+    };
+    const done = this.execute(run, request)
+      .catch((err: unknown) => {
+        run.outcome = 'failed';
+        run.error = errorMessage(err);
+      })
+      .then(() => {
+        run.ended_at = new Date().toISOString();
+        run.in_progress = 0;
+        run.current_batch = null;
+        run.eta_s = null;
+        this.last = { ...run };
+        this.current = undefined;
+        const level = run.outcome === 'failed' ? 'warning' : 'info';
+        this.o.logger[run.outcome === 'failed' ? 'warn' : 'info']('backfill run ended', { ...summary(run) });
+        if (run.embedded > 0 || run.failed > 0 || run.outcome === 'failed') {
+          this.o.onEvent?.(level, { message: 'backfill run ended', ...summary(run) });
+        }
+        forget();
+        return { ...run };
+      });
+    this.current = { run, done };
+    return { run, joined: false, done };
+  }
+
+  async status(): Promise<BackfillStatus> {
+    let fingerprint: string | null;
+    try {
+      fingerprint = this.o.embedder.fingerprint;
+    } catch {
+      fingerprint = null; // the provider has not told us its dimension yet
+    }
+    const byNamespace = fingerprint ? await this.o.store.embeddingCounts(fingerprint) : [];
+    const byGraphLabel =
+      fingerprint && this.o.store.foreignCounts ? await this.o.store.foreignCounts(fingerprint) : null;
+    const inProgress = this.current?.run.in_progress ?? 0;
+    const foreign = foreignTotals(byGraphLabel);
+    const sum = (k: 'pending' | 'done' | 'failed') => byNamespace.reduce((a, c) => a + c[k], 0) + foreign[k];
+    return {
+      state: this.current ? 'running' : 'idle',
+      provider: { name: this.o.embedder.name, model: this.o.embedder.model, fingerprint },
+      counts: {
+        pending: Math.max(0, sum('pending') - inProgress),
+        in_progress: inProgress,
+        done: sum('done'),
+        failed: sum('failed'),
+        by_namespace: byNamespace,
+        by_graph_label: byGraphLabel,
+      },
+      current: this.current ? { ...this.current.run } : null,
+      last: this.last,
+      recent_failures: [...this.failures],
+      next_run_at: this.nextRunAt && this.interval ? new Date(this.nextRunAt).toISOString() : null,
+    };
+  }
+
+  /** Stops timers and waits for the run in progress to stop after its current batch. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.interval) clearInterval(this.interval);
+    if (this.kickTimer) clearTimeout(this.kickTimer);
+    this.interval = undefined;
+    this.kickTimer = undefined;
+    await this.current?.done;
+  }
+
+  // ------------------------------------------------------------------ the run
+
+  private async execute(run: BackfillRun, request: RunRequest): Promise<void> {
+    const { store, embedder, logger } = this.o;
+    const scope = request.scope ?? {};
+    const limit = request.limit;
+    await embedder.init();
+    const fingerprint = embedder.fingerprint;
+    if (store.reconcileForeign) {
+      const r = await store.reconcileForeign(fingerprint);
+      if (r.removed + r.changed + r.adopted > 0) logger.info('backfill: reconciled nodes of other tools', r);
+      if (r.removed + r.changed + r.adopted > 0) await this.o.onEmbedded?.();
+    }
+    run.planned = await this.countPlanned(fingerprint, scope, limit);
+    logger.info('backfill run started', { id: run.id, trigger: run.trigger, planned: run.planned, scope });
+    const started = Date.now();
+    const skip = new Set<string>();
+    let consecutive = 0;
+    let lastError: unknown;
+
+    while (!this.stopped) {
+      const processed = run.embedded + run.failed;
+      const want = Math.min(
+        this.o.batchSize * this.o.concurrency,
+        limit !== undefined ? limit - processed : Number.POSITIVE_INFINITY,
+      );
+      if (want <= 0) {
+        run.outcome = 'limit_reached';
+        return;
+      }
+      const page = (await store.listNeedingEmbedding(fingerprint, want + skip.size, scope))
+        .filter((r) => !skip.has(r.id))
+        .slice(0, want);
+      if (page.length === 0) {
+        run.outcome = 'completed';
+        return;
+      }
+      const batches: MemoryRecord[][] = [];
+      for (let i = 0; i < page.length; i += this.o.batchSize) batches.push(page.slice(i, i + this.o.batchSize));
+      run.in_progress = page.length;
+      run.current_batch = { size: batches[0]!.length, started_at: new Date().toISOString() };
+      const before = run.embedded;
+      const results = await Promise.allSettled(
+        batches.map((b) => this.embedBatch(run, b, fingerprint, skip, consecutive >= 3 && run.embedded > 0)),
+      );
+      run.in_progress = 0;
+      run.current_batch = null;
+      if (run.embedded > before) await this.o.onEmbedded?.();
+      this.updateRates(run, started);
+      await this.emitProgress(run);
+
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!failure) {
+        consecutive = 0;
+        continue;
+      }
+      const err: unknown = failure.reason;
+      if (!(err instanceof TransientError)) throw err;
+      lastError = err;
+      consecutive = run.embedded > before ? 1 : consecutive + 1;
+      if (consecutive >= this.o.maxConsecutiveFailures) {
+        throw new Error(`the embedding provider keeps failing: ${errorMessage(lastError)}`);
+      }
+      const wait = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (consecutive - 1));
+      logger.warn('backfill backing off after a provider failure', { error: errorMessage(err), waitMs: wait });
+      this.o.onEvent?.('warning', { message: 'backfill backing off', error: errorMessage(err), wait_ms: wait });
+      await sleep(wait);
+    }
+    run.outcome = 'stopped';
+  }
+
+  /** Embeds one batch and writes the vectors. Throws TransientError to make the run back off. */
+  private async embedBatch(
+    run: BackfillRun,
+    batch: MemoryRecord[],
+    fingerprint: string,
+    skip: Set<string>,
+    isolate: boolean,
+  ): Promise<void> {
+    if (isolate && batch.length > 1) {
+      // The provider works for other records but this batch kept failing: find the culprits.
+      for (const r of batch) await this.embedOne(run, r, fingerprint, skip, true);
+      return;
+    }
+    let vectors: Float32Array[];
+    try {
+      vectors = await this.o.embedder.embed(batch.map((r) => r.text));
+    } catch (err) {
+      if (err instanceof EmbeddingError && err.permanent && !ACCOUNT_LEVEL.has(err.status ?? 0)) {
+        for (const r of batch) await this.embedOne(run, r, fingerprint, skip, false);
+        return;
+      }
+      throw classify(err);
+    }
+    await this.write(run, batch, vectors, fingerprint);
+  }
+
+  private async embedOne(
+    run: BackfillRun,
+    r: MemoryRecord,
+    fingerprint: string,
+    skip: Set<string>,
+    countTransient: boolean,
+  ): Promise<void> {
+    try {
+      const [vector] = (await this.o.embedder.embed([r.text])) as [Float32Array];
+      await this.write(run, [r], [vector], fingerprint);
+    } catch (err) {
+      const permanent = err instanceof EmbeddingError && err.permanent;
+      if (permanent && ACCOUNT_LEVEL.has((err as EmbeddingError).status ?? 0)) throw classify(err);
+      if (!permanent && !countTransient) throw classify(err);
+      skip.add(r.id);
+      await this.o.store.recordEmbeddingFailure(
+        r.id,
+        r.contentHash,
+        { fingerprint, error: errorMessage(err), permanent, maxAttempts: this.o.maxAttempts },
+        r.origin,
+      );
+      if (permanent || r.embedding.attempts + 1 >= this.o.maxAttempts) run.failed++;
+      this.remember({
+        id: r.id,
+        namespace: r.namespace,
+        error: errorMessage(err),
+        permanent,
+        at: new Date().toISOString(),
+      });
+    }
+  }
+
+  private async write(run: BackfillRun, batch: MemoryRecord[], vectors: Float32Array[], fingerprint: string) {
+    for (const [i, r] of batch.entries()) {
+      const ok = await this.o.store.setEmbedding(r.id, r.contentHash, { vector: vectors[i]!, fingerprint }, r.origin);
+      if (ok) run.embedded++;
+      else run.skipped++;
+    }
+  }
+
+  private remember(f: BackfillFailure): void {
+    this.failures.unshift(f);
+    this.failures.length = Math.min(this.failures.length, RECENT_FAILURES);
+    this.o.onEvent?.(f.permanent ? 'error' : 'warning', { message: 'backfill could not embed a record', ...f });
+  }
+
+  private async countPlanned(fingerprint: string, scope: BackfillScope, limit: number | undefined): Promise<number> {
+    const own = (await this.o.store.embeddingCounts(fingerprint))
+      .filter((c) => scope.namespace === undefined || c.namespace === scope.namespace)
+      .reduce((a, c) => a + c.pending, 0);
+    let foreign = 0;
+    if (this.o.store.foreignCounts) {
+      const rows = (await this.o.store.foreignCounts(fingerprint)).filter(
+        (c) =>
+          (scope.graph === undefined || c.graph === scope.graph) &&
+          (scope.namespace === undefined || c.graph === scope.namespace) &&
+          (scope.label === undefined || c.label === scope.label),
+      );
+      foreign = foreignTotals(rows).pending;
+    }
+    // Graph and label scopes name nodes written by other tools.
+    const ownCounts = scope.label === undefined && scope.graph === undefined ? own : 0;
+    const total = ownCounts + foreign;
+    return limit !== undefined ? Math.min(limit, total) : total;
+  }
+
+  private updateRates(run: BackfillRun, started: number): void {
+    const seconds = (Date.now() - started) / 1000;
+    const processed = run.embedded + run.failed;
+    run.throughput_per_s = seconds > 0 ? round(processed / seconds) : null;
+    const left = Math.max(0, run.planned - processed);
+    run.eta_s = run.throughput_per_s && run.throughput_per_s > 0 ? round(left / run.throughput_per_s) : null;
+  }
+
+  private async emitProgress(run: BackfillRun): Promise<void> {
+    for (const l of this.progressListeners) {
+      try {
+        await l({ ...run });
+      } catch {
+        // A listener (a client's progress stream) going away must not stop the run.
+      }
+    }
+  }
+}
+
+function foreignTotals(rows: ForeignCount[] | null): { pending: number; done: number; failed: number } {
+  const out = { pending: 0, done: 0, failed: 0 };
+  for (const r of rows ?? []) {
+    out.pending += r.pending;
+    out.done += r.done;
+    out.failed += r.failed;
+  }
+  return out;
+}
+
+function classify(err: unknown): Error {
+  if (err instanceof EmbeddingError && err.permanent) {
+    return new MemoryError('EMBEDDING_FAILED', err.message, {
+      cause: err,
+      ...(err.hint !== undefined ? { hint: err.hint } : {}),
+    });
+  }
+  return new TransientError(errorMessage(err), { cause: err });
+}
+
+function summary(run: BackfillRun): Record<string, unknown> {
+  return {
+    id: run.id,
+    trigger: run.trigger,
+    outcome: run.outcome,
+    embedded: run.embedded,
+    failed: run.failed,
+    skipped: run.skipped,
+    error: run.error,
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,109 @@
+// FalkorDB going away while the server runs: calls fail with a clear error, nothing crashes,
+// and everything works again once FalkorDB is back, without restarting the server.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
+import { startHarness, testConfig, textOf } from './helpers/harness.js';
+import { tempDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
+
+describe('FalkorDB outage', () => {
+  let server: FalkorServer;
+  before(async () => {
+    server = await startFalkorDB({ persist: true });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('fails calls clearly while FalkorDB is down and recovers without a restart', async () => {
+    const dir = tempDir();
+    const h = await startHarness(
+      testConfig(dir.path, {
+        FALKORDB_URL: server.url,
+        FALKORDB_GRAPH: uniqueGraph('outage'),
+        FALKORDB_TIMEOUT_MS: '2000',
+        BACKFILL_INTERVAL_MS: '0',
+      }),
+    );
+    try {
+      await h.app.service.ready();
+      const ok = await h.call('memory_store', { id: 'before', text: 'stored before the outage' });
+      assert.equal(ok.isError, undefined, textOf(ok));
+
+      await server.kill();
+      for (const [tool, args] of [
+        ['memory_store', { id: 'during', text: 'stored during the outage' }],
+        ['memory_search', { query: 'outage' }],
+        ['memory_get', { id: 'before' }],
+        ['memory_delete', { id: 'before' }],
+        ['backfill_status', {}],
+      ] as const) {
+        const started = Date.now();
+        const r = await h.call(tool, args);
+        assert.equal(r.isError, true, `${tool} must fail while FalkorDB is down`);
+        assert.match(textOf(r), /FalkorDB at redis:\/\/127\.0\.0\.1:\d+ is unreachable/, tool);
+        assert.match(textOf(r), /nothing was changed/, tool);
+        assert.ok(Date.now() - started < 5000, `${tool} failed fast`);
+      }
+      assert.ok((await h.client.listTools()).tools.length >= 7, 'the server still answers');
+
+      await server.restart();
+      const back = await waitFor(
+        async () => {
+          const r = await h.call('memory_search', { query: 'stored before the outage', k: 1 });
+          return r.isError ? undefined : r;
+        },
+        15_000,
+        'calls to work again',
+      );
+      const results = (back!.structuredContent as { results: { id: string }[] }).results;
+      assert.equal(results[0]?.id, 'before', 'the memory stored before the outage survived');
+      const during = await h.call('memory_get', { id: 'during' });
+      assert.equal(during.isError, true, 'the write refused during the outage did not happen later');
+      const after = await h.call('memory_store', { id: 'after', text: 'stored after the outage' });
+      assert.equal(after.isError, undefined, textOf(after));
+    } finally {
+      await h.close();
+      dir.cleanup();
+    }
+  });
+
+  it('serves the built binary over stdio from FalkorDB, and finds a memory after a restart', async () => {
+    const cli = join(fileURLToPath(new URL('..', import.meta.url)), 'dist', 'cli.js');
+    const dir = tempDir();
+    const graph = uniqueGraph('binary');
+    const connect = async () => {
+      const client = new Client({ name: 'falkordb-binary', version: '1' });
+      await client.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [cli, '--data-dir', dir.path],
+          env: { PATH: process.env['PATH'] ?? '', HOME: dir.path, FALKORDB_URL: server.url, FALKORDB_GRAPH: graph },
+          stderr: 'pipe',
+        }),
+      );
+      return client;
+    };
+    const first = await connect();
+    const stored = (await first.callTool({
+      name: 'memory_store',
+      arguments: { id: 'fdb-1', text: 'the staging cluster is in Oslo' },
+    })) as CallToolResult;
+    assert.equal(stored.isError, undefined, textOf(stored));
+    await first.close();
+    const second = await connect();
+    const found = (await second.callTool({
+      name: 'memory_search',
+      arguments: { query: 'where is the staging cluster', k: 1 },
+    })) as CallToolResult;
+    assert.equal((found.structuredContent as { results: { id: string }[] }).results[0]?.id, 'fdb-1');
+    await second.close();
+    dir.cleanup();
+  });
+});
