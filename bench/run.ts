@@ -1,4 +1,4 @@
-// npm run bench [-- --sizes 10000,100000] [--queries 300] [--json FILE]
+// npm run bench [-- --sizes 10000,100000] [--queries 300] [--backfill 10000] [--json FILE]
 //
 // Each scenario is measured next to a reference on the same data in the same run, so the
 // ratios mean something on a shared, noisy machine:
@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import faissNode from 'faiss-node';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { startHarness, testConfig } from '../test/helpers/harness.js';
+import { benchBackfill } from './backfill.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { rng } from '../test/helpers/vectors.js';
 
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '10000' },
     queries: { type: 'string', default: '300' },
     json: { type: 'string' },
+    backfill: { type: 'string', default: '10000' },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -179,6 +181,20 @@ async function benchSize(size: number): Promise<void> {
 
 for (const size of sizes) await benchSize(size);
 
+const backfillCount = Number(values.backfill);
+if (backfillCount > 0) {
+  for (const f of await benchBackfill(makeTexts(backfillCount, 99))) {
+    record({
+      scenario: `backfill, ${f.store}`,
+      size: f.records,
+      figure: 'records/s',
+      ours: f.perSecond,
+      reference: f.embedOnlyPerSecond,
+      unit: '/s',
+    });
+  }
+}
+
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 const header = ['scenario', 'size', 'figure', 'ours', 'reference', 'ours/ref'];
 const table = rows.map((r) => [
@@ -194,6 +210,7 @@ const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join
 process.stdout.write(
   [line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n') +
     '\n\nreferences: store = raw better-sqlite3 insert + raw faiss-node add of the same vectors; ' +
-    'search = raw faiss-node IndexFlatIP search of the same query vectors.\n',
+    'search = raw faiss-node IndexFlatIP search of the same query vectors; ' +
+    'backfill = hash-embedding the same texts alone (no store).\n',
 );
 if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));

@@ -1,0 +1,92 @@
+// Backfill throughput: 10,000 records that lack an embedding, hash provider, measured end to end
+// (list -> embed -> write vectors), next to the reference of embedding the same texts alone.
+import { FalkorDB } from 'falkordb';
+import { join } from 'node:path';
+import { BackfillJob } from '../src/backfill.js';
+import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
+import { silentLogger } from '../src/logger.js';
+import { FalkorDBStore } from '../src/store/falkordb-store.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import type { MemoryStore } from '../src/store/types.js';
+import { startFalkorDB } from '../scripts/falkordb-server.mjs';
+import { tempDir } from '../test/helpers/tmp.js';
+
+export interface BackfillFigure {
+  store: string;
+  records: number;
+  seconds: number;
+  perSecond: number;
+  embedOnlyPerSecond: number;
+}
+
+async function timeRun(
+  store: MemoryStore,
+  embedder: HashEmbeddingProvider,
+): Promise<{ seconds: number; embedded: number }> {
+  const job = new BackfillJob({ store, embedder, logger: silentLogger, batchSize: 256, concurrency: 2, intervalMs: 0 });
+  const t = performance.now();
+  const run = await job.run({ trigger: 'manual' }).done;
+  const seconds = (performance.now() - t) / 1000;
+  if (run.outcome !== 'completed') throw new Error(`backfill ${run.outcome}: ${run.error}`);
+  return { seconds, embedded: run.embedded };
+}
+
+export async function benchBackfill(texts: string[]): Promise<BackfillFigure[]> {
+  const embedder = new HashEmbeddingProvider();
+  const t0 = performance.now();
+  for (let i = 0; i < texts.length; i += 256) await embedder.embed(texts.slice(i, i + 256));
+  const embedOnly = texts.length / ((performance.now() - t0) / 1000);
+  const out: BackfillFigure[] = [];
+
+  const dir = tempDir('vmm-bench-backfill-');
+  const sqlite = new SqliteStore(join(dir.path, 'm.db'));
+  await sqlite.open();
+  for (let i = 0; i < texts.length; i += 1000) {
+    await sqlite.upsert(
+      texts
+        .slice(i, i + 1000)
+        .map((text, j) => ({ id: `m${i + j}`, namespace: 'default', text, metadata: {}, tags: [], embedding: null })),
+    );
+  }
+  const s = await timeRun(sqlite, embedder);
+  out.push({
+    store: 'sqlite (own memories)',
+    records: s.embedded,
+    seconds: s.seconds,
+    perSecond: s.embedded / s.seconds,
+    embedOnlyPerSecond: embedOnly,
+  });
+  await sqlite.close();
+  dir.cleanup();
+
+  const server = await startFalkorDB();
+  try {
+    const db = await FalkorDB.connect({ url: server.url });
+    db.on('error', () => undefined);
+    const g = db.selectGraph('kb');
+    for (let i = 0; i < texts.length; i += 1000) {
+      await g.query('UNWIND $texts AS t CREATE (:Doc {text: t})', { params: { texts: texts.slice(i, i + 1000) } });
+    }
+    await db.close();
+    const store = new FalkorDBStore({
+      url: server.url,
+      graph: 'memory',
+      label: 'Memory',
+      logger: silentLogger,
+      timeoutMs: 60_000,
+    });
+    await store.open();
+    const f = await timeRun(store, embedder);
+    out.push({
+      store: 'falkordb (nodes written by another tool)',
+      records: f.embedded,
+      seconds: f.seconds,
+      perSecond: f.embedded / f.seconds,
+      embedOnlyPerSecond: embedOnly,
+    });
+    await store.close();
+  } finally {
+    await server.stop();
+  }
+  return out;
+}
