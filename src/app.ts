@@ -5,6 +5,9 @@ import type { Config } from './config.js';
 import { createEmbeddingProvider } from './embeddings/create-provider.js';
 import type { EmbeddingProvider } from './embeddings/types.js';
 import { BackfillJob } from './backfill.js';
+import { CallTracker } from './call-tracker.js';
+import { CircuitBreakerProvider } from './embeddings/circuit-breaker.js';
+import type { ServerDeps } from './server.js';
 import { IndexManager } from './index/index-manager.js';
 import { limitsFromConfig } from './limits.js';
 import type { Logger } from './logger.js';
@@ -22,6 +25,12 @@ export interface App {
   backfill: BackfillJob;
   /** Server events, fanned out to every connected session as log notifications. */
   notifier: Notifier;
+  /** Tool calls in flight (drained on close). */
+  calls: CallTracker;
+  /** The embedding provider's circuit breaker (`embedder` is wrapped in it). */
+  breaker: CircuitBreakerProvider;
+  /** Everything createServer needs, for one more session. */
+  serverDeps(logger: Logger): ServerDeps;
   /** Opens the store; the index opens later (start()) so that the handshake is not delayed. */
   open(): Promise<void>;
   /** Starts opening the index and the background embedder. */
@@ -36,7 +45,12 @@ export interface AppOverrides {
 
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
   const store = overrides.store ?? createStore(config, logger);
-  const embedder = overrides.embedder ?? createEmbeddingProvider(config);
+  const breaker = new CircuitBreakerProvider(overrides.embedder ?? createEmbeddingProvider(config), {
+    threshold: config.breakerThreshold,
+    cooldownMs: config.breakerCooldownMs,
+  });
+  const embedder: EmbeddingProvider = breaker;
+  const calls = new CallTracker();
   const notifier = new Notifier();
   const service = new MemoryService({
     store,
@@ -51,6 +65,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         dir: indexDir(config),
         logger,
         persistDelayMs: config.indexPersistDelayMs,
+        lockTimeoutMs: config.indexTimeoutMs,
       }),
     onPending: () => backfill.kick(1000),
   });
@@ -66,6 +81,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       await service.openIndex?.sync();
     },
     onEvent: (level, data) => notifier.emit({ level, logger: 'backfill', data }),
+    circuit: () => breaker.status(),
   });
   let started = false;
 
@@ -76,6 +92,19 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     service,
     backfill,
     notifier,
+    calls,
+    breaker,
+    serverDeps(logger2: Logger) {
+      return {
+        service,
+        logger: logger2,
+        notifier,
+        backfill,
+        calls,
+        toolTimeoutMs: config.toolTimeoutMs,
+        statusExtras: () => ({ embedding_circuit: breaker.status(), calls_in_flight: calls.size }),
+      };
+    },
     async open() {
       await store.open();
     },
@@ -89,6 +118,9 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         .catch(() => backfill.kick(5000, 'startup'));
     },
     async close() {
+      if (!(await calls.drain(config.shutdownTimeoutMs))) {
+        logger.warn('shutting down with tool calls still running', { inFlight: calls.size });
+      }
       await backfill.stop();
       await service.close();
       await store.close();
@@ -97,7 +129,9 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
 }
 
 function createStore(config: Config, logger: Logger): MemoryStore {
-  if (config.falkordbUrl === undefined) return new SqliteStore(join(config.dataDir, 'memories.db'));
+  if (config.falkordbUrl === undefined) {
+    return new SqliteStore(join(config.dataDir, 'memories.db'), { busyTimeoutMs: config.dbBusyTimeoutMs });
+  }
   return new FalkorDBStore({
     url: config.falkordbUrl,
     password: config.falkordbPassword,

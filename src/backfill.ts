@@ -15,6 +15,7 @@
 // All progress is in the store (a record is done once its vector is written), so a run that is
 // killed resumes where it stopped without redoing finished records.
 import { randomUUID } from 'node:crypto';
+import type { BreakerStatus } from './embeddings/circuit-breaker.js';
 import type { EmbeddingProvider } from './embeddings/types.js';
 import { EmbeddingError, MemoryError, errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
@@ -53,7 +54,7 @@ export interface BackfillFailure {
 
 export interface BackfillStatus {
   state: 'idle' | 'running';
-  provider: { name: string; model: string; fingerprint: string | null };
+  provider: { name: string; model: string; fingerprint: string | null; circuit: BreakerStatus | null };
   counts: {
     pending: number;
     in_progress: number;
@@ -76,6 +77,8 @@ export interface BackfillOptions {
   onEmbedded?: () => Promise<void>;
   /** Progress and failures, as log notifications for clients. */
   onEvent?: (level: 'info' | 'warning' | 'error', data: Record<string, unknown>) => void;
+  /** State of the provider's circuit breaker, for the status. */
+  circuit?: () => BreakerStatus;
   batchSize?: number;
   concurrency?: number;
   maxAttempts?: number;
@@ -100,8 +103,8 @@ const ACCOUNT_LEVEL = new Set([401, 402, 403, 404]);
 class TransientError extends Error {}
 
 export class BackfillJob {
-  private readonly o: Required<Omit<BackfillOptions, 'onEmbedded' | 'onEvent'>> &
-    Pick<BackfillOptions, 'onEmbedded' | 'onEvent'>;
+  private readonly o: Required<Omit<BackfillOptions, 'onEmbedded' | 'onEvent' | 'circuit'>> &
+    Pick<BackfillOptions, 'onEmbedded' | 'onEvent' | 'circuit'>;
   private current: { run: BackfillRun; done: Promise<BackfillRun> } | undefined;
   private last: BackfillRun | null = null;
   private readonly failures: BackfillFailure[] = [];
@@ -213,7 +216,12 @@ export class BackfillJob {
     const sum = (k: 'pending' | 'done' | 'failed') => byNamespace.reduce((a, c) => a + c[k], 0) + foreign[k];
     return {
       state: this.current ? 'running' : 'idle',
-      provider: { name: this.o.embedder.name, model: this.o.embedder.model, fingerprint },
+      provider: {
+        name: this.o.embedder.name,
+        model: this.o.embedder.model,
+        fingerprint,
+        circuit: this.o.circuit?.() ?? null,
+      },
       counts: {
         pending: Math.max(0, sum('pending') - inProgress),
         in_progress: inProgress,

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'INDEX_UNAVAILABLE'
   | 'STORE_FAILED'
   | 'CONFIG_INVALID'
+  | 'TIMEOUT'
   | 'INTERNAL';
 
 export class MemoryError extends Error {

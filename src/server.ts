@@ -4,6 +4,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { BackfillJob } from './backfill.js';
+import type { CallTracker } from './call-tracker.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import type { MemoryService } from './memory-service.js';
@@ -18,6 +19,10 @@ export interface ServerDeps {
   logger: Logger;
   notifier?: Notifier | undefined;
   backfill?: BackfillJob | undefined;
+  calls?: CallTracker | undefined;
+  toolTimeoutMs?: number | undefined;
+  /** Extra sections of the memory://status report. */
+  statusExtras?: () => Record<string, unknown>;
 }
 
 export interface CreatedServer {
@@ -37,7 +42,13 @@ export function createServer(deps: ServerDeps): CreatedServer {
         UNTRUSTED_NOTICE,
     },
   );
-  registerTools(server, { service: deps.service, logger: deps.logger, backfill: deps.backfill });
+  registerTools(server, {
+    service: deps.service,
+    logger: deps.logger,
+    backfill: deps.backfill,
+    calls: deps.calls,
+    toolTimeoutMs: deps.toolTimeoutMs,
+  });
 
   server.registerResource(
     'status',
@@ -53,7 +64,11 @@ export function createServer(deps: ServerDeps): CreatedServer {
         {
           uri: uri.href,
           mimeType: 'application/json',
-          text: JSON.stringify(await statusReport({ service: deps.service, backfill: deps.backfill }), null, 2),
+          text: JSON.stringify(
+            await statusReport({ service: deps.service, backfill: deps.backfill, extras: deps.statusExtras }),
+            null,
+            2,
+          ),
         },
       ],
     }),

@@ -6,9 +6,10 @@ import type { MemoryService } from './memory-service.js';
 export interface StatusSources {
   service: MemoryService;
   backfill?: BackfillJob | undefined;
+  extras?: (() => Record<string, unknown>) | undefined;
 }
 
-export async function statusReport({ service, backfill }: StatusSources): Promise<Record<string, unknown>> {
+export async function statusReport({ service, backfill, extras }: StatusSources): Promise<Record<string, unknown>> {
   const index = service.openIndex;
   return {
     generated_at: new Date().toISOString(),
@@ -16,5 +17,6 @@ export async function statusReport({ service, backfill }: StatusSources): Promis
     store: { kind: service.store.kind, ...(await service.store.stats()) },
     index: index ? index.stats() : { state: 'not open yet' },
     backfill: backfill ? await backfill.status() : null,
+    ...(extras ? extras() : {}),
   };
 }

@@ -7,14 +7,17 @@
 // synchronous step, so a search never sees a half-applied write.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '../errors.js';
+import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ChangeEvent, MemoryStore } from '../store/types.js';
 import { FlatIndex } from './flat-index.js';
 import { Mutex } from './mutex.js';
+import { tryLock } from './persist-lock.js';
 import { encodeSnapshot, readSnapshotFile, writeFileAtomic } from './snapshot.js';
 
 const PAGE = 1000;
+/** A snapshot write takes seconds even for large indexes; a lock older than this is a crashed holder's. */
+const PERSIST_LOCK_STALE_MS = 10 * 60_000;
 const HASH_CHARS = 16;
 
 export interface IndexManagerOptions {
@@ -29,6 +32,8 @@ export interface IndexManagerOptions {
   /** Compact when tombstones exceed this share of the index and number at least compactMin. */
   compactRatio?: number;
   compactMin?: number;
+  /** How long a search or catch-up waits for the index before failing with a clear error. */
+  lockTimeoutMs?: number;
 }
 
 export interface OpenReport {
@@ -69,6 +74,8 @@ export interface IndexStats {
   lastOpen: OpenReport | null;
   queued: number;
   compactions: number;
+  /** Persists skipped because another process held the snapshot lock. */
+  persistSkipped: number;
 }
 
 export class IndexManager {
@@ -81,6 +88,9 @@ export class IndexManager {
   private readonly compactRatio: number;
   private readonly compactMin: number;
   private readonly lock = new Mutex();
+  private readonly lockTimeoutMs: number;
+  /** What the section holding the lock is doing, for error messages. */
+  private activity = 'idle';
 
   private index: FlatIndex;
   private ids: (string | null)[] = [];
@@ -94,6 +104,7 @@ export class IndexManager {
   private lastPersist: { at: string; seq: number } | null = null;
   private lastOpen: OpenReport | null = null;
   private compactions = 0;
+  private persistSkipped = 0;
 
   constructor(options: IndexManagerOptions) {
     this.store = options.store;
@@ -103,6 +114,7 @@ export class IndexManager {
     this.persistDelayMs = options.persistDelayMs ?? 5000;
     this.compactRatio = options.compactRatio ?? 0.25;
     this.compactMin = options.compactMin ?? 1024;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
     this.snapshotPath = join(options.dir, `${slug(options.fingerprint)}.snapshot`);
     this.index = FlatIndex.create(this.dimension);
   }
@@ -110,6 +122,7 @@ export class IndexManager {
   /** Loads the snapshot, catches up with the store and proves they agree; otherwise rebuilds. */
   open(): Promise<OpenReport> {
     return this.lock.run(async () => {
+      this.activity = 'opening';
       const started = Date.now();
       this.state = 'opening';
       try {
@@ -134,9 +147,11 @@ export class IndexManager {
           ms: Date.now() - started,
         };
         this.lastOpen = report;
+        this.activity = 'idle';
         return report;
       } catch (err) {
         this.state = 'failed';
+        this.activity = 'idle';
         throw err;
       }
     });
@@ -144,15 +159,41 @@ export class IndexManager {
 
   /** Applies every store change committed before this call. */
   sync(): Promise<void> {
-    return this.lock.run(() => this.syncLocked());
+    return this.lock.run(() => this.doing('catching up with the store', () => this.syncLocked()), this.bounded());
   }
 
   /** Nearest live memories for each query, after catching up with the store. */
   search(queries: readonly Float32Array[], k: number): Promise<Hit[][]> {
-    return this.lock.run(async () => {
-      await this.syncLocked();
-      return this.searchNow(queries, k);
-    });
+    return this.lock.run(
+      () =>
+        this.doing('searching', async () => {
+          await this.syncLocked();
+          return this.searchNow(queries, k);
+        }),
+      this.bounded(),
+    );
+  }
+
+  private bounded(): { waitMs: number; timeoutError: () => Error } {
+    const busy = this.activity;
+    return {
+      waitMs: this.lockTimeoutMs,
+      timeoutError: () =>
+        new MemoryError(
+          'INDEX_UNAVAILABLE',
+          `the search index is busy (${busy === 'idle' ? this.activity : busy}); gave up after ${this.lockTimeoutMs} ms`,
+          { hint: 'try again shortly; MEMORY_INDEX_TIMEOUT_MS sets the wait' },
+        ),
+    };
+  }
+
+  private async doing<T>(what: string, section: () => Promise<T>): Promise<T> {
+    this.activity = what;
+    try {
+      return await section();
+    } finally {
+      this.activity = 'idle';
+    }
   }
 
   verify(): Promise<VerifyReport> {
@@ -160,14 +201,16 @@ export class IndexManager {
   }
 
   rebuild(): Promise<void> {
-    return this.lock.run(async () => {
-      await this.rebuildLocked();
-      this.schedulePersist();
-    });
+    return this.lock.run(() =>
+      this.doing('rebuilding from the store', async () => {
+        await this.rebuildLocked();
+        this.schedulePersist();
+      }),
+    );
   }
 
   persist(): Promise<void> {
-    return this.lock.run(() => this.persistLocked());
+    return this.lock.run(() => this.doing('writing its snapshot', () => this.persistLocked()));
   }
 
   /** Stops the persist timer and writes the snapshot if anything changed. */
@@ -199,6 +242,7 @@ export class IndexManager {
       lastOpen: this.lastOpen,
       queued: this.lock.size,
       compactions: this.compactions,
+      persistSkipped: this.persistSkipped,
     };
   }
 
@@ -403,6 +447,8 @@ export class IndexManager {
 
   private async persistLocked(): Promise<void> {
     if (!this.dirty && existsSync(this.snapshotPath)) return;
+    if (this.persistTimer) clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
     const createdAt = new Date().toISOString();
     const bytes = encodeSnapshot(
       {
@@ -417,7 +463,19 @@ export class IndexManager {
       },
       this.index.serialize(),
     );
-    writeFileAtomic(this.snapshotPath, bytes);
+    const lock = tryLock(`${this.snapshotPath}.lock`, PERSIST_LOCK_STALE_MS);
+    if (!lock.acquired) {
+      // Another process is writing the snapshot; ours stays dirty and is retried later.
+      this.logger.debug('another process is writing the index snapshot', { holder: lock.holder });
+      this.persistSkipped++;
+      this.schedulePersist();
+      return;
+    }
+    try {
+      writeFileAtomic(this.snapshotPath, bytes);
+    } finally {
+      lock.release();
+    }
     this.dirty = false;
     this.lastPersist = { at: createdAt, seq: this.appliedSeq };
   }

@@ -27,7 +27,22 @@ export const BackfillRunSchema = z.object({
 
 export const BackfillStatusShape = {
   state: z.enum(['idle', 'running']),
-  provider: z.object({ name: z.string(), model: z.string(), fingerprint: z.string().nullable() }),
+  provider: z.object({
+    name: z.string(),
+    model: z.string(),
+    fingerprint: z.string().nullable(),
+    circuit: z
+      .object({
+        state: z.enum(['closed', 'open', 'half_open']),
+        consecutive_failures: z.number(),
+        opened_at: z.string().nullable(),
+        retry_at: z.string().nullable(),
+        last_error: z.string().nullable(),
+        times_opened: z.number(),
+      })
+      .nullable()
+      .describe('the circuit breaker that stops calls to a provider that keeps failing'),
+  }),
   counts: z.object({
     pending: z.number(),
     in_progress: z.number(),

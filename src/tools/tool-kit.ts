@@ -13,12 +13,17 @@ import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MemoryService } from '../memory-service.js';
 import type { BackfillJob } from '../backfill.js';
+import type { CallTracker } from '../call-tracker.js';
 import type { JsonValue, MemoryRecord } from '../store/types.js';
 
 export interface ToolContext {
   service: MemoryService;
   logger: Logger;
   backfill?: BackfillJob | undefined;
+  /** Calls in flight, for a graceful shutdown. */
+  calls?: CallTracker | undefined;
+  /** Longest a call may take before it answers with a timeout error. */
+  toolTimeoutMs?: number | undefined;
 }
 
 export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
@@ -134,7 +139,9 @@ export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape
     },
     (async (args: z.infer<z.ZodObject<In>>, extra: SdkExtra): Promise<CallToolResult> => {
       try {
-        const { structured, text } = await tool.handle(args, ctx, toolExtra(extra));
+        const work = tool.handle(args, ctx, toolExtra(extra));
+        ctx.calls?.track(work).catch(() => undefined);
+        const { structured, text } = await withTimeout(work, ctx.toolTimeoutMs, tool.name);
         return { content: [{ type: 'text', text }], structuredContent: structured as Record<string, unknown> };
       } catch (err) {
         return toolError(err, tool.name, ctx.logger);
@@ -155,4 +162,23 @@ export function toolError(err: unknown, toolName: string, logger: Logger): CallT
     ],
     isError: true,
   };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number | undefined, toolName: string): Promise<T> {
+  if (ms === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new MemoryError('TIMEOUT', `${toolName} did not finish within ${ms} ms`, {
+            hint:
+              'whatever it started completes or is rolled back as a whole (each write is one transaction); ' +
+              'check with memory_get or memory_search before retrying',
+          }),
+        ),
+      ms,
+    );
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

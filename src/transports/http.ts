@@ -85,7 +85,7 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
 
   const newServer = () => {
     app.start();
-    return createServer({ service: app.service, logger, notifier: app.notifier, backfill: app.backfill });
+    return createServer(app.serverDeps(logger));
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

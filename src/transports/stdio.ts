@@ -10,12 +10,7 @@ const OPEN_INDEX_AFTER_MS = 2_000;
 
 export async function runStdio(app: App, logger: Logger): Promise<void> {
   await app.open();
-  const { server, cleanup } = createServer({
-    service: app.service,
-    logger,
-    notifier: app.notifier,
-    backfill: app.backfill,
-  });
+  const { server, cleanup } = createServer(app.serverDeps(logger));
   const transport = new StdioServerTransport();
 
   server.server.oninitialized = () => app.start();

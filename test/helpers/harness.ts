@@ -28,12 +28,7 @@ export async function startHarness(config: Config, overrides: AppOverrides = {})
   const logger: Logger = createLogger('debug', (line) => logs.push(line));
   const app = createApp(config, logger, overrides);
   await app.open();
-  const { server, cleanup } = createServer({
-    service: app.service,
-    logger,
-    notifier: app.notifier,
-    backfill: app.backfill,
-  });
+  const { server, cleanup } = createServer(app.serverDeps(logger));
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await server.connect(serverTransport);
   const client = new Client({ name: 'test-client', version: '1.0.0' });
