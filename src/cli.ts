@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     throw err;
   }
   installShutdown(logger, async () => {
+    await app.calls.drain(config.shutdownTimeoutMs);
     await http.close();
     await app.close();
   });

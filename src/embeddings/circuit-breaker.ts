@@ -51,7 +51,17 @@ export class CircuitBreakerProvider implements EmbeddingProvider {
   }
 
   init(signal?: AbortSignal): Promise<void> {
+    // Once the dimension is known, init() calls nobody: it must not count as a success.
+    if (this.knowsDimension()) return Promise.resolve();
     return this.guard(() => this.inner.init(signal));
+  }
+
+  private knowsDimension(): boolean {
+    try {
+      return this.inner.dimension > 0;
+    } catch {
+      return false;
+    }
   }
 
   embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {

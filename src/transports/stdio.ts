@@ -18,6 +18,8 @@ export async function runStdio(app: App, logger: Logger): Promise<void> {
   setTimeout(() => app.start(), OPEN_INDEX_AFTER_MS).unref();
 
   const shutdown = installShutdown(logger, async () => {
+    // Let calls in flight finish and answer first, then close the transport and the store.
+    await app.calls.drain(app.config.shutdownTimeoutMs);
     cleanup();
     await server.close();
     await app.close();

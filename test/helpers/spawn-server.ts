@@ -1,0 +1,46 @@
+// The built binary as a separate process, driven by a real MCP client over stdio.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+
+export const cliPath = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'cli.js');
+
+export interface ServerProcess {
+  client: Client;
+  transport: StdioClientTransport;
+  pid: number;
+  call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+export async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [cliPath, '--data-dir', dataDir],
+    env: { PATH: process.env['PATH'] ?? '', HOME: dataDir, MEMORY_LOG_LEVEL: 'warn', ...env },
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-20_000)));
+  const client = new Client({ name: 'spawned-test', version: '1' });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    pid: transport.pid!,
+    call: async (name, args) => (await client.callTool({ name, arguments: args })) as CallToolResult,
+    stderr: () => stderr,
+    close: () => client.close(),
+  };
+}
+
+export async function statusOf(p: ServerProcess): Promise<{
+  store: { total: number; done: number; pending: number };
+  index: { live: number; lastOpen: { source: string; reason?: string } | null; persistSkipped: number };
+}> {
+  const r = await p.client.readResource({ uri: 'memory://status' });
+  return JSON.parse((r.contents[0] as { text: string }).text) as never;
+}

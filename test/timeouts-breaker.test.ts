@@ -1,0 +1,281 @@
+// Each timeout firing, the circuit breaker opening and closing, and shutdown under load.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { CircuitBreakerProvider } from '../src/embeddings/circuit-breaker.js';
+import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
+import { EmbeddingError } from '../src/errors.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import type { MemoryStore } from '../src/store/types.js';
+import { FakeOpenAI } from './helpers/fake-openai.js';
+import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
+import { cliPath, spawnServer, statusOf } from './helpers/spawn-server.js';
+import { tempDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
+
+describe('timeouts', () => {
+  let api: FakeOpenAI;
+  let dir: ReturnType<typeof tempDir>;
+  let h: Harness | undefined;
+  beforeEach(async () => {
+    api = await new FakeOpenAI().start();
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+    await api.stop();
+    dir.cleanup();
+  });
+  const openai = (extra: Record<string, string> = {}) => ({
+    OPENAI_BASE_URL: api.url,
+    OPENAI_API_KEY: 'sk-test',
+    EMBEDDING_DIMENSIONS: '16',
+    EMBEDDING_MAX_RETRIES: '0',
+    BACKFILL_INTERVAL_MS: '0',
+    ...extra,
+  });
+
+  it('an embedding request that hangs: search says it timed out, a store keeps the memory as pending', async () => {
+    h = await startHarness(testConfig(dir.path, openai({ EMBEDDING_TIMEOUT_MS: '300' })));
+    await h.app.service.ready();
+    api.script.push({ kind: 'hang' });
+    const search = await h.call('memory_search', { query: 'anything' });
+    assert.equal(search.isError, true);
+    assert.match(textOf(search), /timed out/);
+    api.script.push({ kind: 'hang' });
+    const store = await h.call('memory_store', { id: 'slow', text: 'written while the provider hangs' });
+    assert.equal(store.isError, undefined);
+    assert.match(textOf(store), /not searchable yet.*timed out/);
+  });
+
+  it('a whole tool call: answers TIMEOUT in time, and the write it started completes as a whole', async () => {
+    h = await startHarness(
+      testConfig(dir.path, openai({ MEMORY_TOOL_TIMEOUT_MS: '300', EMBEDDING_TIMEOUT_MS: '5000' })),
+    );
+    await h.app.service.ready();
+    api.delayMs = 1200;
+    const started = Date.now();
+    const r = await h.call('memory_store', {
+      items: [
+        { id: 'late-1', text: 'slow one' },
+        { id: 'late-2', text: 'slow two' },
+      ],
+    });
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), /TIMEOUT: memory_store did not finish within 300 ms.*completes or is rolled back/);
+    assert.ok(Date.now() - started < 1000, 'answered at the timeout, not when the work ended');
+    api.delayMs = 0;
+    const got = await waitFor(
+      async () => {
+        const g = await h!.call('memory_get', { ids: ['late-1', 'late-2'] });
+        return g.isError ? undefined : (g.structuredContent as { memories: unknown[] });
+      },
+      5000,
+      'the write to complete',
+    );
+    assert.equal(got!.memories.length, 2, 'both or neither: here both');
+  });
+
+  it('a SQLite write lock held by another process: fails after the busy timeout, nothing changed, then works', async () => {
+    h = await startHarness(testConfig(dir.path, { MEMORY_DB_BUSY_TIMEOUT_MS: '200', BACKFILL_INTERVAL_MS: '0' }));
+    await h.app.service.ready();
+    const other = new Database(join(dir.path, 'memories.db'));
+    other.exec('BEGIN IMMEDIATE');
+    const r = await h.call('memory_store', { id: 'blocked', text: 'cannot be written yet' });
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), /TIMEOUT: the database stayed locked by another process.*nothing was changed/);
+    other.exec('ROLLBACK');
+    other.close();
+    const ok = await h.call('memory_store', { id: 'blocked', text: 'written now' });
+    assert.equal(ok.isError, undefined, textOf(ok));
+  });
+
+  it('the search index busy for too long: a search says so instead of waiting forever', async () => {
+    const store = new SqliteStore(join(dir.path, 'memories.db'));
+    let slow = false;
+    const slowStore = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'changesSince' && typeof value === 'function') {
+          return async (...args: unknown[]) => {
+            if (slow) await new Promise((r) => setTimeout(r, 1500));
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as MemoryStore;
+    h = await startHarness(testConfig(dir.path, { MEMORY_INDEX_TIMEOUT_MS: '200', BACKFILL_INTERVAL_MS: '0' }), {
+      store: slowStore,
+    });
+    await h.app.service.ready();
+    await h.call('memory_store', { id: 'a', text: 'first memory' });
+    slow = true;
+    await store.upsert([{ id: 'b', namespace: 'default', text: 'second', metadata: {}, tags: [], embedding: null }]);
+    const first = h.call('memory_search', { query: 'first' }); // holds the index while it catches up slowly
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await h.call('memory_search', { query: 'first' });
+    assert.equal(second.isError, true);
+    assert.match(
+      textOf(second),
+      /search index is busy \((searching|catching up with the store)\); gave up after 200 ms/,
+    );
+    slow = false;
+    assert.equal((await first).isError, undefined);
+  });
+});
+
+describe('circuit breaker', () => {
+  class Flaky extends HashEmbeddingProvider {
+    calls = 0;
+    failing = true;
+    override async embed(texts: readonly string[]): Promise<Float32Array[]> {
+      this.calls++;
+      if (this.failing) throw new EmbeddingError('HTTP 503', { permanent: false, status: 503 });
+      return super.embed(texts);
+    }
+  }
+
+  it('opens after the threshold, refuses without calling, lets one trial through after the cooldown, closes on success', async () => {
+    let now = 1_000_000;
+    const inner = new Flaky({ dimension: 8 });
+    const breaker = new CircuitBreakerProvider(inner, { threshold: 3, cooldownMs: 10_000, now: () => now });
+    for (let i = 0; i < 3; i++) await assert.rejects(breaker.embed(['x']), /503/);
+    assert.equal(breaker.status().state, 'open');
+    assert.equal(inner.calls, 3);
+    await assert.rejects(breaker.embed(['x']), /circuit breaker open/);
+    assert.equal(inner.calls, 3, 'not called while open');
+    now += 10_001;
+    await assert.rejects(breaker.embed(['x']), /503/);
+    assert.equal(inner.calls, 4, 'one trial after the cooldown');
+    assert.equal(breaker.status().state, 'open', 'a failed trial opens it again');
+    now += 10_001;
+    inner.failing = false;
+    assert.equal((await breaker.embed(['x'])).length, 1);
+    assert.equal(breaker.status().state, 'closed');
+    assert.equal(breaker.status().times_opened, 2);
+  });
+
+  it('does not count input errors', async () => {
+    const inner = new HashEmbeddingProvider({ dimension: 8, maxInputChars: 5 });
+    const tooLong = new (class extends HashEmbeddingProvider {
+      override async embed(): Promise<Float32Array[]> {
+        throw new EmbeddingError('HTTP 400: too long', { permanent: true, status: 400 });
+      }
+    })({ dimension: 8 });
+    const b = new CircuitBreakerProvider(tooLong, { threshold: 1, cooldownMs: 10_000 });
+    await assert.rejects(b.embed(['x']), /400/);
+    assert.equal(b.status().state, 'closed');
+    assert.ok(inner);
+  });
+
+  it('stops hammering a failing provider and shows it in backfill_status, through the server', async () => {
+    const api = await new FakeOpenAI().start();
+    const dir = tempDir();
+    const h = await startHarness(
+      testConfig(dir.path, {
+        OPENAI_BASE_URL: api.url,
+        OPENAI_API_KEY: 'sk-test',
+        EMBEDDING_DIMENSIONS: '16',
+        EMBEDDING_MAX_RETRIES: '0',
+        EMBEDDING_BREAKER_THRESHOLD: '2',
+        EMBEDDING_BREAKER_COOLDOWN_MS: '600',
+        BACKFILL_INTERVAL_MS: '0',
+      }),
+    );
+    try {
+      await h.app.service.ready();
+      for (let i = 0; i < 10; i++) api.script.push({ kind: 'status', status: 503 });
+      for (let i = 0; i < 5; i++) await h.call('memory_store', { id: `b${i}`, text: `memory ${i}` });
+      assert.equal(api.requests.length, 2, 'after two failures the provider is not called');
+      const s = (await h.call('backfill_status', {})).structuredContent as {
+        provider: { circuit: { state: string; consecutive_failures: number } };
+      };
+      assert.equal(s.provider.circuit.state, 'open');
+      api.script.length = 0;
+      await new Promise((r) => setTimeout(r, 700));
+      const run = (await h.call('backfill_run', { wait: true })).structuredContent as { run: { embedded: number } };
+      assert.equal(run.run.embedded, 5, 'after the cooldown the pending memories are embedded');
+      const after = (await h.call('backfill_status', {})).structuredContent as {
+        provider: { circuit: { state: string } };
+      };
+      assert.equal(after.provider.circuit.state, 'closed');
+    } finally {
+      await h.close();
+      await api.stop();
+      dir.cleanup();
+    }
+  });
+});
+
+describe('graceful shutdown under load', () => {
+  it(
+    'SIGTERM with 60 stores in flight: exits 0, every acknowledged write is there, the snapshot loads',
+    { timeout: 120_000 },
+    async () => {
+      const dir = tempDir();
+      const child = spawn(process.execPath, [cliPath, '--data-dir', dir.path], {
+        env: { PATH: process.env['PATH'] ?? '', HOME: dir.path },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const answers = new Map<number, { isError?: boolean }>();
+      let buffer = '';
+      child.stdout.on('data', (c: Buffer) => {
+        buffer += c.toString();
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const msg = JSON.parse(buffer.slice(0, nl)) as { id?: number; result?: { isError?: boolean } };
+          buffer = buffer.slice(nl + 1);
+          if (typeof msg.id === 'number' && msg.result) answers.set(msg.id, msg.result);
+        }
+      });
+      const send = (m: unknown) => child.stdin.write(JSON.stringify(m) + '\n');
+      send({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'shutdown', version: '1' } },
+      });
+      await waitFor(() => answers.has(0), 10_000, 'initialize');
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      for (let i = 1; i <= 60; i++) {
+        const items = Array.from({ length: 20 }, (_, j) => ({
+          id: `s${i}-${j}`,
+          text: `shutdown test ${i} ${j} lorem`,
+        }));
+        send({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'memory_store', arguments: { items } } });
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+      assert.match(stderr, /shutting down/);
+      const acked = [...answers].filter(([id, r]) => id > 0 && !r.isError).map(([id]) => id);
+      assert.ok(acked.length > 0, 'calls in flight were answered before the exit');
+
+      const again = await spawnServer(dir.path);
+      try {
+        for (const i of acked) {
+          const r = await again.call('memory_get', { ids: Array.from({ length: 20 }, (_, j) => `s${i}-${j}`) });
+          assert.equal(
+            (r.structuredContent as { memories: unknown[] }).memories.length,
+            20,
+            `batch ${i} was acknowledged`,
+          );
+        }
+        const s = await statusOf(again);
+        assert.equal(s.index.lastOpen?.source, 'snapshot', 'the index was persisted on shutdown');
+        assert.equal(s.index.live, s.store.total);
+        assert.equal(s.store.total % 20, 0, 'no batch is half there');
+      } finally {
+        await again.close();
+        dir.cleanup();
+      }
+    },
+  );
+});
