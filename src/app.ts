@@ -45,7 +45,7 @@ export interface AppOverrides {
 
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
   const store = overrides.store ?? createStore(config, logger);
-  const breaker = new CircuitBreakerProvider(overrides.embedder ?? createEmbeddingProvider(config), {
+  const breaker = new CircuitBreakerProvider(overrides.embedder ?? createEmbeddingProvider(config, logger), {
     threshold: config.breakerThreshold,
     cooldownMs: config.breakerCooldownMs,
   });

@@ -26,7 +26,16 @@ async function main(): Promise<void> {
   }
   const { config } = parsed;
   const logger = createLogger(config.logLevel);
-  const app = createApp(config, logger);
+  let app: ReturnType<typeof createApp>;
+  try {
+    app = createApp(config, logger);
+  } catch (err) {
+    if (err instanceof MemoryError && err.code === 'CONFIG_INVALID') {
+      process.stderr.write(`vector-memory-mcp: ${err.message}\n  (${err.hint})\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   if (parsed.command === 'backfill') process.exit(await runBackfillCommand(app, parsed.backfill, logger));
   if (config.transport === 'stdio') return runStdio(app, logger);
   await app.open();

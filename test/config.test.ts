@@ -13,7 +13,7 @@ describe('config', () => {
     const c = run([]);
     assert.equal(c.dataDir, '/home/u/.local/share/vector-memory-mcp');
     assert.equal(c.embeddingProvider, 'auto');
-    assert.equal(resolveProvider(c), 'hash');
+    assert.equal(resolveProvider(c, false), 'hash');
     assert.equal(c.embeddingModel, 'text-embedding-3-small');
   });
 
@@ -28,9 +28,11 @@ describe('config', () => {
   });
 
   it('resolves auto to openai when a key or base URL is set', () => {
-    assert.equal(resolveProvider(run([], { OPENAI_API_KEY: 'sk-x' })), 'openai');
-    assert.equal(resolveProvider(run([], { OPENAI_BASE_URL: 'http://localhost:11434/v1' })), 'openai');
-    assert.equal(resolveProvider(run([], { OPENAI_API_KEY: 'sk-x', EMBEDDING_PROVIDER: 'hash' })), 'hash');
+    assert.equal(resolveProvider(run([], { OPENAI_API_KEY: 'sk-x' }), true), 'openai');
+    assert.equal(resolveProvider(run([], { OPENAI_BASE_URL: 'http://localhost:11434/v1' }), true), 'openai');
+    assert.equal(resolveProvider(run([], { OPENAI_API_KEY: 'sk-x', EMBEDDING_PROVIDER: 'hash' }), true), 'hash');
+    assert.equal(resolveProvider(run([]), true), 'word-vectors', 'no key: word-vectors when installed');
+    assert.equal(resolveProvider(run([]), false), 'hash', 'no key, not installed: hash');
   });
 
   it('names the setting when a value is bad, without echoing secrets', () => {

