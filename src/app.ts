@@ -8,6 +8,7 @@ import { BackfillJob } from './backfill.js';
 import { CallTracker } from './call-tracker.js';
 import { CircuitBreakerProvider } from './embeddings/circuit-breaker.js';
 import type { ServerDeps } from './server.js';
+import { LoopMonitor, type HealthDeps } from './health.js';
 import { IndexManager } from './index/index-manager.js';
 import { limitsFromConfig } from './limits.js';
 import type { Logger } from './logger.js';
@@ -31,6 +32,8 @@ export interface App {
   breaker: CircuitBreakerProvider;
   /** Everything createServer needs, for one more session. */
   serverDeps(logger: Logger): ServerDeps;
+  /** What index_health and `vector-memory-mcp health` report from. */
+  health(): HealthDeps;
   /** Opens the store; the index opens later (start()) so that the handshake is not delayed. */
   open(): Promise<void>;
   /** Starts opening the index and the background embedder. */
@@ -51,6 +54,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   });
   const embedder: EmbeddingProvider = breaker;
   const calls = new CallTracker();
+  const loop = new LoopMonitor();
   const notifier = new Notifier();
   const service = new MemoryService({
     store,
@@ -83,6 +87,14 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     onEvent: (level, data) => notifier.emit({ level, logger: 'backfill', data }),
     circuit: () => breaker.status(),
   });
+  const health = (): HealthDeps => ({
+    service,
+    backfill,
+    circuit: () => breaker.status(),
+    limits: limitsFromConfig(config),
+    recallFloor: config.recallFloor,
+    loop,
+  });
   let started = false;
 
   return {
@@ -103,8 +115,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         calls,
         toolTimeoutMs: config.toolTimeoutMs,
         statusExtras: () => ({ embedding_circuit: breaker.status(), calls_in_flight: calls.size }),
+        health: health(),
       };
     },
+    health,
     async open() {
       await store.open();
     },
@@ -122,6 +136,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         logger.warn('shutting down with tool calls still running', { inFlight: calls.size });
       }
       await backfill.stop();
+      loop.stop();
       await service.close();
       await store.close();
     },

@@ -2,6 +2,7 @@
 // Command-line entry: reads config once, then serves over stdio (default) or HTTP.
 import { createApp } from './app.js';
 import { runBackfillCommand } from './backfill-cli.js';
+import { runIndexCommand } from './index-cli.js';
 import { parseCommandLine } from './config.js';
 import { MemoryError, errorMessage } from './errors.js';
 import { createLogger } from './logger.js';
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
     throw err;
   }
   if (parsed.command === 'backfill') process.exit(await runBackfillCommand(app, parsed.backfill, logger));
+  if (parsed.command === 'health' || parsed.command === 'repair') {
+    process.exit(await runIndexCommand(app, parsed.command === 'repair' ? parsed.repair : null));
+  }
   if (config.transport === 'stdio') return runStdio(app, logger);
   await app.open();
   let http: HttpHandle;

@@ -66,6 +66,9 @@ export const ConfigSchema = z.object({
   breakerThreshold: positiveInt(1, 1000).default(5),
   breakerCooldownMs: positiveInt(100, 3_600_000).default(30_000),
   shutdownTimeoutMs: positiveInt(100, 600_000).default(10_000),
+  maxMemories: positiveInt(1, 1_000_000_000).default(1_000_000),
+  maxIndexBytes: positiveInt(1_000_000, 1_000_000_000_000).default(4 * 1024 ** 3),
+  recallFloor: z.coerce.number().min(0).max(1).default(0.95),
   maxTextChars: positiveInt(1, 1_000_000).default(32_000),
   maxMetadataBytes: positiveInt(2, 1_000_000).default(16_384),
   maxBatchItems: positiveInt(1, 10_000).default(256),
@@ -310,6 +313,24 @@ export const SETTINGS: readonly Setting[] = [
     help: 'how long shutdown waits for calls in flight, in ms (default 10000)',
   },
   {
+    key: 'maxMemories',
+    flag: 'max-memories',
+    env: 'MEMORY_MAX_MEMORIES',
+    help: 'most memories the store may hold; more are refused (default 1000000; index_health warns above 80%)',
+  },
+  {
+    key: 'maxIndexBytes',
+    flag: 'max-index-bytes',
+    env: 'MEMORY_MAX_INDEX_BYTES',
+    help: 'most bytes of vectors the search index may hold in memory (default 4294967296)',
+  },
+  {
+    key: 'recallFloor',
+    flag: 'recall-floor',
+    env: 'MEMORY_RECALL_FLOOR',
+    help: 'index_health fails when measured recall@10 falls below this (default 0.95)',
+  },
+  {
     key: 'transport',
     flag: 'transport',
     env: 'MEMORY_TRANSPORT',
@@ -384,6 +405,8 @@ export interface BackfillCommand {
 export type ParsedCommandLine =
   | { kind: 'run'; command: 'serve'; config: Config }
   | { kind: 'run'; command: 'backfill'; config: Config; backfill: BackfillCommand }
+  | { kind: 'run'; command: 'health'; config: Config }
+  | { kind: 'run'; command: 'repair'; config: Config; repair: { mode: 'verify' | 'sync' | 'rebuild'; dryRun: boolean } }
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'error'; message: string };
@@ -406,6 +429,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     graph: { type: 'string' },
     label: { type: 'string' },
     limit: { type: 'string' },
+    // `repair` command only
+    mode: { type: 'string' },
+    'dry-run': { type: 'boolean' },
   };
   for (const s of SETTINGS) options[s.flag] = { type: s.boolean ? 'boolean' : 'string' };
 
@@ -418,13 +444,21 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   if (parsed.values['help']) return { kind: 'help', text: helpText() };
   if (parsed.values['version']) return { kind: 'version' };
   const command = parsed.positionals[0] ?? 'serve';
-  if ((command !== 'serve' && command !== 'backfill') || parsed.positionals.length > 1) {
+  if (!['serve', 'backfill', 'health', 'repair'].includes(command) || parsed.positionals.length > 1) {
     return { kind: 'error', message: `unknown command "${parsed.positionals.join(' ')}". Run with --help.` };
   }
   const v = parsed.values;
   const backfillOnly = ['once', 'namespace', 'graph', 'label', 'limit'].filter((k) => v[k] !== undefined);
   if (command !== 'backfill' && backfillOnly.length > 0) {
     return { kind: 'error', message: `--${backfillOnly[0]} belongs to the backfill command. Run with --help.` };
+  }
+  const repairOnly = ['mode', 'dry-run'].filter((k) => v[k] !== undefined);
+  if (command !== 'repair' && repairOnly.length > 0) {
+    return { kind: 'error', message: `--${repairOnly[0]} belongs to the repair command. Run with --help.` };
+  }
+  const mode = v['mode'] ?? 'verify';
+  if (command === 'repair' && mode !== 'verify' && mode !== 'sync' && mode !== 'rebuild') {
+    return { kind: 'error', message: '--mode must be verify, sync or rebuild' };
   }
   let limit: number | undefined;
   if (typeof v['limit'] === 'string') {
@@ -468,6 +502,15 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       },
     };
   }
+  if (command === 'health') return { kind: 'run', command: 'health', config: result.data };
+  if (command === 'repair') {
+    return {
+      kind: 'run',
+      command: 'repair',
+      config: result.data,
+      repair: { mode: mode as 'verify' | 'sync' | 'rebuild', dryRun: v['dry-run'] === true },
+    };
+  }
   return { kind: 'run', command: 'serve', config: result.data };
 }
 
@@ -488,6 +531,8 @@ export function helpText(): string {
     '',
     'Usage: vector-memory-mcp [serve] [options]',
     '       vector-memory-mcp backfill [--once] [--namespace N] [--graph G] [--label L] [--limit N] [options]',
+    '       vector-memory-mcp health [options]          prints the index health report; exit 1 unless ok',
+    '       vector-memory-mcp repair --mode verify|sync|rebuild [--dry-run] [options]',
     '',
     'backfill embeds every record that lacks an embedding from the configured model, then exits (--once; exit',
     'status 1 when records failed) or keeps running every BACKFILL_INTERVAL_MS (for cron jobs and containers).',

@@ -9,6 +9,8 @@ export interface Limits {
   maxTagChars: number;
   maxIdChars: number;
   maxK: number;
+  maxMemories: number;
+  maxIndexBytes: number;
 }
 
 export function limitsFromConfig(config: Config): Limits {
@@ -20,6 +22,8 @@ export function limitsFromConfig(config: Config): Limits {
     maxTagChars: 128,
     maxIdChars: 256,
     maxK: 100,
+    maxMemories: config.maxMemories,
+    maxIndexBytes: config.maxIndexBytes,
   };
 }
 
@@ -31,4 +35,6 @@ export const DEFAULT_LIMITS: Limits = {
   maxTagChars: 128,
   maxIdChars: 256,
   maxK: 100,
+  maxMemories: 1_000_000,
+  maxIndexBytes: 4 * 1024 ** 3,
 };

@@ -182,6 +182,7 @@ export class MemoryService {
     });
 
     const existing = new Set((await this.store.get(writes.map((w) => w.id))).map((r) => r.id));
+    await this.checkCapacity(writes.length - existing.size);
     let vectors: Float32Array[] | null = null;
     let embeddingError: string | undefined;
     try {
@@ -352,6 +353,31 @@ export class MemoryService {
         cause: err,
         hint: 'nothing was changed; try again',
       });
+    }
+  }
+
+  /** Refuses writes beyond the configured size limits, before they can exhaust memory. */
+  private async checkCapacity(added: number): Promise<void> {
+    if (added <= 0) return;
+    const { maxMemories, maxIndexBytes } = this.deps.limits;
+    const total = (await this.store.stats()).total;
+    if (total + added > maxMemories) {
+      throw new MemoryError(
+        'TOO_LARGE',
+        `the store holds ${total} memories; ${added} more would pass the limit of ${maxMemories}`,
+        { hint: 'delete memories you no longer need, or raise MEMORY_MAX_MEMORIES' },
+      );
+    }
+    const index = this.index?.stats();
+    if (index) {
+      const bytes = (index.vectors + added) * index.dimension * 4;
+      if (bytes > maxIndexBytes) {
+        throw new MemoryError(
+          'TOO_LARGE',
+          `the search index would need ${bytes} bytes of vectors; the limit is ${maxIndexBytes}`,
+          { hint: 'delete memories you no longer need, or raise MEMORY_MAX_INDEX_BYTES' },
+        );
+      }
     }
   }
 

@@ -5,6 +5,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { BackfillJob } from './backfill.js';
 import type { CallTracker } from './call-tracker.js';
+import type { HealthDeps } from './health.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import type { MemoryService } from './memory-service.js';
@@ -23,6 +24,7 @@ export interface ServerDeps {
   toolTimeoutMs?: number | undefined;
   /** Extra sections of the memory://status report. */
   statusExtras?: () => Record<string, unknown>;
+  health?: HealthDeps | undefined;
 }
 
 export interface CreatedServer {
@@ -48,6 +50,7 @@ export function createServer(deps: ServerDeps): CreatedServer {
     backfill: deps.backfill,
     calls: deps.calls,
     toolTimeoutMs: deps.toolTimeoutMs,
+    health: deps.health,
   });
 
   server.registerResource(

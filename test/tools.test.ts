@@ -24,6 +24,8 @@ describe('tools through a real MCP client (in-process)', () => {
     assert.deepEqual([...byName.keys()].sort(), [
       'backfill_run',
       'backfill_status',
+      'index_health',
+      'index_repair',
       'memory_delete',
       'memory_get',
       'memory_search',
@@ -41,6 +43,8 @@ describe('tools through a real MCP client (in-process)', () => {
     assert.equal(byName.get('memory_store')!.annotations?.readOnlyHint, false);
     assert.equal(byName.get('backfill_status')!.annotations?.readOnlyHint, true);
     assert.equal(byName.get('backfill_run')!.annotations?.destructiveHint, false);
+    assert.equal(byName.get('index_health')!.annotations?.readOnlyHint, true);
+    assert.equal(byName.get('index_repair')!.annotations?.readOnlyHint, false);
   });
 
   it('stores one memory, finds it, gets it, updates it, deletes it', async () => {

@@ -1,24 +1,29 @@
 // The search index is a cache of the store: an exact inner-product FAISS index plus our own
 // label <-> memory-id map (faiss-node has no add_with_ids, and removing ids renumbers a flat
 // index). The manager keeps it current by applying the store's change sequence, proves on
-// open that it matches the store, and rebuilds it from the store when it does not.
+// open that it matches the store, repairs or rebuilds it from the store when it does not.
 //
-// All index work runs under one mutex, and every batch of changes is applied in one
-// synchronous step, so a search never sees a half-applied write.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+// Index work runs under one mutex, and every batch of changes is applied in one synchronous
+// step, so a search never sees a half-applied write. A rebuild fills a new generation off to
+// the side, without the lock, and swaps it in at the end: searches keep being served.
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ChangeEvent, MemoryStore } from '../store/types.js';
+import type { MemoryStore } from '../store/types.js';
 import { FlatIndex } from './flat-index.js';
+import { IndexState, type Hit } from './index-state.js';
 import { Mutex } from './mutex.js';
 import { tryLock } from './persist-lock.js';
 import { encodeSnapshot, readSnapshotFile, writeFileAtomic } from './snapshot.js';
 
+export type { Hit } from './index-state.js';
+
 const PAGE = 1000;
+/** Rebuild pages are smaller: faiss-node reads vectors element by element, so one add of 250 x 384 takes ~25 ms. */
+const BUILD_PAGE = 250;
 /** A snapshot write takes seconds even for large indexes; a lock older than this is a crashed holder's. */
 const PERSIST_LOCK_STALE_MS = 10 * 60_000;
-const HASH_CHARS = 16;
 
 export interface IndexManagerOptions {
   store: MemoryStore;
@@ -43,11 +48,6 @@ export interface OpenReport {
   ms: number;
 }
 
-export interface Hit {
-  id: string;
-  score: number;
-}
-
 export interface VerifyReport {
   ok: boolean;
   /** The store kept changing while we compared; the result may be stale. */
@@ -60,8 +60,16 @@ export interface VerifyReport {
   extraCount: number;
 }
 
+export interface SyncRepair {
+  before: VerifyReport;
+  added: number;
+  dropped: number;
+  after: VerifyReport;
+}
+
 export interface IndexStats {
   state: 'closed' | 'opening' | 'ready' | 'failed';
+  type: 'Flat';
   fingerprint: string;
   dimension: number;
   vectors: number;
@@ -71,11 +79,16 @@ export interface IndexStats {
   lastPersistAt: string | null;
   lastPersistSeq: number | null;
   snapshotPath: string;
+  snapshotBytes: number | null;
+  /** Bytes the vectors take in memory (the id map comes on top). */
+  memoryBytes: number;
   lastOpen: OpenReport | null;
+  lastRebuild: { at: string; vectors: number; ms: number } | null;
   queued: number;
   compactions: number;
   /** Persists skipped because another process held the snapshot lock. */
   persistSkipped: number;
+  activity: string;
 }
 
 export class IndexManager {
@@ -85,26 +98,21 @@ export class IndexManager {
   private readonly store: MemoryStore;
   private readonly logger: Logger;
   private readonly persistDelayMs: number;
-  private readonly compactRatio: number;
-  private readonly compactMin: number;
+  private readonly compact: { ratio: number; min: number };
   private readonly lock = new Mutex();
   private readonly lockTimeoutMs: number;
-  /** What the section holding the lock is doing, for error messages. */
+  /** What the index is doing, for error messages and health. */
   private activity = 'idle';
 
-  private index: FlatIndex;
-  private ids: (string | null)[] = [];
-  private hashes: (string | null)[] = [];
-  private labels = new Map<string, number>();
-  private tombstones = 0;
-  private appliedSeq = 0;
+  private s: IndexState;
   private dirty = false;
   private state: IndexStats['state'] = 'closed';
   private persistTimer: NodeJS.Timeout | undefined;
   private lastPersist: { at: string; seq: number } | null = null;
   private lastOpen: OpenReport | null = null;
-  private compactions = 0;
+  private lastRebuild: IndexStats['lastRebuild'] = null;
   private persistSkipped = 0;
+  private compactionsBefore = 0;
 
   constructor(options: IndexManagerOptions) {
     this.store = options.store;
@@ -112,49 +120,49 @@ export class IndexManager {
     this.dimension = options.dimension;
     this.logger = options.logger;
     this.persistDelayMs = options.persistDelayMs ?? 5000;
-    this.compactRatio = options.compactRatio ?? 0.25;
-    this.compactMin = options.compactMin ?? 1024;
+    this.compact = { ratio: options.compactRatio ?? 0.25, min: options.compactMin ?? 1024 };
     this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
     this.snapshotPath = join(options.dir, `${slug(options.fingerprint)}.snapshot`);
-    this.index = FlatIndex.create(this.dimension);
+    this.s = new IndexState(this.fingerprint, this.dimension);
   }
 
   /** Loads the snapshot, catches up with the store and proves they agree; otherwise rebuilds. */
   open(): Promise<OpenReport> {
-    return this.lock.run(async () => {
-      this.activity = 'opening';
-      const started = Date.now();
-      this.state = 'opening';
-      try {
-        let reason = await this.loadSnapshotLocked();
-        if (reason === undefined) {
-          await this.syncLocked();
-          const check = await this.verifyLocked();
-          if (!check.ok) {
-            reason = `snapshot disagrees with the store (${check.missingCount} missing, ${check.extraCount} extra)`;
+    return this.lock.run(() =>
+      this.doing('opening', async () => {
+        const started = Date.now();
+        this.state = 'opening';
+        try {
+          removeStaleTemporaries(this.snapshotPath);
+          let reason = await this.loadSnapshotLocked();
+          if (reason === undefined) {
+            await this.syncLocked();
+            const check = await this.verifyLocked();
+            if (!check.ok) {
+              reason = `snapshot disagrees with the store (${check.missingCount} missing, ${check.extraCount} extra)`;
+            }
           }
+          if (reason !== undefined) {
+            this.logger.warn('rebuilding the search index from the store', { reason });
+            this.s = await this.buildGeneration();
+            this.dirty = true;
+            await this.persistLocked();
+          }
+          this.state = 'ready';
+          const report: OpenReport = {
+            source: reason === undefined ? 'snapshot' : 'rebuilt',
+            ...(reason !== undefined ? { reason } : {}),
+            vectors: this.s.live,
+            ms: Date.now() - started,
+          };
+          this.lastOpen = report;
+          return report;
+        } catch (err) {
+          this.state = 'failed';
+          throw err;
         }
-        if (reason !== undefined) {
-          this.logger.warn('rebuilding the search index from the store', { reason });
-          await this.rebuildLocked();
-          await this.persistLocked();
-        }
-        this.state = 'ready';
-        const report: OpenReport = {
-          source: reason === undefined ? 'snapshot' : 'rebuilt',
-          ...(reason !== undefined ? { reason } : {}),
-          vectors: this.labels.size,
-          ms: Date.now() - started,
-        };
-        this.lastOpen = report;
-        this.activity = 'idle';
-        return report;
-      } catch (err) {
-        this.state = 'failed';
-        this.activity = 'idle';
-        throw err;
-      }
-    });
+      }),
+    );
   }
 
   /** Applies every store change committed before this call. */
@@ -168,45 +176,89 @@ export class IndexManager {
       () =>
         this.doing('searching', async () => {
           await this.syncLocked();
-          return this.searchNow(queries, k);
+          return this.s.search(queries, k);
         }),
       this.bounded(),
     );
   }
 
-  private bounded(): { waitMs: number; timeoutError: () => Error } {
-    const busy = this.activity;
-    return {
-      waitMs: this.lockTimeoutMs,
-      timeoutError: () =>
-        new MemoryError(
-          'INDEX_UNAVAILABLE',
-          `the search index is busy (${busy === 'idle' ? this.activity : busy}); gave up after ${this.lockTimeoutMs} ms`,
-          { hint: 'try again shortly; MEMORY_INDEX_TIMEOUT_MS sets the wait' },
-        ),
-    };
+  verify(): Promise<VerifyReport> {
+    return this.lock.run(() => this.doing('verifying', () => this.verifyLocked()), this.bounded());
   }
 
-  private async doing<T>(what: string, section: () => Promise<T>): Promise<T> {
-    this.activity = what;
+  /** Adds what the store has and the index lacks, drops what the store no longer has. */
+  repairSync(dryRun: boolean): Promise<SyncRepair> {
+    return this.lock.run(
+      () =>
+        this.doing('repairing', async () => {
+          const before = await this.verifyLocked(true);
+          if (dryRun) return { before: trim(before), added: 0, dropped: 0, after: trim(before) };
+          let added = 0;
+          for (let i = 0; i < before.missingFromIndex.length; i += PAGE) {
+            const page = await this.store.vectorsOf(before.missingFromIndex.slice(i, i + PAGE), this.fingerprint);
+            this.s.add(page.map((v) => ({ id: v.id, vector: v.vector, hash: v.contentHash })));
+            added += page.length;
+          }
+          for (const id of before.notInStore) this.s.tombstone(id);
+          this.dirty = true;
+          this.schedulePersist();
+          const after = await this.verifyLocked();
+          this.logger.info('search index repaired', { added, dropped: before.notInStore.length });
+          return { before: trim(before), added, dropped: before.notInStore.length, after };
+        }),
+      this.bounded(),
+    );
+  }
+
+  /**
+   * Builds a new index from the store off to the side while searches keep using the current
+   * one, then swaps it in (after catching it up with writes made meanwhile).
+   */
+  async rebuild(
+    onProgress?: (done: number, total: number) => void | Promise<void>,
+  ): Promise<{ vectors: number; ms: number }> {
+    const started = Date.now();
+    this.activity = 'rebuilding from the store';
     try {
-      return await section();
+      const fresh = await this.buildGeneration(onProgress);
+      await this.lock.run(async () => {
+        for (;;) {
+          const page = await this.store.changesSince(fresh.appliedSeq, PAGE);
+          fresh.apply(page.events, this.logger, this.compact);
+          fresh.appliedSeq = page.toSeq;
+          if (!page.more) break;
+        }
+        this.compactionsBefore += this.s.compactions;
+        this.s = fresh; // the swap: one assignment, no await
+        this.dirty = true;
+      });
+      this.schedulePersist();
+      const ms = Date.now() - started;
+      this.lastRebuild = { at: new Date().toISOString(), vectors: this.s.live, ms };
+      this.logger.info('search index rebuilt from the store', { vectors: this.s.live, ms });
+      return { vectors: this.s.live, ms };
     } finally {
       this.activity = 'idle';
     }
   }
 
-  verify(): Promise<VerifyReport> {
-    return this.lock.run(() => this.verifyLocked());
-  }
-
-  rebuild(): Promise<void> {
-    return this.lock.run(() =>
-      this.doing('rebuilding from the store', async () => {
-        await this.rebuildLocked();
-        this.schedulePersist();
-      }),
+  /**
+   * Self-recall@10 on a sample: each sampled memory's own stored vector must bring back its
+   * own id among the top 10. An exact index with a sound id map scores 1.0.
+   */
+  async selfRecall(sampleSize: number): Promise<{ recall: number; sample: number }> {
+    const ids = [...this.s.labels.keys()];
+    const picked: string[] = [];
+    const step = Math.max(1, Math.floor(ids.length / sampleSize));
+    for (let i = 0; i < ids.length && picked.length < sampleSize; i += step) picked.push(ids[i]!);
+    const vectors = await this.store.vectorsOf(picked, this.fingerprint);
+    if (vectors.length === 0) return { recall: 1, sample: 0 };
+    const results = await this.search(
+      vectors.map((v) => v.vector),
+      10,
     );
+    const hits = results.filter((r, i) => r.some((h) => h.id === vectors[i]!.id)).length;
+    return { recall: hits / vectors.length, sample: vectors.length };
   }
 
   persist(): Promise<void> {
@@ -224,42 +276,91 @@ export class IndexManager {
   }
 
   get liveCount(): number {
-    return this.labels.size;
+    return this.s.live;
   }
 
   stats(): IndexStats {
+    let snapshotBytes: number | null;
+    try {
+      snapshotBytes = statSync(this.snapshotPath).size;
+    } catch {
+      snapshotBytes = null;
+    }
     return {
       state: this.state,
+      type: 'Flat',
       fingerprint: this.fingerprint,
       dimension: this.dimension,
-      vectors: this.index.size,
-      live: this.labels.size,
-      tombstones: this.tombstones,
-      appliedSeq: this.appliedSeq,
+      vectors: this.s.index.size,
+      live: this.s.live,
+      tombstones: this.s.tombstones,
+      appliedSeq: this.s.appliedSeq,
       lastPersistAt: this.lastPersist?.at ?? null,
       lastPersistSeq: this.lastPersist?.seq ?? null,
       snapshotPath: this.snapshotPath,
+      snapshotBytes,
+      memoryBytes: this.s.index.size * this.dimension * 4,
       lastOpen: this.lastOpen,
+      lastRebuild: this.lastRebuild,
       queued: this.lock.size,
-      compactions: this.compactions,
+      compactions: this.compactionsBefore + this.s.compactions,
       persistSkipped: this.persistSkipped,
+      activity: this.activity,
     };
   }
 
-  // ---- everything below runs under the lock ----
+  /** Test hook: damages the id map as a bug or a bad restore would (a label pointing at another id). */
+  corruptForTest(swaps: number): void {
+    const live = [...this.s.labels.entries()];
+    for (let i = 0; i + 1 < live.length && i < swaps * 2; i += 2) {
+      const [a, la] = live[i]!;
+      const [b, lb] = live[i + 1]!;
+      this.s.ids[la] = b;
+      this.s.ids[lb] = a;
+    }
+  }
 
-  private searchNow(queries: readonly Float32Array[], k: number): Hit[][] {
-    if (this.labels.size === 0 || k < 1) return queries.map(() => []);
-    // Tombstoned labels still sit in the faiss index: ask for enough to fill k live hits.
-    const want = Math.min(this.index.size, Math.floor(k) + this.tombstones);
-    return this.index.search(queries, want).map((hits) => {
-      const out: Hit[] = [];
-      for (let i = 0; i < hits.labels.length && out.length < k; i++) {
-        const id = this.ids[hits.labels[i]!];
-        if (id) out.push({ id, score: hits.scores[i]! });
-      }
-      return out;
-    });
+  // ---- everything below runs under the lock, or on a generation nobody searches yet ----
+
+  private bounded(): { waitMs: number; timeoutError: () => Error } {
+    const busy = this.activity;
+    return {
+      waitMs: this.lockTimeoutMs,
+      timeoutError: () =>
+        new MemoryError(
+          'INDEX_UNAVAILABLE',
+          `the search index is busy (${busy === 'idle' ? this.activity : busy}); gave up after ${this.lockTimeoutMs} ms`,
+          { hint: 'try again shortly; MEMORY_INDEX_TIMEOUT_MS sets the wait' },
+        ),
+    };
+  }
+
+  private async doing<T>(what: string, section: () => Promise<T>): Promise<T> {
+    const before = this.activity;
+    this.activity = before === 'idle' ? what : `${before}; ${what}`;
+    try {
+      return await section();
+    } finally {
+      this.activity = before;
+    }
+  }
+
+  /** Reads the whole store into a new generation; awaits between pages, so it never holds the loop long. */
+  private async buildGeneration(
+    onProgress?: (done: number, total: number) => void | Promise<void>,
+  ): Promise<IndexState> {
+    const fresh = new IndexState(this.fingerprint, this.dimension);
+    const total = (await this.store.stats()).done;
+    for (;;) {
+      const page = await this.store.changesSince(fresh.appliedSeq, BUILD_PAGE);
+      fresh.apply(page.events, this.logger, this.compact);
+      fresh.appliedSeq = page.toSeq;
+      await onProgress?.(fresh.live, Math.max(total, fresh.live));
+      if (!page.more) return fresh;
+      // The store may answer synchronously (SQLite): give sockets and timers a turn between pages,
+      // or the whole build would run as one stall.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   private async loadSnapshotLocked(): Promise<string | undefined> {
@@ -277,135 +378,41 @@ export class IndexManager {
       if (header.appliedSeq > head) {
         return `snapshot reflects change ${header.appliedSeq} but the store is at ${head} (store replaced?)`;
       }
-      this.resetState(restored);
-      this.ids = header.ids;
-      this.hashes = header.hashes;
-      for (let label = 0; label < this.ids.length; label++) {
-        const id = this.ids[label];
-        if (id === null || id === undefined) {
-          this.tombstones++;
-        } else if (this.labels.has(id)) {
-          return `snapshot maps memory ${id} twice`;
-        } else {
-          this.labels.set(id, label);
-        }
-      }
-      this.appliedSeq = header.appliedSeq;
+      const state = new IndexState(this.fingerprint, this.dimension, restored);
+      const problem = state.restoreMap(header.ids, header.hashes, header.appliedSeq);
+      if (problem) return problem;
+      this.s = state;
       this.lastPersist = { at: header.createdAt, seq: header.appliedSeq };
       return undefined;
     } catch (err) {
-      this.resetState(FlatIndex.create(this.dimension));
+      this.s = new IndexState(this.fingerprint, this.dimension);
       return `snapshot unreadable: ${errorMessage(err)}`;
     }
-  }
-
-  private resetState(index: FlatIndex): void {
-    this.index = index;
-    this.ids = [];
-    this.hashes = [];
-    this.labels = new Map();
-    this.tombstones = 0;
-    this.appliedSeq = 0;
   }
 
   private async syncLocked(): Promise<void> {
     for (;;) {
       const head = await this.store.headSeq();
-      if (head === this.appliedSeq) return;
-      if (head < this.appliedSeq) {
+      if (head === this.s.appliedSeq) return;
+      if (head < this.s.appliedSeq) {
         this.logger.warn('the store is behind the index (store replaced?); rebuilding', {
           head,
-          applied: this.appliedSeq,
+          applied: this.s.appliedSeq,
         });
-        await this.rebuildLocked();
+        this.s = await this.buildGeneration();
+        this.dirty = true;
         return;
       }
-      const page = await this.store.changesSince(this.appliedSeq, PAGE);
-      this.apply(page.events);
-      this.appliedSeq = page.toSeq;
+      const page = await this.store.changesSince(this.s.appliedSeq, PAGE);
+      this.s.apply(page.events, this.logger, this.compact);
+      this.s.appliedSeq = page.toSeq;
       this.dirty = true;
       this.schedulePersist();
       if (!page.more) return;
     }
   }
 
-  /** Applies one page of changes synchronously (no await), so searches see all or none. */
-  private apply(events: readonly ChangeEvent[]): void {
-    const adds = new Map<string, { vector: Float32Array; hash: string }>();
-    for (const e of events) {
-      const id = e.kind === 'delete' ? e.id : e.record.id;
-      const vector =
-        e.kind === 'upsert' && e.vector && e.vector.fingerprint === this.fingerprint ? e.vector.vector : null;
-      if (!vector || vector.length !== this.dimension) {
-        if (vector) this.logger.warn('skipping a stored vector of the wrong dimension', { id });
-        adds.delete(id);
-        this.tombstone(id);
-        continue;
-      }
-      const hash = (e as Extract<ChangeEvent, { kind: 'upsert' }>).record.contentHash.slice(0, HASH_CHARS);
-      const label = this.labels.get(id);
-      if (!adds.has(id) && label !== undefined && this.hashes[label] === hash) continue;
-      this.tombstone(id);
-      adds.set(id, { vector, hash });
-    }
-    if (adds.size > 0) {
-      const first = this.index.size;
-      const entries = [...adds];
-      this.index.add(entries.map(([, a]) => a.vector));
-      entries.forEach(([id, a], i) => {
-        this.ids.push(id);
-        this.hashes.push(a.hash);
-        this.labels.set(id, first + i);
-      });
-    }
-    if (this.tombstones >= this.compactMin && this.tombstones > this.index.size * this.compactRatio) this.compact();
-  }
-
-  private tombstone(id: string): void {
-    const label = this.labels.get(id);
-    if (label === undefined) return;
-    this.ids[label] = null;
-    this.hashes[label] = null;
-    this.labels.delete(id);
-    this.tombstones++;
-  }
-
-  /** Drops tombstoned vectors. A flat index keeps order when removing, so live labels shift down. */
-  private compact(): void {
-    const dead: number[] = [];
-    for (let l = 0; l < this.ids.length; l++) if (this.ids[l] === null) dead.push(l);
-    const removed = this.index.remove(dead);
-    const ids = this.ids.filter((id): id is string => id !== null);
-    const hashes = this.hashes.filter((h): h is string => h !== null);
-    if (removed !== dead.length || this.index.size !== ids.length) {
-      throw new Error(`compaction removed ${removed} of ${dead.length} vectors; the index needs a rebuild`);
-    }
-    this.ids = ids;
-    this.hashes = hashes;
-    this.labels = new Map(ids.map((id, label) => [id, label]));
-    this.tombstones = 0;
-    this.compactions++;
-    this.logger.debug('compacted the search index', { removed, vectors: this.index.size });
-  }
-
-  private async rebuildLocked(): Promise<void> {
-    const started = Date.now();
-    this.resetState(FlatIndex.create(this.dimension));
-    await this.syncLockedFromScratch();
-    this.dirty = true;
-    this.logger.info('search index rebuilt from the store', { vectors: this.labels.size, ms: Date.now() - started });
-  }
-
-  private async syncLockedFromScratch(): Promise<void> {
-    for (;;) {
-      const page = await this.store.changesSince(this.appliedSeq, PAGE);
-      this.apply(page.events);
-      this.appliedSeq = page.toSeq;
-      if (!page.more) return;
-    }
-  }
-
-  private async verifyLocked(): Promise<VerifyReport> {
+  private async verifyLocked(full = false): Promise<VerifyReport> {
     let inconclusive = true;
     let storeIds: string[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -413,25 +420,28 @@ export class IndexManager {
       const before = await this.store.headSeq();
       storeIds = await this.store.embeddedIds(this.fingerprint);
       const after = await this.store.headSeq();
-      if (before === after && before === this.appliedSeq) {
+      if (before === after && before === this.s.appliedSeq) {
         inconclusive = false;
         break;
       }
     }
     const inStore = new Set(storeIds);
-    const missing = storeIds.filter((id) => !this.labels.has(id));
-    const extra = [...this.labels.keys()].filter((id) => !inStore.has(id));
-    const sizeOk = this.index.size === this.labels.size + this.tombstones && this.ids.length === this.index.size;
-    return {
+    const missing = storeIds.filter((id) => !this.s.labels.has(id));
+    const extra = [...this.s.labels.keys()].filter((id) => !inStore.has(id));
+    // A label whose id no longer points back at it is a broken map entry: count it as extra.
+    for (const [id, label] of this.s.labels) if (this.s.ids[label] !== id && !extra.includes(id)) extra.push(id);
+    const sizeOk = this.s.index.size === this.s.live + this.s.tombstones && this.s.ids.length === this.s.index.size;
+    const report: VerifyReport = {
       ok: missing.length === 0 && extra.length === 0 && sizeOk,
       inconclusive,
       storeCount: storeIds.length,
-      indexCount: this.labels.size,
-      missingFromIndex: missing.slice(0, 20),
-      notInStore: extra.slice(0, 20),
+      indexCount: this.s.live,
+      missingFromIndex: missing,
+      notInStore: extra,
       missingCount: missing.length,
       extraCount: extra.length,
     };
+    return full ? report : trim(report);
   }
 
   private schedulePersist(): void {
@@ -454,14 +464,14 @@ export class IndexManager {
       {
         fingerprint: this.fingerprint,
         dimension: this.dimension,
-        count: this.index.size,
-        live: this.labels.size,
-        appliedSeq: this.appliedSeq,
+        count: this.s.index.size,
+        live: this.s.live,
+        appliedSeq: this.s.appliedSeq,
         createdAt,
-        ids: this.ids,
-        hashes: this.hashes,
+        ids: this.s.ids,
+        hashes: this.s.hashes,
       },
-      this.index.serialize(),
+      this.s.index.serialize(),
     );
     const lock = tryLock(`${this.snapshotPath}.lock`, PERSIST_LOCK_STALE_MS);
     if (!lock.acquired) {
@@ -477,7 +487,30 @@ export class IndexManager {
       lock.release();
     }
     this.dirty = false;
-    this.lastPersist = { at: createdAt, seq: this.appliedSeq };
+    this.lastPersist = { at: createdAt, seq: this.s.appliedSeq };
+  }
+}
+
+function trim(r: VerifyReport): VerifyReport {
+  return { ...r, missingFromIndex: r.missingFromIndex.slice(0, 20), notInStore: r.notInStore.slice(0, 20) };
+}
+
+/** Temporary files left by a write that was killed halfway. */
+function removeStaleTemporaries(snapshotPath: string): void {
+  const dir = dirname(snapshotPath);
+  if (!existsSync(dir)) return;
+  const prefix = `.${snapshotPath.slice(dir.length + 1)}.`;
+  for (const f of readdirSync(dir)) {
+    if (!f.startsWith(prefix) || !f.endsWith('.tmp')) continue;
+    const pid = Number(f.slice(prefix.length).split('.')[0]);
+    let alive: boolean;
+    try {
+      process.kill(pid, 0);
+      alive = pid !== process.pid;
+    } catch {
+      alive = false; // no such process: its temporary file is garbage
+    }
+    if (!alive) rmSync(join(dir, f), { force: true });
   }
 }
 

@@ -557,6 +557,32 @@ export class FalkorDBStore implements MemoryStore {
     return [...own, ...refs].map((r) => r.id);
   }
 
+  async vectorsOf(
+    ids: readonly string[],
+    fingerprint: string,
+  ): Promise<{ id: string; contentHash: string; vector: Float32Array }[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.run<Row>(
+      this.o.graph,
+      `MATCH (m:${this.L}) WHERE m.memory_id IN $ids RETURN ${this.fields('m', true)}`,
+      { ids: [...ids] },
+      'read',
+    );
+    const out: { id: string; contentHash: string; vector: Float32Array }[] = [];
+    for (const r of rows) {
+      const v = this.vectorOf(r);
+      if (v && v.fingerprint === fingerprint)
+        out.push({ id: r.id, contentHash: this.toRecord(r).contentHash, vector: v.vector });
+    }
+    const found = new Set(out.map((o) => o.id));
+    for (const f of await this.foreignRecords(await this.refs(ids.filter((id) => !found.has(id))), true)) {
+      if (f.vector && f.vector.fingerprint === fingerprint) {
+        out.push({ id: f.record.id, contentHash: f.record.contentHash, vector: f.vector.vector });
+      }
+    }
+    return out;
+  }
+
   async headSeq(): Promise<number> {
     const [row] = await this.run<{ value: number }>(
       this.o.graph,

@@ -336,6 +336,20 @@ export class SqliteStore implements MemoryStore {
     return rows;
   }
 
+  async vectorsOf(
+    ids: readonly string[],
+    fingerprint: string,
+  ): Promise<{ id: string; contentHash: string; vector: Float32Array }[]> {
+    if (ids.length === 0) return [];
+    const rows = this.conn
+      .prepare(
+        `SELECT id, content_hash, embedding FROM memories
+         WHERE id IN (SELECT value FROM json_each(?)) AND embedding_status = 'done' AND embedding_fingerprint = ?`,
+      )
+      .all(JSON.stringify(ids), fingerprint) as { id: string; content_hash: string; embedding: Buffer }[];
+    return rows.map((r) => ({ id: r.id, contentHash: r.content_hash, vector: blobToVector(r.embedding) }));
+  }
+
   async headSeq(): Promise<number> {
     return (this.conn.prepare('SELECT value FROM sequence WHERE id = 1').get() as { value: number }).value;
   }

@@ -151,6 +151,11 @@ export interface MemoryStore {
   changesSince(afterSeq: number, limit: number): Promise<ChangePage>;
   /** Ids of every memory whose stored vector has this fingerprint. */
   embeddedIds(fingerprint: string): Promise<string[]>;
+  /** The stored vectors of these memories, when made by this fingerprint. */
+  vectorsOf(
+    ids: readonly string[],
+    fingerprint: string,
+  ): Promise<{ id: string; contentHash: string; vector: Float32Array }[]>;
   headSeq(): Promise<number>;
   stats(): Promise<StoreStats>;
 }

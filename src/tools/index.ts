@@ -1,6 +1,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { backfillRunTool } from './backfill-run.js';
 import { backfillStatusTool } from './backfill-status.js';
+import { indexHealthTool } from './index-health.js';
+import { indexRepairTool } from './index-repair.js';
 import { memoryDeleteTool } from './memory-delete.js';
 import { memoryGetTool } from './memory-get.js';
 import { memorySearchTool } from './memory-search.js';
@@ -17,4 +19,6 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
   registerTool(server, memoryDeleteTool, ctx);
   registerTool(server, backfillStatusTool, ctx);
   registerTool(server, backfillRunTool, ctx);
+  registerTool(server, indexHealthTool, ctx);
+  registerTool(server, indexRepairTool, ctx);
 }

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import type { MemoryService } from '../memory-service.js';
 import type { BackfillJob } from '../backfill.js';
 import type { CallTracker } from '../call-tracker.js';
+import type { HealthDeps } from '../health.js';
 import type { JsonValue, MemoryRecord } from '../store/types.js';
 
 export interface ToolContext {
@@ -24,6 +25,7 @@ export interface ToolContext {
   calls?: CallTracker | undefined;
   /** Longest a call may take before it answers with a timeout error. */
   toolTimeoutMs?: number | undefined;
+  health?: HealthDeps | undefined;
 }
 
 export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>

@@ -1,0 +1,190 @@
+// index_health: a report on the store, the search index and the provider, with a verdict
+// (ok / degraded / failing) and the reasons for it. Every reason here can turn the verdict;
+// tests show each one doing so.
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { BackfillJob } from './backfill.js';
+import type { BreakerStatus } from './embeddings/circuit-breaker.js';
+import { errorMessage } from './errors.js';
+import type { Limits } from './limits.js';
+import type { MemoryService } from './memory-service.js';
+
+export interface HealthReason {
+  code: string;
+  severity: 'degraded' | 'failing';
+  message: string;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'degraded' | 'failing';
+  reasons: HealthReason[];
+  checked_at: string;
+  provider: { name: string; model: string; kind: string; fingerprint: string | null; circuit: BreakerStatus | null };
+  store: {
+    kind: string;
+    total: number;
+    embedded_current_model: number;
+    pending: number;
+    failed: number;
+    other_model: number;
+  };
+  index: Record<string, unknown> | null;
+  recall: { self_recall_at_10: number; sample: number; floor: number; method: string } | null;
+  limits: { max_memories: number; memories: number; max_index_bytes: number; index_bytes: number };
+  event_loop: { p50_ms: number; p99_ms: number; max_ms: number };
+}
+
+/** Event-loop delay since start: a stalled loop means late answers to every client. */
+export class LoopMonitor {
+  private readonly h: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  constructor() {
+    this.h.enable();
+  }
+  figures(): { p50_ms: number; p99_ms: number; max_ms: number } {
+    const ms = (ns: number) => Math.round((ns / 1e6) * 10) / 10;
+    return { p50_ms: ms(this.h.percentile(50)), p99_ms: ms(this.h.percentile(99)), max_ms: ms(this.h.max) };
+  }
+  stop(): void {
+    this.h.disable();
+  }
+}
+
+export interface HealthDeps {
+  service: MemoryService;
+  backfill?: BackfillJob | undefined;
+  circuit?: (() => BreakerStatus) | undefined;
+  limits: Limits;
+  recallFloor: number;
+  loop?: LoopMonitor | undefined;
+  /** Memories sampled for the recall measurement. */
+  sample?: number;
+}
+
+export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
+  const { service, limits } = deps;
+  const reasons: HealthReason[] = [];
+  const add = (code: string, severity: HealthReason['severity'], message: string) =>
+    reasons.push({ code, severity, message });
+  const provider = service.providerInfo();
+  const stats = await service.store.stats();
+  const fingerprint = provider.fingerprint;
+  const current = fingerprint ? (await service.store.embeddedIds(fingerprint)).length : 0;
+  const otherModel = Math.max(0, stats.done - current);
+  const circuit = deps.circuit?.() ?? null;
+
+  let index: Record<string, unknown> | null = null;
+  let recall: HealthReport['recall'] = null;
+  const manager = service.openIndex;
+  if (!manager) {
+    let why = 'not open yet';
+    try {
+      await service.ready();
+    } catch (err) {
+      why = errorMessage(err);
+    }
+    if (!service.openIndex) add('index_unavailable', 'failing', `the search index is not available: ${why}`);
+  }
+  const open = service.openIndex;
+  if (open) {
+    const verify = await open.verify();
+    const s = open.stats();
+    index = {
+      ...s,
+      matches_provider: s.fingerprint === fingerprint,
+      nlist: null,
+      nprobe: null,
+      trained: true,
+      training_set_size: null,
+      missing_count: verify.missingCount,
+      missing_sample: verify.missingFromIndex,
+      extra_count: verify.extraCount,
+      extra_sample: verify.notInStore,
+    };
+    const share = (n: number) => n / Math.max(1, verify.storeCount);
+    if (verify.missingCount > 0) {
+      add(
+        'missing_vectors',
+        share(verify.missingCount) > 0.1 ? 'failing' : 'degraded',
+        `${verify.missingCount} embedded memories are missing from the search index (index_repair mode "sync" adds them)`,
+      );
+    }
+    if (verify.extraCount > 0) {
+      add(
+        'extra_vectors',
+        share(verify.extraCount) > 0.1 ? 'failing' : 'degraded',
+        `${verify.extraCount} vectors in the search index belong to no memory of the store (index_repair mode "sync" drops them)`,
+      );
+    }
+    if (s.fingerprint !== fingerprint) {
+      add('fingerprint_mismatch', 'failing', `the index was made by ${s.fingerprint}, the provider is ${fingerprint}`);
+    }
+    const measured = await open.selfRecall(deps.sample ?? 64);
+    recall = {
+      self_recall_at_10: measured.recall,
+      sample: measured.sample,
+      floor: deps.recallFloor,
+      method: "each sampled memory's stored vector must find its own id in the index's top 10 (exact index: 1.0)",
+    };
+    if (measured.sample > 0 && measured.recall < deps.recallFloor) {
+      add(
+        'low_recall',
+        'failing',
+        `recall@10 measured on ${measured.sample} memories is ${measured.recall}, below ${deps.recallFloor} (index_repair mode "rebuild")`,
+      );
+    }
+  }
+  if (otherModel > 0) {
+    add(
+      'model_migration',
+      'degraded',
+      `${otherModel} memories still carry vectors of another model; the backfill re-embeds them`,
+    );
+  }
+  if (stats.pending > 0)
+    add('pending_embeddings', 'degraded', `${stats.pending} memories wait for an embedding (backfill_status)`);
+  if (stats.failed > 0)
+    add('failed_embeddings', 'degraded', `${stats.failed} memories could not be embedded (backfill_status lists why)`);
+  if (circuit?.state === 'open')
+    add('provider_circuit_open', 'degraded', `the embedding provider keeps failing: ${circuit.last_error}`);
+
+  const indexBytes = open ? open.stats().memoryBytes : 0;
+  for (const [code, used, max, name] of [
+    ['memories', stats.total, limits.maxMemories, 'MEMORY_MAX_MEMORIES'],
+    ['index_bytes', indexBytes, limits.maxIndexBytes, 'MEMORY_MAX_INDEX_BYTES'],
+  ] as const) {
+    if (used >= max)
+      add(
+        `${code}_limit_reached`,
+        'failing',
+        `${code.replace('_', ' ')} at ${used} of ${max} (${name}); new memories are refused`,
+      );
+    else if (used >= 0.8 * max)
+      add(`${code}_limit_near`, 'degraded', `${code.replace('_', ' ')} at ${used} of ${max} (${name}), above 80%`);
+  }
+  const loop = deps.loop?.figures() ?? { p50_ms: 0, p99_ms: 0, max_ms: 0 };
+  if (loop.p99_ms > 1000) add('event_loop_lag', 'degraded', `the event loop stalls: p99 ${loop.p99_ms} ms`);
+
+  const status = reasons.some((r) => r.severity === 'failing') ? 'failing' : reasons.length > 0 ? 'degraded' : 'ok';
+  return {
+    status,
+    reasons,
+    checked_at: new Date().toISOString(),
+    provider: { name: provider.name, model: provider.model, kind: provider.kind, fingerprint, circuit },
+    store: {
+      kind: service.store.kind,
+      total: stats.total,
+      embedded_current_model: current,
+      pending: stats.pending,
+      failed: stats.failed,
+      other_model: otherModel,
+    },
+    index,
+    recall,
+    limits: {
+      max_memories: limits.maxMemories,
+      memories: stats.total,
+      max_index_bytes: limits.maxIndexBytes,
+      index_bytes: indexBytes,
+    },
+    event_loop: loop,
+  };
+}

@@ -1,0 +1,125 @@
+// One generation of the search index: the FAISS index, our label <-> memory-id map (labels
+// are insertion positions; deletes are tombstones), and the store sequence it reflects. The
+// manager serves searches from one generation while a rebuild fills another off to the side.
+import type { Logger } from '../logger.js';
+import type { ChangeEvent } from '../store/types.js';
+import { FlatIndex } from './flat-index.js';
+
+const HASH_CHARS = 16;
+
+export interface Hit {
+  id: string;
+  score: number;
+}
+
+export class IndexState {
+  index: FlatIndex;
+  ids: (string | null)[] = [];
+  hashes: (string | null)[] = [];
+  labels = new Map<string, number>();
+  tombstones = 0;
+  appliedSeq = 0;
+  compactions = 0;
+
+  constructor(
+    readonly fingerprint: string,
+    readonly dimension: number,
+    index?: FlatIndex,
+  ) {
+    this.index = index ?? FlatIndex.create(dimension);
+  }
+
+  get live(): number {
+    return this.labels.size;
+  }
+
+  /** Restores the id map of a snapshot; returns a reason when it is inconsistent. */
+  restoreMap(ids: (string | null)[], hashes: (string | null)[], appliedSeq: number): string | undefined {
+    this.ids = ids;
+    this.hashes = hashes;
+    for (let label = 0; label < ids.length; label++) {
+      const id = ids[label];
+      if (id === null || id === undefined) this.tombstones++;
+      else if (this.labels.has(id)) return `snapshot maps memory ${id} twice`;
+      else this.labels.set(id, label);
+    }
+    this.appliedSeq = appliedSeq;
+    return undefined;
+  }
+
+  search(queries: readonly Float32Array[], k: number): Hit[][] {
+    if (this.labels.size === 0 || k < 1) return queries.map(() => []);
+    // Tombstoned labels still sit in the faiss index: ask for enough to fill k live hits.
+    const want = Math.min(this.index.size, Math.floor(k) + this.tombstones);
+    return this.index.search(queries, want).map((hits) => {
+      const out: Hit[] = [];
+      for (let i = 0; i < hits.labels.length && out.length < k; i++) {
+        const id = this.ids[hits.labels[i]!];
+        if (id) out.push({ id, score: hits.scores[i]! });
+      }
+      return out;
+    });
+  }
+
+  /** Applies one page of changes synchronously (no await), so searches see all or none. */
+  apply(events: readonly ChangeEvent[], logger: Logger, compact: { ratio: number; min: number }): void {
+    const adds = new Map<string, { vector: Float32Array; hash: string }>();
+    for (const e of events) {
+      const id = e.kind === 'delete' ? e.id : e.record.id;
+      const vector =
+        e.kind === 'upsert' && e.vector && e.vector.fingerprint === this.fingerprint ? e.vector.vector : null;
+      if (!vector || vector.length !== this.dimension) {
+        if (vector) logger.warn('skipping a stored vector of the wrong dimension', { id });
+        adds.delete(id);
+        this.tombstone(id);
+        continue;
+      }
+      const hash = (e as Extract<ChangeEvent, { kind: 'upsert' }>).record.contentHash.slice(0, HASH_CHARS);
+      const label = this.labels.get(id);
+      if (!adds.has(id) && label !== undefined && this.hashes[label] === hash) continue;
+      this.tombstone(id);
+      adds.set(id, { vector, hash });
+    }
+    this.add([...adds].map(([id, a]) => ({ id, vector: a.vector, hash: a.hash })));
+    if (this.tombstones >= compact.min && this.tombstones > this.index.size * compact.ratio) this.compact(logger);
+  }
+
+  add(entries: readonly { id: string; vector: Float32Array; hash: string }[]): void {
+    const valid = entries.filter((e) => e.vector.length === this.dimension);
+    if (valid.length === 0) return;
+    const first = this.index.size;
+    this.index.add(valid.map((e) => e.vector));
+    valid.forEach((e, i) => {
+      this.ids.push(e.id);
+      this.hashes.push(e.hash.slice(0, HASH_CHARS));
+      this.labels.set(e.id, first + i);
+    });
+  }
+
+  tombstone(id: string): void {
+    const label = this.labels.get(id);
+    if (label === undefined) return;
+    this.ids[label] = null;
+    this.hashes[label] = null;
+    this.labels.delete(id);
+    this.tombstones++;
+  }
+
+  /** Drops tombstoned vectors. A flat index keeps order when removing, so live labels shift down. */
+  compact(logger: Logger): void {
+    const dead: number[] = [];
+    for (let l = 0; l < this.ids.length; l++) if (this.ids[l] === null) dead.push(l);
+    const removed = this.index.remove(dead);
+    const ids = this.ids.filter((id): id is string => id !== null);
+    const hashes = this.hashes.filter((h): h is string => h !== null);
+    if (removed !== dead.length || this.index.size !== ids.length) {
+      throw new Error(`compaction removed ${removed} of ${dead.length} vectors; the index needs a rebuild`);
+    }
+    this.ids = ids;
+    this.hashes = hashes;
+    this.labels = new Map(ids.map((id, label) => [id, label]));
+    this.tombstones = 0;
+    this.compactions++;
+    logger.debug('compacted the search index', { removed, vectors: this.index.size });
+  }
+}
