@@ -28,6 +28,15 @@ describe('index health and repair', () => {
   const codes = async () => (await health()).reasons.map((r) => r.code);
   const raw = () => new Database(join(dir.path, 'memories.db'));
   const blob = (text: string) => Buffer.from(hash.embedOne(text).buffer);
+  /** A memory waiting for its embedding, written behind the server's back. */
+  const insertPending = () => {
+    const db = raw();
+    db.prepare(
+      `INSERT INTO memories (id, namespace, text, content_hash, metadata, tags, created_at, updated_at, seq, embedding_status)
+       VALUES ('waiting', 'default', 'not embedded yet', 'x', '{}', '[]', 'now', 'now', 100001, 'pending')`,
+    ).run();
+    db.close();
+  };
 
   beforeEach(async () => {
     dir = tempDir();
@@ -109,12 +118,7 @@ describe('index health and repair', () => {
   });
 
   it('pending embeddings turn it degraded', async () => {
-    const db = raw();
-    db.prepare(
-      `INSERT INTO memories (id, namespace, text, content_hash, metadata, tags, created_at, updated_at, seq, embedding_status)
-       VALUES ('waiting', 'default', 'not embedded yet', 'x', '{}', '[]', 'now', 'now', 100001, 'pending')`,
-    ).run();
-    db.close();
+    insertPending();
     assert.ok((await codes()).includes('pending_embeddings'));
   });
 
@@ -137,12 +141,7 @@ describe('index health and repair', () => {
 
   it('the CLI: health exits 1 when not ok, 0 when ok; repair runs each mode', async () => {
     await h.close();
-    const db = raw();
-    db.prepare(
-      `INSERT INTO memories (id, namespace, text, content_hash, metadata, tags, created_at, updated_at, seq, embedding_status)
-       VALUES ('waiting', 'default', 'not embedded yet', 'x', '{}', '[]', 'now', 'now', 100001, 'pending')`,
-    ).run();
-    db.close();
+    insertPending();
     const env = { PATH: process.env['PATH'] ?? '', HOME: dir.path, BACKFILL_INTERVAL_MS: '0' };
     const cli = (...args: string[]) =>
       spawnSync(process.execPath, [cliPath, ...args, '--data-dir', dir.path], { encoding: 'utf8', env });

@@ -50,3 +50,42 @@ describe('sqlite store specifics', () => {
     dir.cleanup();
   });
 });
+
+describe('sqlite store: several processes opening one new database at once', () => {
+  it('all succeed: each migration runs exactly once', { timeout: 120_000 }, async () => {
+    const { spawn } = await import('node:child_process');
+    const storeModule = new URL('../src/store/sqlite-store.ts', import.meta.url).pathname;
+    let failures: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const dir = tempDir();
+      const path = join(dir.path, 'm.db');
+      const code =
+        `import { SqliteStore } from ${JSON.stringify(storeModule)};` +
+        `const s = new SqliteStore(${JSON.stringify(path)}); await s.open();` +
+        `await s.upsert([{ id: 'p' + process.pid, namespace: 'd', text: 't', metadata: {}, tags: [], embedding: null }]);` +
+        `await s.close();`;
+      const results = await Promise.all(
+        Array.from(
+          { length: 6 },
+          () =>
+            new Promise<{ status: number | null; err: string }>((resolve) => {
+              const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+                stdio: ['ignore', 'ignore', 'pipe'],
+              });
+              let err = '';
+              c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+              c.on('exit', (status) => resolve({ status, err }));
+            }),
+        ),
+      );
+      failures = failures.concat(
+        results.filter((r) => r.status !== 0).map((r) => r.err.split('\n').find((l) => /Error/.test(l)) ?? ''),
+      );
+      const db = new Database(path, { readonly: true });
+      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM memories').get() as { n: number }).n, 6 - failures.length);
+      db.close();
+      dir.cleanup();
+    }
+    assert.deepEqual(failures, []);
+  });
+});

@@ -87,7 +87,7 @@ export class SqliteStore implements MemoryStore {
     if (this.location !== ':memory:') mkdirSync(dirname(this.location), { recursive: true });
     const db = new Database(this.location);
     db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-    db.pragma('journal_mode = WAL');
+    enableWal(db, this.busyTimeoutMs);
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     migrate(db);
@@ -369,20 +369,46 @@ export class SqliteStore implements MemoryStore {
   }
 }
 
+/**
+ * Applies pending migrations. Several processes may open a new database at once: each step
+ * reads the version inside its own IMMEDIATE transaction, so a migration runs exactly once.
+ */
 function migrate(db: Database.Database): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > MIGRATIONS.length) {
-    throw new MemoryError(
-      'STORE_FAILED',
-      `the database schema is version ${version}, newer than this server understands (${MIGRATIONS.length})`,
-      { hint: 'upgrade vector-memory-mcp, or point MEMORY_DATA_DIR at another directory' },
-    );
+  for (;;) {
+    const applied = db
+      .transaction(() => {
+        const version = db.pragma('user_version', { simple: true }) as number;
+        if (version > MIGRATIONS.length) {
+          throw new MemoryError(
+            'STORE_FAILED',
+            `the database schema is version ${version}, newer than this server understands (${MIGRATIONS.length})`,
+            { hint: 'upgrade vector-memory-mcp, or point MEMORY_DATA_DIR at another directory' },
+          );
+        }
+        if (version === MIGRATIONS.length) return false;
+        db.exec(MIGRATIONS[version]!);
+        db.pragma(`user_version = ${version + 1}`);
+        return true;
+      })
+      .immediate();
+    if (!applied) return;
   }
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
+}
+
+/**
+ * Switching to WAL needs a moment of exclusive access, and SQLite may answer SQLITE_BUSY at
+ * once (without its busy handler) while another process opens the same new file: retry.
+ */
+function enableWal(db: Database.Database, waitMs: number): void {
+  const deadline = Date.now() + Math.max(waitMs, 1000);
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
   }
 }
 
