@@ -173,6 +173,24 @@ async function benchSize(size: number): Promise<void> {
     process.stderr.write(
       `size ${size}: added at p50 ${(o.p50 - rr.p50).toFixed(3)} ms over raw faiss (embedding ${e.p50.toFixed(3)} ms)\n`,
     );
+    // 100 concurrent searches (micro-batched into few FAISS calls) vs one-at-a-time raw faiss-node.
+    const rounds = 5;
+    const concurrentStart = now();
+    for (let r = 0; r < rounds; r++) {
+      const replies = await Promise.all(
+        queries.slice(0, 100).map((q) => h.call('memory_search', { query: `${q} ${r}`, k: 10 })),
+      );
+      if (replies.some((x) => x.isError)) throw new Error('a concurrent search failed');
+    }
+    const concurrentPerSecond = (rounds * 100) / ((now() - concurrentStart) / 1000);
+    record({
+      scenario: '100 concurrent searches via MCP, k=10',
+      size,
+      figure: 'searches/s',
+      ours: concurrentPerSecond,
+      reference: 1000 / rr.mean,
+      unit: '/s',
+    });
     await h.close();
   } finally {
     dir.cleanup();
@@ -210,7 +228,7 @@ const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join
 process.stdout.write(
   [line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n') +
     '\n\nreferences: store = raw better-sqlite3 insert + raw faiss-node add of the same vectors; ' +
-    'search = raw faiss-node IndexFlatIP search of the same query vectors; ' +
+    'search = raw faiss-node IndexFlatIP search of the same query vectors (for concurrent: one at a time); ' +
     'backfill = hash-embedding the same texts alone (no store).\n',
 );
 if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));

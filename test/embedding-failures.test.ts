@@ -49,7 +49,12 @@ describe('provider failures and model changes lose nothing', () => {
     assert.equal(got.memories[0]!.embedding_status, 'pending');
     assert.match(got.memories[0]!.embedding_error, /503/);
     // The backfill job retries (kicked one second after the failed write).
-    await waitFor(async () => (await ids('deploy key rotates')).includes('m1'), 10_000, 'm1 to become searchable');
+    try {
+      await waitFor(async () => (await ids('deploy key rotates')).includes('m1'), 10_000, 'm1 to become searchable');
+    } catch (err) {
+      process.stderr.write(`server log:\n${h.logs.join('\n')}\n`);
+      throw err;
+    }
     const status = await h.app.backfill.status();
     assert.equal(status.counts.pending, 0);
     assert.equal(status.counts.done, 1);

@@ -1,0 +1,62 @@
+// The program: reads config once, then serves over stdio (default) or HTTP, or runs a command.
+import { createApp } from './app.js';
+import { runBackfillCommand } from './backfill-cli.js';
+import { runIndexCommand } from './index-cli.js';
+import { parseCommandLine } from './config.js';
+import { MemoryError } from './errors.js';
+import { createLogger } from './logger.js';
+import { startHttp, type HttpHandle } from './transports/http.js';
+import { installShutdown } from './transports/shutdown.js';
+import { runStdio } from './transports/stdio.js';
+import { VERSION } from './version.js';
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const parsed = parseCommandLine(argv, env);
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.text + '\n');
+    return;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(VERSION + '\n');
+    return;
+  }
+  if (parsed.kind === 'error') {
+    process.stderr.write(`vector-memory-mcp: ${parsed.message}\n`);
+    process.exit(2);
+  }
+  const { config } = parsed;
+  const logger = createLogger(config.logLevel);
+  let app: ReturnType<typeof createApp>;
+  try {
+    app = createApp(config, logger);
+  } catch (err) {
+    if (err instanceof MemoryError && err.code === 'CONFIG_INVALID') {
+      process.stderr.write(`vector-memory-mcp: ${err.message}\n  (${err.hint})\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (parsed.command === 'backfill') process.exit(await runBackfillCommand(app, parsed.backfill, logger));
+  if (parsed.command === 'health' || parsed.command === 'repair') {
+    process.exit(await runIndexCommand(app, parsed.command === 'repair' ? parsed.repair : null));
+  }
+  if (config.transport === 'stdio') return runStdio(app, logger);
+  await app.open();
+  let http: HttpHandle;
+  try {
+    http = await startHttp(app, logger);
+  } catch (err) {
+    await app.close();
+    if (err instanceof MemoryError && err.code === 'CONFIG_INVALID') {
+      process.stderr.write(`vector-memory-mcp: ${err.message}\n  (${err.hint})\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  installShutdown(logger, async () => {
+    await app.calls.drain(config.shutdownTimeoutMs);
+    await http.close();
+    await app.close();
+  });
+  app.start();
+}
