@@ -67,9 +67,9 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   const provider = service.providerInfo();
   const stats = await service.store.stats();
   const fingerprint = provider.fingerprint;
-  const current = fingerprint ? (await service.store.embeddedIds(fingerprint)).length : 0;
-  const otherModel = Math.max(0, stats.done - current);
   const circuit = deps.circuit?.() ?? null;
+  // Memories embedded by the configured model: counted by verify() when the index is open.
+  let current = 0;
 
   let index: Record<string, unknown> | null = null;
   let recall: HealthReport['recall'] = null;
@@ -86,6 +86,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   const open = service.openIndex;
   if (open) {
     const verify = await open.verify();
+    current = verify.storeCount;
     const s = open.stats();
     index = {
       ...s,
@@ -132,6 +133,8 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
       );
     }
   }
+  if (!open && fingerprint) current = (await service.store.embeddedIds(fingerprint)).length;
+  const otherModel = Math.max(0, stats.done - current);
   if (otherModel > 0) {
     add(
       'model_migration',

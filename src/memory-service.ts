@@ -360,7 +360,7 @@ export class MemoryService {
   private async checkCapacity(added: number): Promise<void> {
     if (added <= 0) return;
     const { maxMemories, maxIndexBytes } = this.deps.limits;
-    const total = (await this.store.stats()).total;
+    const total = await this.store.count();
     if (total + added > maxMemories) {
       throw new MemoryError(
         'TOO_LARGE',
@@ -368,9 +368,8 @@ export class MemoryService {
         { hint: 'delete memories you no longer need, or raise MEMORY_MAX_MEMORIES' },
       );
     }
-    const index = this.index?.stats();
-    if (index) {
-      const bytes = (index.vectors + added) * index.dimension * 4;
+    if (this.index) {
+      const bytes = (this.index.vectorCount + added) * this.index.dimension * 4;
       if (bytes > maxIndexBytes) {
         throw new MemoryError(
           'TOO_LARGE',

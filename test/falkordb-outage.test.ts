@@ -1,14 +1,14 @@
 // FalkorDB going away while the server runs: calls fail with a clear error, nothing crashes,
 // and everything works again once FalkorDB is back, without restarting the server.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
 import { startHarness, testConfig, textOf } from './helpers/harness.js';
+import { cliPath } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -74,8 +74,41 @@ describe('FalkorDB outage', () => {
     }
   });
 
+  it('answers initialize at once when FalkorDB accepts connections but never answers', async () => {
+    const silent = createServer((socket) => socket.on('data', () => undefined)); // reads, never replies
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const dir = tempDir();
+    const client = new Client({ name: 'silent-falkordb', version: '1' });
+    const started = Date.now();
+    try {
+      await client.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [cliPath, '--data-dir', dir.path],
+          env: {
+            PATH: process.env['PATH'] ?? '',
+            HOME: dir.path,
+            FALKORDB_URL: `redis://127.0.0.1:${port}`,
+            FALKORDB_TIMEOUT_MS: '3000',
+          },
+          stderr: 'pipe',
+        }),
+      );
+      const handshakeMs = Date.now() - started;
+      assert.ok(handshakeMs < 2000, `initialize took ${handshakeMs} ms; it must not wait for FalkorDB`);
+      const r = (await client.callTool({ name: 'memory_get', arguments: { id: 'x' } })) as CallToolResult;
+      assert.equal(r.isError, true);
+      assert.match(textOf(r), /FalkorDB/);
+    } finally {
+      await client.close();
+      silent.close();
+      dir.cleanup();
+    }
+  });
+
   it('serves the built binary over stdio from FalkorDB, and finds a memory after a restart', async () => {
-    const cli = join(fileURLToPath(new URL('..', import.meta.url)), 'dist', 'cli.js');
+    const cli = cliPath;
     const dir = tempDir();
     const graph = uniqueGraph('binary');
     const connect = async () => {

@@ -279,6 +279,11 @@ export class IndexManager {
     return this.s.live;
   }
 
+  /** Vectors held, tombstones included (what the memory limit counts). */
+  get vectorCount(): number {
+    return this.s.index.size;
+  }
+
   stats(): IndexStats {
     let snapshotBytes: number | null;
     try {

@@ -110,16 +110,18 @@ export class FalkorDBStore implements MemoryStore {
 
   // ---------------------------------------------------------------- connection
 
+  /**
+   * Starts connecting and returns at once: the MCP handshake must not wait for FalkorDB (up to
+   * FALKORDB_TIMEOUT_MS when it is down). Every query awaits the same connection attempt.
+   */
   async open(): Promise<void> {
     this.closed = false;
-    try {
-      await this.connection();
-    } catch (err) {
+    this.connection().catch((err: unknown) => {
       // The server starts anyway; calls fail with a clear error until FalkorDB answers.
       this.o.logger.warn('FalkorDB is not reachable yet; tool calls will fail until it is', {
         error: errorMessage(err),
       });
-    }
+    });
   }
 
   async close(): Promise<void> {
@@ -591,6 +593,11 @@ export class FalkorDBStore implements MemoryStore {
       'read',
     );
     return row?.value ?? 0;
+  }
+
+  async count(): Promise<number> {
+    const [row] = await this.run<{ n: number }>(this.o.graph, `MATCH (m:${this.L}) RETURN count(m) AS n`, {}, 'read');
+    return row?.n ?? 0;
   }
 
   async stats(): Promise<StoreStats> {

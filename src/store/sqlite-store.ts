@@ -354,6 +354,10 @@ export class SqliteStore implements MemoryStore {
     return (this.conn.prepare('SELECT value FROM sequence WHERE id = 1').get() as { value: number }).value;
   }
 
+  async count(): Promise<number> {
+    return (this.conn.prepare('SELECT COUNT(*) AS n FROM memories').get() as { n: number }).n;
+  }
+
   async stats(): Promise<StoreStats> {
     const rows = this.conn
       .prepare('SELECT embedding_status AS status, COUNT(*) AS n FROM memories GROUP BY embedding_status')

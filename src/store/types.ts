@@ -157,5 +157,7 @@ export interface MemoryStore {
     fingerprint: string,
   ): Promise<{ id: string; contentHash: string; vector: Float32Array }[]>;
   headSeq(): Promise<number>;
+  /** Number of memories (cheap: used on every write to enforce the size limit). */
+  count(): Promise<number>;
   stats(): Promise<StoreStats>;
 }

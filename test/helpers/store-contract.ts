@@ -230,6 +230,7 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
       ]);
       assert.deepEqual((await store.embeddedIds(FP)).sort(), ['a']);
       assert.deepEqual(await store.embeddedIds('x:1'), ['c']);
+      assert.equal(await store.count(), 3);
       const stats = await store.stats();
       assert.deepEqual({ ...stats, headSeq: 0 }, { total: 3, pending: 1, done: 2, failed: 0, headSeq: 0 });
       assert.equal(stats.headSeq, await store.headSeq());
