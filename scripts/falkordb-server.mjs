@@ -8,7 +8,7 @@
 // redis-server when it is new enough.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,21 @@ export function serverBinary() {
   );
 }
 
+/** True when something on the port answers PING with PONG within half a second. */
+function answersPing(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => done(String(d).includes('PONG')));
+    socket.on('error', () => done(false));
+  });
+}
+
 export function freePort() {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
@@ -106,15 +121,8 @@ export async function startFalkorDB(options = {}) {
   const waitReady = async () => {
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      const r = spawnSync(process.execPath, [
-        '-e',
-        `
-        const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>s.write('PING\\r\\n'));
-        s.on('data',d=>{process.exit(String(d).includes('PONG')?0:1)});s.on('error',()=>process.exit(1));
-        setTimeout(()=>process.exit(1),500)`,
-      ]);
-      if (r.status === 0) return;
-      await new Promise((r2) => setTimeout(r2, 100));
+      if (await answersPing(port)) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`FalkorDB did not start on port ${port}:\n${log}`);
   };

@@ -432,9 +432,10 @@ export class IndexManager {
     }
     const inStore = new Set(storeIds);
     const missing = storeIds.filter((id) => !this.s.labels.has(id));
-    const extra = [...this.s.labels.keys()].filter((id) => !inStore.has(id));
+    const extraSet = new Set([...this.s.labels.keys()].filter((id) => !inStore.has(id)));
     // A label whose id no longer points back at it is a broken map entry: count it as extra.
-    for (const [id, label] of this.s.labels) if (this.s.ids[label] !== id && !extra.includes(id)) extra.push(id);
+    for (const [id, label] of this.s.labels) if (this.s.ids[label] !== id) extraSet.add(id);
+    const extra = [...extraSet];
     const sizeOk = this.s.index.size === this.s.live + this.s.tombstones && this.s.ids.length === this.s.index.size;
     const report: VerifyReport = {
       ok: missing.length === 0 && extra.length === 0 && sizeOk,

@@ -18,6 +18,7 @@ import { FalkorDB } from 'falkordb';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { contentHash } from './content-hash.js';
+import { statsFromCounts } from './stats.js';
 import type {
   ChangeEvent,
   ChangePage,
@@ -26,6 +27,7 @@ import type {
   MemoryRecord,
   MemoryStore,
   MemoryWrite,
+  EmbeddingStatus,
   Origin,
   BackfillScope,
   EmbeddingCount,
@@ -607,14 +609,7 @@ export class FalkorDBStore implements MemoryStore {
       {},
       'read',
     );
-    const count = (s: string) => rows.find((r) => r.status === s)?.n ?? 0;
-    return {
-      total: rows.reduce((a, r) => a + r.n, 0),
-      pending: count('pending'),
-      done: count('done'),
-      failed: count('failed'),
-      headSeq: await this.headSeq(),
-    };
+    return statsFromCounts(rows, await this.headSeq());
   }
 
   // ---------------------------------------------------------------- nodes written by other tools
@@ -665,16 +660,7 @@ export class FalkorDBStore implements MemoryStore {
     const labelFilter = scope.label !== undefined ? ` AND n:\`${checkIdentifier(scope.label)}\`` : '';
     for (const graph of graphs) {
       if (out.length >= limit) break;
-      const rows = await this.run<{
-        nid: number;
-        id: string;
-        labels: string[];
-        text: string;
-        status: string | null;
-        attempts: number | null;
-        error: string | null;
-        created_at: string;
-      }>(
+      const rows = await this.run<ForeignRow & { text: string }>(
         graph,
         `MATCH (n) WHERE ${this.candidateWhere('n', graph === this.o.graph)}${labelFilter}
            AND (n.${this.E} IS NULL OR n.embedding_fingerprint IS NULL OR n.embedding_fingerprint <> $fp)
@@ -686,26 +672,7 @@ export class FalkorDBStore implements MemoryStore {
                 n.memory_created_at AS created_at`,
         { fp: fingerprint, limit: limit - out.length, now: new Date().toISOString() },
       );
-      for (const r of rows) {
-        out.push({
-          id: r.id,
-          namespace: graph,
-          text: r.text,
-          contentHash: contentHash(r.text),
-          metadata: { graph, labels: r.labels, node_id: r.nid },
-          tags: r.labels,
-          createdAt: r.created_at,
-          updatedAt: r.created_at,
-          seq: 0,
-          embedding: {
-            status: r.status === 'failed' ? 'failed' : 'pending',
-            fingerprint: null,
-            attempts: r.attempts ?? 0,
-            lastError: r.error,
-          },
-          origin: { graph, nodeId: r.nid, labels: r.labels },
-        });
-      }
+      for (const r of rows) out.push(foreignRecord(graph, r, r.text, 0, r.status === 'failed' ? 'failed' : 'pending'));
     }
     return out;
   }
@@ -786,18 +753,9 @@ export class FalkorDBStore implements MemoryStore {
     for (const r of refs) byGraph.set(r.graph, [...(byGraph.get(r.graph) ?? []), r]);
     const out: { record: MemoryRecord; vector: StoredVector | null }[] = [];
     for (const [graph, list] of byGraph) {
-      const rows = await this.run<{
-        nid: number;
-        id: string;
-        labels: string[];
-        text: unknown;
-        fingerprint: string | null;
-        status: string | null;
-        attempts: number | null;
-        error: string | null;
-        created_at: string | null;
-        embedding?: number[] | null;
-      }>(
+      const rows = await this.run<
+        ForeignRow & { text: unknown; fingerprint: string | null; embedding?: number[] | null }
+      >(
         graph,
         `MATCH (n) WHERE ID(n) IN $nids
          RETURN ID(n) AS nid, n.memory_id AS id, labels(n) AS labels, n.\`${this.o.textProperty}\` AS text,
@@ -807,29 +765,13 @@ export class FalkorDBStore implements MemoryStore {
         { nids: list.map((r) => r.node_id) },
         'read',
       );
-      const wanted = new Map(list.map((r) => [r.node_id, r.id]));
+      const wanted = new Map(list.map((r) => [r.node_id, r]));
       for (const r of rows) {
-        if (wanted.get(r.nid) !== r.id || typeof r.text !== 'string') continue;
+        const ref = wanted.get(r.nid);
+        if (ref?.id !== r.id || typeof r.text !== 'string') continue;
         const status = r.status === 'done' || r.status === 'failed' ? r.status : 'pending';
         out.push({
-          record: {
-            id: r.id,
-            namespace: graph,
-            text: r.text,
-            contentHash: contentHash(r.text),
-            metadata: { graph, labels: r.labels, node_id: r.nid },
-            tags: r.labels,
-            createdAt: r.created_at ?? '',
-            updatedAt: r.created_at ?? '',
-            seq: list.find((x) => x.id === r.id)?.seq ?? 0,
-            embedding: {
-              status,
-              fingerprint: status === 'done' ? r.fingerprint : null,
-              attempts: r.attempts ?? 0,
-              lastError: r.error,
-            },
-            origin: { graph, nodeId: r.nid, labels: r.labels },
-          },
+          record: foreignRecord(graph, r, r.text, ref.seq, status),
           vector:
             withVector && status === 'done' && r.fingerprint && Array.isArray(r.embedding)
               ? { vector: Float32Array.from(r.embedding), fingerprint: r.fingerprint }
@@ -973,6 +915,40 @@ export class FalkorDBStore implements MemoryStore {
     if (r.status !== 'done' || !r.fingerprint || !Array.isArray(r.embedding)) return null;
     return { vector: Float32Array.from(r.embedding), fingerprint: r.fingerprint };
   }
+}
+
+/** The columns both foreign-node queries return. */
+interface ForeignRow {
+  nid: number;
+  id: string;
+  labels: string[];
+  status: string | null;
+  attempts: number | null;
+  error: string | null;
+  created_at: string | null;
+  fingerprint?: string | null;
+}
+
+/** A node written by another tool, as a memory: namespace = its graph, tags = its labels. */
+function foreignRecord(graph: string, r: ForeignRow, text: string, seq: number, status: EmbeddingStatus): MemoryRecord {
+  return {
+    id: r.id,
+    namespace: graph,
+    text,
+    contentHash: contentHash(text),
+    metadata: { graph, labels: r.labels, node_id: r.nid },
+    tags: r.labels,
+    createdAt: r.created_at ?? '',
+    updatedAt: r.created_at ?? '',
+    seq,
+    embedding: {
+      status,
+      fingerprint: status === 'done' ? (r.fingerprint ?? null) : null,
+      attempts: r.attempts ?? 0,
+      lastError: r.error,
+    },
+    origin: { graph, nodeId: r.nid, labels: r.labels },
+  };
 }
 
 function checkIdentifier(name: string): string {

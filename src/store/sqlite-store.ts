@@ -19,6 +19,7 @@ import type {
   EmbeddingCount,
 } from './types.js';
 import { contentHash } from './content-hash.js';
+import { statsFromCounts } from './stats.js';
 
 /** Schema migrations, applied in order; PRAGMA user_version records how many ran. */
 const MIGRATIONS: readonly string[] = [
@@ -362,14 +363,7 @@ export class SqliteStore implements MemoryStore {
     const rows = this.conn
       .prepare('SELECT embedding_status AS status, COUNT(*) AS n FROM memories GROUP BY embedding_status')
       .all() as { status: string; n: number }[];
-    const count = (s: string) => rows.find((r) => r.status === s)?.n ?? 0;
-    return {
-      total: rows.reduce((a, r) => a + r.n, 0),
-      pending: count('pending'),
-      done: count('done'),
-      failed: count('failed'),
-      headSeq: await this.headSeq(),
-    };
+    return statsFromCounts(rows, await this.headSeq());
   }
 }
 
