@@ -18,10 +18,7 @@ function backfill(dataDir: string, api: FakeOpenAI, extra: string[] = []) {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: dataDir,
-      OPENAI_BASE_URL: api.url,
-      OPENAI_API_KEY: 'sk-test',
-      EMBEDDING_DIMENSIONS: '16',
-      EMBEDDING_MAX_RETRIES: '0',
+      ...api.env(16),
       BACKFILL_BATCH_SIZE: '10',
       BACKFILL_CONCURRENCY: '1',
     },

@@ -65,10 +65,7 @@ describe('backfill on FalkorDB', () => {
         BACKFILL_GRAPHS: `${home},${kb}`,
         BACKFILL_INTERVAL_MS: '0',
         BACKFILL_BATCH_SIZE: '4',
-        OPENAI_BASE_URL: api.url,
-        OPENAI_API_KEY: 'sk-test',
-        EMBEDDING_DIMENSIONS: String(DIM),
-        EMBEDDING_MAX_RETRIES: '2',
+        ...api.env(DIM, { EMBEDDING_MAX_RETRIES: '2' }),
         ...extra,
       }),
     );

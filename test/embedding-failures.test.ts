@@ -11,12 +11,7 @@ describe('provider failures and model changes lose nothing', () => {
   let api: FakeOpenAI;
   let dir: ReturnType<typeof tempDir>;
   let h: Harness | undefined;
-  const openaiEnv = () => ({
-    OPENAI_BASE_URL: api.url,
-    OPENAI_API_KEY: 'sk-test',
-    EMBEDDING_DIMENSIONS: '32',
-    EMBEDDING_MAX_RETRIES: '0',
-  });
+  const openaiEnv = () => api.env(32);
 
   beforeEach(async () => {
     api = await new FakeOpenAI().start();

@@ -35,6 +35,17 @@ export class FakeOpenAI {
   private server: Server | undefined;
   private readonly sockets = new Set<import('node:net').Socket>();
 
+  /** Settings that point the server's openai provider at this server. */
+  env(dimensions: number, extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      OPENAI_BASE_URL: this.url,
+      OPENAI_API_KEY: 'sk-test',
+      EMBEDDING_DIMENSIONS: String(dimensions),
+      EMBEDDING_MAX_RETRIES: '0',
+      ...extra,
+    };
+  }
+
   get url(): string {
     const addr = this.server?.address() as AddressInfo;
     return `http://127.0.0.1:${addr.port}/v1`;
