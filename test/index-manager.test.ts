@@ -149,6 +149,44 @@ describe('index manager (real faiss-node, real SQLite)', () => {
     assert.deepEqual(await index.search([vectors.get('a')!], 0), [[]]);
   });
 
+  it('answers searches arriving together with one FAISS call, each caller getting its own results', async () => {
+    const index = manager();
+    await index.open();
+    const ids = Array.from({ length: 300 }, (_, i) => `b${i}`);
+    await put(ids);
+    const picked = ids.filter((_, i) => i % 10 === 0); // 30 callers: a BLAS-sized batch
+    const alone: string[][] = [];
+    for (const id of picked.slice(0, 7)) alone.push((await index.search([vectors.get(id)!], 5))[0]!.map((h) => h.id));
+    const before = index.stats();
+    const together = await Promise.all(
+      picked.map((id, i) => index.search([vectors.get(id)!], 1 + (i % 7))), // every caller its own k
+    );
+    const after = index.stats();
+    assert.equal(after.searchCalls - before.searchCalls, picked.length);
+    assert.equal(after.searchBatches - before.searchBatches, 1, 'one FAISS call for the whole batch');
+    together.forEach(([hits], i) => {
+      assert.equal(hits!.length, 1 + (i % 7), `caller ${i} got k results`);
+      assert.equal(hits![0]!.id, picked[i], `caller ${i} got its own nearest`);
+    });
+    // A small batch (padded up to BLAS size inside the adapter) answers exactly what single searches do.
+    const small = await Promise.all(picked.slice(0, 7).map((id) => index.search([vectors.get(id)!], 5)));
+    assert.deepEqual(
+      small.map(([hits]) => hits!.map((h) => h.id)),
+      alone,
+    );
+    // A query of the wrong dimension fails alone; the batch it arrived with is answered.
+    const mixed = await Promise.allSettled([
+      index.search([vectors.get('b1')!], 1),
+      index.search([new Float32Array(DIM + 1)], 1),
+      index.search([vectors.get('b2')!], 1),
+    ]);
+    assert.deepEqual(
+      mixed.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal((mixed[2] as PromiseFulfilledResult<{ id: string }[][]>).value[0]![0]!.id, 'b2');
+  });
+
   describe('restart', () => {
     const live = new Set<string>();
     let expected: string[][];

@@ -9,6 +9,11 @@ type NativeIndex = InstanceType<typeof IndexFlatIP>;
 /** faiss-node reads plain JS arrays; one call is bounded by this many floats. */
 const MAX_FLOATS_PER_CALL = 4_000_000;
 
+/** FAISS's distance_compute_blas_threshold: from this many queries on, one BLAS call answers them all. */
+const BLAS_BATCH = 20;
+/** One or two queries are still faster scanned than padded to a BLAS batch. */
+const MIN_PADDED_BATCH = 3;
+
 export interface SearchHits {
   labels: number[];
   scores: number[];
@@ -64,9 +69,15 @@ export class FlatIndex {
     if (queries.length === 0) return [];
     if (kk < 1) return queries.map(() => ({ labels: [], scores: [] }));
     for (const q of queries) this.check(q);
-    const flat = new Array<number>(queries.length * this.dimension);
+    // FAISS answers 20 or more queries with one BLAS matrix product and fewer with a scan per
+    // query, which is about 7 times slower per query here (19 queries over 100k x 384: 214 ms;
+    // 20: 32 ms). Small batches are padded with copies of their first query; the copies'
+    // results are dropped.
+    const rows = queries.length >= MIN_PADDED_BATCH && queries.length < BLAS_BATCH ? BLAS_BATCH : queries.length;
+    const flat = new Array<number>(rows * this.dimension);
     let o = 0;
     for (const q of queries) for (let i = 0; i < q.length; i++) flat[o++] = q[i]!;
+    for (let r = queries.length; r < rows; r++) for (let i = 0; i < this.dimension; i++) flat[o++] = queries[0]![i]!;
     const { labels, distances } = this.native.search(flat, kk);
     return queries.map((_, qi) => {
       const out: SearchHits = { labels: [], scores: [] };

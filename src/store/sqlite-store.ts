@@ -76,6 +76,7 @@ export class SqliteStore implements MemoryStore {
   readonly kind = 'sqlite';
   readonly location: string;
   private db: Database.Database | undefined;
+  private readonly statements = new Map<string, Database.Statement>();
   private readonly busyTimeoutMs: number;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -96,8 +97,19 @@ export class SqliteStore implements MemoryStore {
   }
 
   async close(): Promise<void> {
+    this.statements.clear();
     this.db?.close();
     this.db = undefined;
+  }
+
+  /** Prepared statements, by SQL text: preparing costs more than running a small query. */
+  private q(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.conn.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   private get conn(): Database.Database {
@@ -106,7 +118,7 @@ export class SqliteStore implements MemoryStore {
   }
 
   private nextSeq(): number {
-    const row = this.conn.prepare('UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value').get() as {
+    const row = this.q('UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value').get() as {
       value: number;
     };
     return row.value;
@@ -115,7 +127,7 @@ export class SqliteStore implements MemoryStore {
   async upsert(writes: readonly MemoryWrite[]): Promise<MemoryRecord[]> {
     const db = this.conn;
     const now = new Date().toISOString();
-    const insert = db.prepare(
+    const insert = this.q(
       `INSERT INTO memories (id, namespace, text, content_hash, metadata, tags, created_at, updated_at, seq,
          embedding, embedding_fingerprint, embedding_status, embedding_attempts, embedding_error)
        VALUES (@id, @namespace, @text, @hash, @metadata, @tags, @now, @now, @seq,
@@ -153,7 +165,7 @@ export class SqliteStore implements MemoryStore {
   async patch(id: string, patch: MemoryPatch): Promise<MemoryRecord | null> {
     const db = this.conn;
     const run = db.transaction(() => {
-      const current = db.prepare('SELECT content_hash FROM memories WHERE id = ?').get(id) as
+      const current = this.q('SELECT content_hash FROM memories WHERE id = ?').get(id) as
         { content_hash: string } | undefined;
       if (!current) return null;
       const sets: string[] = ['updated_at = @now', 'seq = @seq'];
@@ -190,7 +202,7 @@ export class SqliteStore implements MemoryStore {
         params['attempts'] = patch.embedding || patch.embeddingError !== undefined ? 1 : 0;
         params['error'] = patch.embeddingError ?? null;
       }
-      db.prepare(`UPDATE memories SET ${sets.join(', ')} WHERE id = @id`).run(params);
+      this.q(`UPDATE memories SET ${sets.join(', ')} WHERE id = @id`).run(params);
       return this.getSync([id])[0] ?? null;
     });
     return run.immediate();
@@ -202,7 +214,7 @@ export class SqliteStore implements MemoryStore {
 
   private getSync(ids: readonly string[]): MemoryRecord[] {
     if (ids.length === 0) return [];
-    const stmt = this.conn.prepare(`SELECT ${COLUMNS} FROM memories WHERE id IN (SELECT value FROM json_each(?))`);
+    const stmt = this.q(`SELECT ${COLUMNS} FROM memories WHERE id IN (SELECT value FROM json_each(?))`);
     const rows = stmt.all(JSON.stringify(ids)) as Row[];
     const byId = new Map(rows.map((r) => [r.id, toRecord(r)]));
     const out: MemoryRecord[] = [];
@@ -215,8 +227,8 @@ export class SqliteStore implements MemoryStore {
 
   async delete(ids: readonly string[]): Promise<string[]> {
     const db = this.conn;
-    const del = db.prepare('DELETE FROM memories WHERE id = ?');
-    const log = db.prepare('INSERT INTO deletions (seq, id) VALUES (?, ?)');
+    const del = this.q('DELETE FROM memories WHERE id = ?');
+    const log = this.q('INSERT INTO deletions (seq, id) VALUES (?, ?)');
     const run = db.transaction((list: readonly string[]) => {
       const deleted: string[] = [];
       for (const id of new Set(list)) {
@@ -233,10 +245,10 @@ export class SqliteStore implements MemoryStore {
   async setEmbedding(id: string, hash: string, vector: StoredVector): Promise<boolean> {
     const db = this.conn;
     const run = db.transaction(() => {
-      const row = db.prepare('SELECT content_hash FROM memories WHERE id = ?').get(id) as
+      const row = this.q('SELECT content_hash FROM memories WHERE id = ?').get(id) as
         { content_hash: string } | undefined;
       if (!row || row.content_hash !== hash) return false;
-      db.prepare(
+      this.q(
         `UPDATE memories SET embedding = ?, embedding_fingerprint = ?, embedding_status = 'done',
            embedding_error = NULL, attempt_fingerprint = NULL, embedding_attempts = embedding_attempts + 1, seq = ?
          WHERE id = ?`,
@@ -247,47 +259,42 @@ export class SqliteStore implements MemoryStore {
   }
 
   async recordEmbeddingFailure(id: string, hash: string, failure: EmbeddingFailure): Promise<void> {
-    this.conn
-      .prepare(
-        `UPDATE memories SET embedding_attempts = embedding_attempts + 1, embedding_error = @error,
+    this.q(
+      `UPDATE memories SET embedding_attempts = embedding_attempts + 1, embedding_error = @error,
            embedding_status = CASE WHEN @permanent OR embedding_attempts + 1 >= @maxAttempts
              THEN 'failed' ELSE embedding_status END,
            attempt_fingerprint = @fingerprint
          WHERE id = @id AND content_hash = @hash`,
-      )
-      .run({
-        error: failure.error,
-        permanent: failure.permanent ? 1 : 0,
-        maxAttempts: failure.maxAttempts,
-        fingerprint: failure.fingerprint,
-        id,
-        hash,
-      });
+    ).run({
+      error: failure.error,
+      permanent: failure.permanent ? 1 : 0,
+      maxAttempts: failure.maxAttempts,
+      fingerprint: failure.fingerprint,
+      id,
+      hash,
+    });
   }
 
   async listNeedingEmbedding(fingerprint: string, limit: number, scope: BackfillScope = {}): Promise<MemoryRecord[]> {
-    const rows = this.conn
-      .prepare(
-        `SELECT ${COLUMNS} FROM memories
+    const rows = this.q(
+      `SELECT ${COLUMNS} FROM memories
          WHERE (embedding_status = 'pending'
             OR (embedding_status = 'done' AND embedding_fingerprint IS NOT @fp)
             OR (embedding_status = 'failed' AND attempt_fingerprint IS NOT @fp))
            AND (@namespace IS NULL OR namespace = @namespace)
          ORDER BY seq DESC LIMIT @limit`,
-      )
-      .all({ fp: fingerprint, limit, namespace: scope.namespace ?? null }) as Row[];
+    ).all({ fp: fingerprint, limit, namespace: scope.namespace ?? null }) as Row[];
     return rows.map(toRecord);
   }
 
   async embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]> {
-    return this.conn
-      .prepare(
-        `SELECT namespace,
+    return this.q(
+      `SELECT namespace,
            SUM(CASE WHEN embedding_status = 'done' AND embedding_fingerprint = @fp THEN 1 ELSE 0 END) AS done,
            SUM(CASE WHEN embedding_status = 'failed' AND attempt_fingerprint IS @fp THEN 1 ELSE 0 END) AS failed,
            COUNT(*) AS total
          FROM memories GROUP BY namespace ORDER BY namespace`,
-      )
+    )
       .all({ fp: fingerprint })
       .map((r) => {
         const row = r as { namespace: string; done: number; failed: number; total: number };
@@ -303,13 +310,15 @@ export class SqliteStore implements MemoryStore {
   async changesSince(afterSeq: number, limit: number): Promise<ChangePage> {
     const db = this.conn;
     const read = db.transaction((): ChangePage => {
-      const head = (db.prepare('SELECT value FROM sequence WHERE id = 1').get() as { value: number }).value;
-      const ups = db
-        .prepare(`SELECT ${COLUMNS}, embedding FROM memories WHERE seq > ? ORDER BY seq LIMIT ?`)
-        .all(afterSeq, limit) as Row[];
-      const dels = db
-        .prepare('SELECT seq, id FROM deletions WHERE seq > ? ORDER BY seq LIMIT ?')
-        .all(afterSeq, limit) as { seq: number; id: string }[];
+      const head = (this.q('SELECT value FROM sequence WHERE id = 1').get() as { value: number }).value;
+      const ups = this.q(`SELECT ${COLUMNS}, embedding FROM memories WHERE seq > ? ORDER BY seq LIMIT ?`).all(
+        afterSeq,
+        limit,
+      ) as Row[];
+      const dels = this.q('SELECT seq, id FROM deletions WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as {
+        seq: number;
+        id: string;
+      }[];
       let toSeq = head;
       if (ups.length === limit) toSeq = Math.min(toSeq, ups[ups.length - 1]!.seq);
       if (dels.length === limit) toSeq = Math.min(toSeq, dels[dels.length - 1]!.seq);
@@ -330,8 +339,7 @@ export class SqliteStore implements MemoryStore {
   }
 
   async embeddedIds(fingerprint: string): Promise<string[]> {
-    const rows = this.conn
-      .prepare(`SELECT id FROM memories WHERE embedding_status = 'done' AND embedding_fingerprint = ?`)
+    const rows = this.q(`SELECT id FROM memories WHERE embedding_status = 'done' AND embedding_fingerprint = ?`)
       .pluck()
       .all(fingerprint) as string[];
     return rows;
@@ -342,27 +350,25 @@ export class SqliteStore implements MemoryStore {
     fingerprint: string,
   ): Promise<{ id: string; contentHash: string; vector: Float32Array }[]> {
     if (ids.length === 0) return [];
-    const rows = this.conn
-      .prepare(
-        `SELECT id, content_hash, embedding FROM memories
+    const rows = this.q(
+      `SELECT id, content_hash, embedding FROM memories
          WHERE id IN (SELECT value FROM json_each(?)) AND embedding_status = 'done' AND embedding_fingerprint = ?`,
-      )
-      .all(JSON.stringify(ids), fingerprint) as { id: string; content_hash: string; embedding: Buffer }[];
+    ).all(JSON.stringify(ids), fingerprint) as { id: string; content_hash: string; embedding: Buffer }[];
     return rows.map((r) => ({ id: r.id, contentHash: r.content_hash, vector: blobToVector(r.embedding) }));
   }
 
   async headSeq(): Promise<number> {
-    return (this.conn.prepare('SELECT value FROM sequence WHERE id = 1').get() as { value: number }).value;
+    return (this.q('SELECT value FROM sequence WHERE id = 1').get() as { value: number }).value;
   }
 
   async count(): Promise<number> {
-    return (this.conn.prepare('SELECT COUNT(*) AS n FROM memories').get() as { n: number }).n;
+    return (this.q('SELECT COUNT(*) AS n FROM memories').get() as { n: number }).n;
   }
 
   async stats(): Promise<StoreStats> {
-    const rows = this.conn
-      .prepare('SELECT embedding_status AS status, COUNT(*) AS n FROM memories GROUP BY embedding_status')
-      .all() as { status: string; n: number }[];
+    const rows = this.q(
+      'SELECT embedding_status AS status, COUNT(*) AS n FROM memories GROUP BY embedding_status',
+    ).all() as { status: string; n: number }[];
     return statsFromCounts(rows, await this.headSeq());
   }
 }
