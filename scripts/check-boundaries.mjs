@@ -10,7 +10,7 @@ const src = join(root, 'src');
 
 /** package -> the only files (relative to src/) allowed to import it */
 const ADAPTERS = {
-  'faiss-node': ['index/flat-index.ts'],
+  'faiss-node': ['index/faiss-index.ts'],
   'better-sqlite3': ['store/sqlite-store.ts'],
   falkordb: ['store/falkordb-store.ts'],
   openai: ['embeddings/openai-provider.ts'],

@@ -70,6 +70,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         logger,
         persistDelayMs: config.indexPersistDelayMs,
         lockTimeoutMs: config.indexTimeoutMs,
+        ivf: { minVectors: config.ivfMinVectors, recallFloor: config.recallFloor },
       }),
     onPending: () => backfill.kick(1000),
   });

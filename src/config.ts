@@ -69,6 +69,7 @@ export const ConfigSchema = z.object({
   maxMemories: positiveInt(1, 1_000_000_000).default(1_000_000),
   maxIndexBytes: positiveInt(1_000_000, 1_000_000_000_000).default(4 * 1024 ** 3),
   recallFloor: z.coerce.number().min(0).max(1).default(0.95),
+  ivfMinVectors: positiveInt(1, 1_000_000_000).default(200_000),
   maxTextChars: positiveInt(1, 1_000_000).default(32_000),
   maxMetadataBytes: positiveInt(2, 1_000_000).default(16_384),
   maxBatchItems: positiveInt(1, 10_000).default(256),
@@ -328,7 +329,13 @@ export const SETTINGS: readonly Setting[] = [
     key: 'recallFloor',
     flag: 'recall-floor',
     env: 'MEMORY_RECALL_FLOOR',
-    help: 'index_health fails when measured recall@10 falls below this (default 0.95)',
+    help: 'index_health fails when measured recall@10 falls below this; an IVF index must reach it to be used (default 0.95)',
+  },
+  {
+    key: 'ivfMinVectors',
+    flag: 'ivf-min-vectors',
+    env: 'MEMORY_IVF_MIN_VECTORS',
+    help: 'below this many vectors the index is exact (Flat); above, IVF with 4·sqrt(N) lists, trained on stored vectors (default 200000)',
   },
   {
     key: 'transport',

@@ -19,7 +19,7 @@ import { tempDir } from './helpers/tmp.js';
 interface Health {
   status: 'ok' | 'degraded' | 'failing';
   reasons: { code: string; severity: string }[];
-  recall: { self_recall_at_10: number } | null;
+  recall: { recall_at_10: number } | null;
   index: { missing_count: number; extra_count: number } | null;
 }
 
@@ -56,7 +56,7 @@ describe('index health and repair', () => {
   it('is ok when index and store agree', async () => {
     const r = await health();
     assert.equal(r.status, 'ok', JSON.stringify(r.reasons));
-    assert.equal(r.recall?.self_recall_at_10, 1);
+    assert.equal(r.recall?.recall_at_10, 1);
   });
 
   it('missing vectors turn it degraded; repair "sync" adds them', async () => {
@@ -114,10 +114,36 @@ describe('index health and repair', () => {
       JSON.stringify(r.reasons),
     );
     assert.equal(r.status, 'failing');
-    assert.ok((r.recall?.self_recall_at_10 ?? 1) < 0.95);
+    assert.ok((r.recall?.recall_at_10 ?? 1) < 0.95);
     const rebuilt = await h.call('index_repair', { mode: 'rebuild' });
     assert.equal(rebuilt.isError, undefined, textOf(rebuilt));
     assert.equal((await health()).status, 'ok');
+  });
+
+  it('an IVF index refused for its data turns it degraded and says why; the index stays exact', async () => {
+    await h.close();
+    dir.cleanup();
+    dir = tempDir();
+    h = await startHarness(testConfig(dir.path, { MEMORY_IVF_MIN_VECTORS: '1000', BACKFILL_INTERVAL_MS: '0' }));
+    // 1,200 memories but only 100 distinct texts: IVF30 needs 1,170 distinct training vectors.
+    for (let b = 0; b < 6; b++) {
+      const r = await h.call('memory_store', {
+        items: Array.from({ length: 200 }, (_, i) => ({ text: `repeated note ${(b * 200 + i) % 100}` })),
+      });
+      assert.equal(r.isError, undefined, textOf(r));
+    }
+    await h.call('index_repair', { mode: 'rebuild' });
+    const r = (await h.call('index_health', {})).structuredContent as unknown as Health & {
+      index: { type: string; lastTrainingAttempt: { outcome: string; reason: string } };
+    };
+    assert.equal(r.index.type, 'Flat');
+    assert.equal(r.index.lastTrainingAttempt.outcome, 'refused');
+    assert.ok(
+      r.reasons.some((x) => x.code === 'ivf_refused' && x.severity === 'degraded'),
+      JSON.stringify(r.reasons),
+    );
+    assert.equal(r.status, 'degraded');
+    assert.equal(r.recall?.recall_at_10, 1);
   });
 
   it('pending embeddings turn it degraded', async () => {

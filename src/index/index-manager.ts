@@ -11,8 +11,10 @@ import { dirname, join } from 'node:path';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MemoryStore } from '../store/types.js';
-import { FlatIndex } from './flat-index.js';
-import { IndexState, type Hit } from './index-state.js';
+import { FaissIndex, type IndexShape } from './faiss-index.js';
+import { IndexState, type Hit, type TrainingInfo } from './index-state.js';
+import { DEFAULT_IVF_POLICY, RETRAIN_DRIFT, planFor, retrainReason, type IvfPolicy } from './ivf-policy.js';
+import { trainInWorker } from './ivf-train.js';
 import { Mutex } from './mutex.js';
 import { tryLock } from './persist-lock.js';
 import { encodeSnapshot, readSnapshotFile, writeFileAtomic } from './snapshot.js';
@@ -20,6 +22,10 @@ import { encodeSnapshot, readSnapshotFile, writeFileAtomic } from './snapshot.js
 export type { Hit } from './index-state.js';
 
 const PAGE = 1000;
+/** Vectors per page of the exact side of recallAt10 (a page of 1000 x 384 x 32 queries is ~15 ms of JS). */
+const RECALL_PAGE = 1000;
+/** The most lists an IVF search may probe; beyond it exact search is the better deal. */
+const MAX_NPROBE = 256;
 /** Rebuild pages are smaller: faiss-node reads vectors element by element, so one add of 250 x 384 takes ~25 ms. */
 const BUILD_PAGE = 250;
 /** A snapshot write takes seconds even for large indexes; a lock older than this is a crashed holder's. */
@@ -39,6 +45,23 @@ export interface IndexManagerOptions {
   compactMin?: number;
   /** How long a search or catch-up waits for the index before failing with a clear error. */
   lockTimeoutMs?: number;
+  /** When to use IVF instead of exact search, and the recall it must reach. */
+  ivf?: Partial<IvfPolicy>;
+}
+
+/** The last IVF training attempt, kept or refused. */
+export interface TrainingAttempt {
+  at: string;
+  vectors: number;
+  nlist: number;
+  outcome: 'kept' | 'refused';
+  /** Why the IVF index was refused (Flat kept), or why training was started. */
+  reason: string;
+  trainingSetSize: number;
+  nprobe: number | null;
+  curve: { nprobe: number; recall: number }[];
+  trainMs: number;
+  tuneMs: number;
 }
 
 export interface OpenReport {
@@ -69,7 +92,18 @@ export interface SyncRepair {
 
 export interface IndexStats {
   state: 'closed' | 'opening' | 'ready' | 'failed';
-  type: 'Flat';
+  type: IndexShape['type'];
+  nlist: number | null;
+  nprobe: number | null;
+  trained: boolean;
+  trainingSetSize: number | null;
+  vectorsPerList: number | null;
+  training: TrainingInfo | null;
+  lastTrainingAttempt: TrainingAttempt | null;
+  /** The index shape the collection size calls for, and why. */
+  plan: string;
+  /** A background rebuild is running (resize, retrain or IVF compaction), and why. */
+  reshaping: string | null;
   fingerprint: string;
   dimension: number;
   vectors: number;
@@ -120,6 +154,10 @@ export class IndexManager {
   private draining = false;
   private searchCalls = 0;
   private searchBatches = 0;
+  private readonly policy: IvfPolicy;
+  private lastAttempt: TrainingAttempt | null = null;
+  /** A background rebuild in flight (only one at a time), and why it runs. */
+  private rebuilding: { promise: Promise<{ vectors: number; ms: number }>; why: string } | null = null;
 
   constructor(options: IndexManagerOptions) {
     this.store = options.store;
@@ -129,6 +167,7 @@ export class IndexManager {
     this.persistDelayMs = options.persistDelayMs ?? 5000;
     this.compact = { ratio: options.compactRatio ?? 0.25, min: options.compactMin ?? 1024 };
     this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+    this.policy = { ...DEFAULT_IVF_POLICY, ...options.ivf };
     this.snapshotPath = join(options.dir, `${slug(options.fingerprint)}.snapshot`);
     this.s = new IndexState(this.fingerprint, this.dimension);
   }
@@ -156,6 +195,7 @@ export class IndexManager {
             await this.persistLocked();
           }
           this.state = 'ready';
+          this.reshapeIfDue();
           const report: OpenReport = {
             source: reason === undefined ? 'snapshot' : 'rebuilt',
             ...(reason !== undefined ? { reason } : {}),
@@ -289,7 +329,19 @@ export class IndexManager {
    * Builds a new index from the store off to the side while searches keep using the current
    * one, then swaps it in (after catching it up with writes made meanwhile).
    */
-  async rebuild(
+  rebuild(
+    onProgress?: (done: number, total: number) => void | Promise<void>,
+    why = 'requested',
+  ): Promise<{ vectors: number; ms: number }> {
+    if (this.rebuilding) return this.rebuilding.promise;
+    const promise = this.rebuildOnce(onProgress).finally(() => {
+      this.rebuilding = null;
+    });
+    this.rebuilding = { promise, why };
+    return promise;
+  }
+
+  private async rebuildOnce(
     onProgress?: (done: number, total: number) => void | Promise<void>,
   ): Promise<{ vectors: number; ms: number }> {
     const started = Date.now();
@@ -310,7 +362,7 @@ export class IndexManager {
       this.schedulePersist();
       const ms = Date.now() - started;
       this.lastRebuild = { at: new Date().toISOString(), vectors: this.s.live, ms };
-      this.logger.info('search index rebuilt from the store', { vectors: this.s.live, ms });
+      this.logger.info('search index rebuilt from the store', { vectors: this.s.live, type: this.s.index.kind, ms });
       return { vectors: this.s.live, ms };
     } finally {
       this.activity = 'idle';
@@ -318,22 +370,83 @@ export class IndexManager {
   }
 
   /**
-   * Self-recall@10 on a sample: each sampled memory's own stored vector must bring back its
-   * own id among the top 10. An exact index with a sound id map scores 1.0.
+   * After changes: starts a background rebuild when the collection has outgrown its index shape
+   * (Flat -> IVF past the threshold, IVF retrained when the right nlist drifted by more than
+   * 25%, back to Flat far below the threshold) or an IVF generation carries too many tombstones.
    */
-  async selfRecall(sampleSize: number): Promise<{ recall: number; sample: number }> {
-    const ids = [...this.s.labels.keys()];
-    const picked: string[] = [];
-    const step = Math.max(1, Math.floor(ids.length / sampleSize));
-    for (let i = 0; i < ids.length && picked.length < sampleSize; i += step) picked.push(ids[i]!);
-    const vectors = await this.store.vectorsOf(picked, this.fingerprint);
-    if (vectors.length === 0) return { recall: 1, sample: 0 };
-    const results = await this.search(
-      vectors.map((v) => v.vector),
-      10,
+  private reshapeIfDue(): void {
+    if (this.rebuilding || this.state !== 'ready') return;
+    const shape = this.s.index.shape();
+    let why = retrainReason(shape, this.s.live, this.dimension, this.policy);
+    // Refused at this size: retry only once the collection has grown by the drift share.
+    if (why && shape.type === 'Flat' && this.lastAttempt?.outcome === 'refused') {
+      if (this.s.live < this.lastAttempt.vectors * (1 + RETRAIN_DRIFT)) why = undefined;
+    }
+    if (!why && shape.type === 'IVF' && this.s.needsCompaction(this.compact)) {
+      why = `${this.s.tombstones} deleted or replaced vectors in the IVF index`;
+    }
+    if (!why) return;
+    this.logger.info('reshaping the search index in the background', { why });
+    this.rebuild(undefined, why).catch((err: unknown) =>
+      this.logger.error('background index rebuild failed', { why, error: errorMessage(err) }),
     );
-    const hits = results.filter((r, i) => r.some((h) => h.id === vectors[i]!.id)).length;
-    return { recall: hits / vectors.length, sample: vectors.length };
+  }
+
+  /**
+   * recall@10 of the index against exact search over the store's vectors (the source of
+   * truth), on `sampleSize` stored vectors used as queries (each query's own memory left out).
+   * The exact side streams the store page by page in JS, yielding between pages. A returned
+   * memory counts as found when its exact score reaches the 10th exact score (ties are not
+   * misses). A sound Flat index scores 1.0; a broken id map or a poor IVF index scores less.
+   */
+  async recallAt10(sampleSize: number): Promise<{ recall: number; sample: number }> {
+    const K = 10;
+    const picked = sample([...this.s.labels.keys()], sampleSize);
+    const queries = await this.store.vectorsOf(picked, this.fingerprint);
+    if (queries.length === 0 || this.s.live < 2) return { recall: 1, sample: 0 };
+    const got = (
+      await this.search(
+        queries.map((q) => q.vector),
+        K + 1,
+      )
+    ).map((hits, i) =>
+      hits
+        .filter((h) => h.id !== queries[i]!.id)
+        .slice(0, K)
+        .map((h) => h.id),
+    );
+    const wanted = got.map((ids) => new Set(ids));
+    const exactTop = queries.map(() => [] as number[]); // best K exact scores, descending
+    const scoreOf = queries.map(() => new Map<string, number>());
+    const ids = await this.store.embeddedIds(this.fingerprint);
+    for (let i = 0; i < ids.length; i += RECALL_PAGE) {
+      for (const v of await this.store.vectorsOf(ids.slice(i, i + RECALL_PAGE), this.fingerprint)) {
+        queries.forEach((q, qi) => {
+          if (v.id === q.id) return;
+          let dot = 0;
+          for (let j = 0; j < v.vector.length; j++) dot += v.vector[j]! * q.vector[j]!;
+          if (wanted[qi]!.has(v.id)) scoreOf[qi]!.set(v.id, dot);
+          const top = exactTop[qi]!;
+          if (top.length < K || dot > top[top.length - 1]!) {
+            let at = top.length;
+            while (at > 0 && top[at - 1]! < dot) at--;
+            top.splice(at, 0, dot);
+            if (top.length > K) top.pop();
+          }
+        });
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    let found = 0;
+    let possible = 0;
+    queries.forEach((_, qi) => {
+      const top = exactTop[qi]!;
+      if (top.length === 0) return;
+      const kth = top[top.length - 1]! - 1e-5;
+      possible += top.length;
+      for (const id of got[qi]!) if ((scoreOf[qi]!.get(id) ?? -Infinity) >= kth) found++;
+    });
+    return { recall: possible === 0 ? 1 : found / possible, sample: queries.length };
   }
 
   persist(): Promise<void> {
@@ -366,9 +479,20 @@ export class IndexManager {
     } catch {
       snapshotBytes = null;
     }
+    const shape = this.s.index.shape();
+    const plan = planFor(this.s.live, this.dimension, this.policy);
     return {
       state: this.state,
-      type: 'Flat',
+      type: shape.type,
+      nlist: shape.nlist,
+      nprobe: shape.nprobe,
+      trained: shape.trained,
+      trainingSetSize: this.s.training?.trainingSetSize ?? null,
+      vectorsPerList: shape.nlist ? Math.round(this.s.index.size / shape.nlist) : null,
+      training: this.s.training,
+      lastTrainingAttempt: this.lastAttempt,
+      plan: plan.why,
+      reshaping: this.rebuilding?.why ?? null,
       fingerprint: this.fingerprint,
       dimension: this.dimension,
       vectors: this.s.index.size,
@@ -427,11 +551,15 @@ export class IndexManager {
     }
   }
 
-  /** Reads the whole store into a new generation; awaits between pages, so it never holds the loop long. */
+  /**
+   * Reads the whole store into a new generation: Flat, or IVF trained (in a worker thread) on
+   * stored vectors when the collection is large enough. Awaits between pages, so it never
+   * holds the loop long.
+   */
   private async buildGeneration(
     onProgress?: (done: number, total: number) => void | Promise<void>,
   ): Promise<IndexState> {
-    const fresh = new IndexState(this.fingerprint, this.dimension);
+    const fresh = await this.emptyGeneration();
     const total = (await this.store.stats()).done;
     for (;;) {
       const page = await this.store.changesSince(fresh.appliedSeq, BUILD_PAGE);
@@ -445,6 +573,118 @@ export class IndexManager {
     }
   }
 
+  /** The empty index a rebuild fills: what the plan calls for, reusing a trained IVF when it still fits. */
+  private async emptyGeneration(): Promise<IndexState> {
+    const ids = await this.store.embeddedIds(this.fingerprint);
+    const plan = planFor(ids.length, this.dimension, this.policy);
+    const current = this.s;
+    if (plan.type === 'Flat') return new IndexState(this.fingerprint, this.dimension);
+    if (
+      current.index.kind === 'IVF' &&
+      current.emptyTrained &&
+      current.training &&
+      Math.abs(plan.nlist - current.training.nlist) <= RETRAIN_DRIFT * current.training.nlist
+    ) {
+      const reused = new IndexState(
+        this.fingerprint,
+        this.dimension,
+        FaissIndex.deserialize(current.emptyTrained, this.dimension),
+      );
+      reused.training = current.training;
+      reused.emptyTrained = current.emptyTrained;
+      return reused;
+    }
+    const last = this.lastAttempt;
+    if (last?.outcome === 'refused' && ids.length < last.vectors * (1 + RETRAIN_DRIFT)) {
+      return new IndexState(this.fingerprint, this.dimension); // refused at about this size already
+    }
+    return (
+      (await this.trainGeneration(ids, plan.nlist, plan.trainingPoints)) ??
+      new IndexState(this.fingerprint, this.dimension)
+    );
+  }
+
+  /**
+   * Trains IVF{nlist} on a random sample of distinct stored vectors, in a worker thread, and
+   * picks the smallest nprobe reaching the recall floor on held-out stored vectors. Returns
+   * undefined (Flat is kept, the reason recorded) when the data cannot make a sound IVF index.
+   */
+  private async trainGeneration(ids: string[], nlist: number, points: number): Promise<IndexState | undefined> {
+    const holdout = Math.min(500, Math.max(50, Math.floor(points / 100)));
+    const want = Math.min(ids.length, points + holdout);
+    const picked = sample(ids, want);
+    const seen = new Set<string>();
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < picked.length; i += PAGE) {
+      for (const v of await this.store.vectorsOf(picked.slice(i, i + PAGE), this.fingerprint)) {
+        if (seen.has(v.contentHash)) continue; // never train on duplicates
+        seen.add(v.contentHash);
+        rows.push(v.vector);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const attempt: TrainingAttempt = {
+      at: new Date().toISOString(),
+      vectors: ids.length,
+      nlist,
+      outcome: 'refused',
+      reason: '',
+      trainingSetSize: rows.length - holdout,
+      nprobe: null,
+      curve: [],
+      trainMs: 0,
+      tuneMs: 0,
+    };
+    this.lastAttempt = attempt;
+    if (rows.length - holdout < 39 * nlist) {
+      attempt.reason = `only ${rows.length} distinct stored vectors; IVF${nlist} needs ${39 * nlist} to train plus ${holdout} to test`;
+      this.logger.warn('keeping the exact index', { reason: attempt.reason });
+      return undefined;
+    }
+    const flat = new Float32Array(rows.length * this.dimension);
+    rows.forEach((r, i) => flat.set(r, i * this.dimension));
+    const target = Math.min(1, this.policy.recallFloor + 0.01);
+    try {
+      this.logger.info('training an IVF index in a worker thread', { nlist, trainingSetSize: attempt.trainingSetSize });
+      const result = await trainInWorker(
+        { dimension: this.dimension, nlist, count: rows.length, holdout, targetRecall: target, maxNprobe: MAX_NPROBE },
+        flat,
+        dirname(this.snapshotPath),
+      );
+      Object.assign(attempt, {
+        nprobe: result.nprobe,
+        curve: result.curve,
+        trainMs: result.trainMs,
+        tuneMs: result.tuneMs,
+      });
+      if (result.nprobe === null) {
+        const best = Math.max(...result.curve.map((c) => c.recall));
+        attempt.reason = `IVF${nlist} reached recall@10 ${best.toFixed(3)} at most (nprobe up to ${Math.min(nlist, MAX_NPROBE)}), below ${target}`;
+        this.logger.warn('IVF index refused, keeping the exact index', { reason: attempt.reason });
+        return undefined;
+      }
+      const bytes = result.index;
+      const state = new IndexState(this.fingerprint, this.dimension, FaissIndex.deserialize(bytes, this.dimension));
+      state.emptyTrained = bytes;
+      state.training = {
+        nlist,
+        nprobe: result.nprobe,
+        trainingSetSize: attempt.trainingSetSize,
+        trainedAt: attempt.at,
+        trainMs: Math.round(result.trainMs),
+        tuneMs: Math.round(result.tuneMs),
+        curve: result.curve,
+      };
+      attempt.outcome = 'kept';
+      attempt.reason = `recall@10 ${result.curve[result.curve.length - 1]!.recall.toFixed(3)} at nprobe ${result.nprobe} on ${holdout} held-out stored vectors`;
+      return state;
+    } catch (err) {
+      attempt.reason = `training failed: ${errorMessage(err)}`;
+      this.logger.error('IVF training failed, keeping the exact index', { error: errorMessage(err) });
+      return undefined;
+    }
+  }
+
   private async loadSnapshotLocked(): Promise<string | undefined> {
     if (!existsSync(this.snapshotPath)) return 'no snapshot file';
     try {
@@ -452,7 +692,7 @@ export class IndexManager {
       if (header.fingerprint !== this.fingerprint || header.dimension !== this.dimension) {
         return `snapshot was made by ${header.fingerprint}, the provider is ${this.fingerprint}`;
       }
-      const restored = FlatIndex.deserialize(index, this.dimension);
+      const restored = FaissIndex.deserialize(index, this.dimension);
       if (restored.size !== header.count) {
         return `snapshot holds ${restored.size} vectors but its map has ${header.count}`;
       }
@@ -463,6 +703,11 @@ export class IndexManager {
       const state = new IndexState(this.fingerprint, this.dimension, restored);
       const problem = state.restoreMap(header.ids, header.hashes, header.appliedSeq);
       if (problem) return problem;
+      if (restored.kind === 'IVF') {
+        if (!header.training || header.training.nlist !== restored.nlist)
+          return 'IVF snapshot without its training record';
+        state.training = header.training;
+      }
       this.s = state;
       this.lastPersist = { at: header.createdAt, seq: header.appliedSeq };
       return undefined;
@@ -490,7 +735,10 @@ export class IndexManager {
       this.s.appliedSeq = page.toSeq;
       this.dirty = true;
       this.schedulePersist();
-      if (!page.more) return;
+      if (!page.more) {
+        this.reshapeIfDue();
+        return;
+      }
     }
   }
 
@@ -553,6 +801,7 @@ export class IndexManager {
         createdAt,
         ids: this.s.ids,
         hashes: this.s.hashes,
+        training: this.s.training,
       },
       this.s.index.serialize(),
     );
@@ -583,6 +832,17 @@ interface QueuedSearch {
   timer?: NodeJS.Timeout;
 }
 
+/** A uniform random sample without replacement (partial Fisher-Yates on a copy). */
+function sample<T>(items: readonly T[], n: number): T[] {
+  const a = [...items];
+  const m = Math.min(n, a.length);
+  for (let i = 0; i < m; i++) {
+    const j = i + Math.floor(Math.random() * (a.length - i));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a.slice(0, m);
+}
+
 function trim(r: VerifyReport): VerifyReport {
   return { ...r, missingFromIndex: r.missingFromIndex.slice(0, 20), notInStore: r.notInStore.slice(0, 20) };
 }
@@ -591,9 +851,11 @@ function trim(r: VerifyReport): VerifyReport {
 function removeStaleTemporaries(snapshotPath: string): void {
   const dir = dirname(snapshotPath);
   if (!existsSync(dir)) return;
-  const prefix = `.${snapshotPath.slice(dir.length + 1)}.`;
+  // Snapshot writes (".<file>.<pid>.<rand>.tmp") and IVF training files (".train-<pid>.<rand>.*.tmp").
+  const prefixes = [`.${snapshotPath.slice(dir.length + 1)}.`, '.train-'];
   for (const f of readdirSync(dir)) {
-    if (!f.startsWith(prefix) || !f.endsWith('.tmp')) continue;
+    const prefix = prefixes.find((p) => f.startsWith(p));
+    if (prefix === undefined || !f.endsWith('.tmp')) continue;
     const pid = Number(f.slice(prefix.length).split('.')[0]);
     let alive: boolean;
     try {

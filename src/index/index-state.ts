@@ -3,9 +3,21 @@
 // manager serves searches from one generation while a rebuild fills another off to the side.
 import type { Logger } from '../logger.js';
 import type { ChangeEvent } from '../store/types.js';
-import { FlatIndex } from './flat-index.js';
+import { FaissIndex } from './faiss-index.js';
 
 const HASH_CHARS = 16;
+
+/** How an IVF generation was trained, for health and the snapshot header. */
+export interface TrainingInfo {
+  nlist: number;
+  nprobe: number;
+  trainingSetSize: number;
+  trainedAt: string;
+  trainMs: number;
+  tuneMs: number;
+  /** recall@10 against exact search on the tuning sample, by nprobe tried. */
+  curve: { nprobe: number; recall: number }[];
+}
 
 export interface Hit {
   id: string;
@@ -13,20 +25,24 @@ export interface Hit {
 }
 
 export class IndexState {
-  index: FlatIndex;
+  index: FaissIndex;
   ids: (string | null)[] = [];
   hashes: (string | null)[] = [];
   labels = new Map<string, number>();
   tombstones = 0;
   appliedSeq = 0;
   compactions = 0;
+  /** Set for IVF generations: how they were trained. */
+  training: TrainingInfo | null = null;
+  /** The trained, empty IVF index (serialized), to refill without retraining; null when unknown. */
+  emptyTrained: Buffer | null = null;
 
   constructor(
     readonly fingerprint: string,
     readonly dimension: number,
-    index?: FlatIndex,
+    index?: FaissIndex,
   ) {
-    this.index = index ?? FlatIndex.create(dimension);
+    this.index = index ?? FaissIndex.flat(dimension);
   }
 
   get live(): number {
@@ -81,7 +97,12 @@ export class IndexState {
       adds.set(id, { vector, hash });
     }
     this.add([...adds].map(([id, a]) => ({ id, vector: a.vector, hash: a.hash })));
-    if (this.tombstones >= compact.min && this.tombstones > this.index.size * compact.ratio) this.compact(logger);
+    if (this.index.kind === 'Flat' && this.needsCompaction(compact)) this.compact(logger);
+  }
+
+  /** Too many tombstones: a flat index compacts in place, an IVF generation is rebuilt by the manager. */
+  needsCompaction(compact: { ratio: number; min: number }): boolean {
+    return this.tombstones >= compact.min && this.tombstones > this.index.size * compact.ratio;
   }
 
   add(entries: readonly { id: string; vector: Float32Array; hash: string }[]): void {

@@ -5,6 +5,7 @@
 //   "VMMSNAP1" | u32 LE header length | header JSON | faiss index bytes | sha256 (32 bytes)
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { TrainingInfo } from './index-state.js';
 export { writeFileAtomic } from '../fs-atomic.js';
 
 const MAGIC = Buffer.from('VMMSNAP1', 'ascii');
@@ -25,6 +26,8 @@ export interface SnapshotHeader {
   ids: (string | null)[];
   /** label -> short content hash of the text the vector was made from. */
   hashes: (string | null)[];
+  /** IVF snapshots: how the index was trained (absent for Flat). */
+  training?: TrainingInfo | null;
 }
 
 export interface Snapshot {

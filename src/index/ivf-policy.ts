@@ -1,0 +1,62 @@
+// When the search index should be exact (Flat) and when IVF, with how many lists, trained on
+// how many stored vectors. Pure functions: the manager asks, tests check the numbers.
+import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-index.js';
+
+export interface IvfPolicy {
+  /** Collections smaller than this stay Flat (exact). */
+  minVectors: number;
+  /** recall@10 against exact search an IVF index must reach on its tuning sample, else Flat is kept. */
+  recallFloor: number;
+  /** Training points per list (FAISS needs 39; more trains better and takes longer). */
+  pointsPerList: number;
+}
+
+export const DEFAULT_IVF_POLICY: IvfPolicy = { minVectors: 200_000, recallFloor: 0.95, pointsPerList: 50 };
+
+const MIN_NLIST = 16;
+const MAX_NLIST = 65_536;
+/** Retrain when the right nlist differs from the current one by more than this share. */
+export const RETRAIN_DRIFT = 0.25;
+
+export type IndexPlan =
+  { type: 'Flat'; why: string } | { type: 'IVF'; nlist: number; trainingPoints: number; why: string };
+
+/**
+ * nlist = 4·√N (FAISS's guidance is 4·√N to 16·√N; the older N/39 gives far too many lists at
+ * large N), bounded so that there are at least 39 real training points per list.
+ */
+export function planFor(vectors: number, dimension: number, policy: IvfPolicy): IndexPlan {
+  if (vectors < policy.minVectors) {
+    return { type: 'Flat', why: `${vectors} vectors, below the IVF threshold of ${policy.minVectors}` };
+  }
+  const maxTraining = Math.floor(MAX_TRAINING_FLOATS / dimension);
+  const nlist = Math.min(
+    Math.round(4 * Math.sqrt(vectors)),
+    Math.floor(vectors / MIN_POINTS_PER_LIST),
+    Math.floor(maxTraining / MIN_POINTS_PER_LIST),
+    MAX_NLIST,
+  );
+  if (nlist < MIN_NLIST) {
+    return { type: 'Flat', why: `${vectors} vectors are too few to train ${MIN_NLIST} lists` };
+  }
+  const trainingPoints = Math.min(vectors, Math.max(MIN_POINTS_PER_LIST, policy.pointsPerList) * nlist, maxTraining);
+  return { type: 'IVF', nlist, trainingPoints, why: `${vectors} vectors: IVF${nlist} (4·√N lists)` };
+}
+
+/** Why the current index should be rebuilt with a different shape, or undefined when it fits. */
+export function retrainReason(
+  current: { type: 'Flat' | 'IVF'; nlist: number | null },
+  vectors: number,
+  dimension: number,
+  policy: IvfPolicy,
+): string | undefined {
+  const plan = planFor(vectors, dimension, policy);
+  if (current.type === 'Flat') return plan.type === 'IVF' ? `grown to ${vectors} vectors: ${plan.why}` : undefined;
+  // Hysteresis: an IVF index goes back to Flat only well below the threshold.
+  if (plan.type === 'Flat') return vectors < policy.minVectors / 2 ? `shrunk to ${vectors} vectors: Flat` : undefined;
+  const now = current.nlist ?? 0;
+  if (Math.abs(plan.nlist - now) > RETRAIN_DRIFT * now) {
+    return `size drifted to ${vectors} vectors: nlist ${now} -> ${plan.nlist}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,74 @@
+// Runs IVF training in a child process (ivf-worker.ts) and waits for it without blocking.
+// Not a worker thread: faiss-node keeps its class constructors in process-wide statics, so
+// loading it in a second thread breaks it in the first (a V8 fatal error, measured here).
+// Vectors go to the child and the trained index comes back through files, written and read
+// asynchronously, so nothing large is serialized on the event loop.
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface TrainRequest {
+  dimension: number;
+  nlist: number;
+  count: number;
+  /** The last `holdout` rows are tuning queries, not training points. */
+  holdout: number;
+  /** Smallest nprobe whose recall@10 reaches this is chosen. */
+  targetRecall: number;
+  maxNprobe: number;
+}
+
+export interface TrainResult {
+  /** The trained, empty index, nprobe set (serialized). */
+  index: Buffer;
+  /** null when no nprobe up to maxNprobe reached the target. */
+  nprobe: number | null;
+  curve: { nprobe: number; recall: number }[];
+  trainMs: number;
+  tuneMs: number;
+}
+
+/** What the child reports back (the index itself travels through `outPath`). */
+export type WorkerReply = { ok: true; result: Omit<TrainResult, 'index'> } | { ok: false; error: string };
+export type WorkerRequest = TrainRequest & { vectorsPath: string; outPath: string };
+
+/** Trains IVF{nlist} on `vectors` (count x dimension, row-major) in a child process; `dir` holds the temporary files. */
+export async function trainInWorker(req: TrainRequest, vectors: Float32Array, dir: string): Promise<TrainResult> {
+  await mkdir(dir, { recursive: true });
+  const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
+  const vectorsPath = join(dir, `.train-${tag}.f32.tmp`);
+  const outPath = join(dir, `.train-${tag}.index.tmp`);
+  try {
+    await writeFile(vectorsPath, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+    // Under tsx (tests, bench) the script is the .ts source and the child inherits tsx's loader.
+    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    const child = fork(fileURLToPath(new URL(`./ivf-worker.${ext}`, import.meta.url)), [], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      let settled = false;
+      child.once('message', (m) => {
+        settled = true;
+        resolve(m as WorkerReply);
+      });
+      child.once('error', (err) => {
+        if (!settled) reject(err);
+        settled = true;
+      });
+      child.once('exit', (code, signal) => {
+        if (!settled) reject(new Error(`the IVF training process exited (${signal ?? `code ${code}`})`));
+        settled = true;
+      });
+      const message: WorkerRequest = { ...req, vectorsPath, outPath };
+      child.send(message);
+    });
+    child.disconnect();
+    if (!reply.ok) throw new Error(`IVF training failed: ${reply.error}`);
+    return { ...reply.result, index: await readFile(outPath) };
+  } finally {
+    await rm(vectorsPath, { force: true });
+    await rm(outPath, { force: true });
+  }
+}

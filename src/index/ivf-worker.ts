@@ -1,0 +1,64 @@
+// Child process: trains an IVF index and chooses its nprobe, off the server's process
+// (training nlist 4000 on 1M vectors takes minutes; the server keeps answering meanwhile).
+//
+// In: real stored vectors, row-major, in a file; the last `holdout` rows are queries only. The
+// index is trained on the others, filled with them, and searched at nprobe 1, 2, 4, ... against
+// exact search of the same rows until recall@10 reaches the target. Out: the trained, still
+// empty index (with that nprobe) in a file, and the measured curve as a message.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { FaissIndex } from './faiss-index.js';
+import type { WorkerReply, WorkerRequest } from './ivf-train.js';
+
+const K = 10;
+
+function run(req: WorkerRequest): Extract<WorkerReply, { ok: true }>['result'] {
+  const { dimension: d, nlist, count, holdout } = req;
+  const bytes = readFileSync(req.vectorsPath);
+  const vectors = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  if (vectors.length !== count * d) throw new Error(`expected ${count} x ${d} floats, got ${vectors.length}`);
+  const trainCount = count - holdout;
+  const rows = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => vectors.subarray((from + i) * d, (from + i + 1) * d));
+  const t0 = performance.now();
+  const trained = FaissIndex.trainIvf(d, nlist, vectors.subarray(0, trainCount * d), trainCount);
+  const empty = trained.serialize();
+  const trainMs = performance.now() - t0;
+
+  const t1 = performance.now();
+  const base = rows(0, trainCount);
+  const queries = rows(trainCount, count);
+  trained.add(base);
+  const exact = FaissIndex.flat(d);
+  exact.add(base);
+  const truth = exact.search(queries, K).map((h) => new Set(h.labels));
+  const curve: { nprobe: number; recall: number }[] = [];
+  let chosen: number | null = null;
+  const maxProbe = Math.min(nlist, req.maxNprobe);
+  for (let p = 1; ; p = Math.min(p * 2, maxProbe)) {
+    const hits = (p === 1 ? trained : trained.withNprobe(p)).search(queries, K);
+    let found = 0;
+    hits.forEach((h, i) => {
+      for (const l of h.labels) if (truth[i]!.has(l)) found++;
+    });
+    const recall = found / Math.max(1, queries.length * K);
+    curve.push({ nprobe: p, recall });
+    if (recall >= req.targetRecall) {
+      chosen = p;
+      break;
+    }
+    if (p >= maxProbe) break;
+  }
+  const out = chosen === null ? empty : FaissIndex.deserialize(empty, d).withNprobe(chosen).serialize();
+  writeFileSync(req.outPath, out);
+  return { nprobe: chosen, curve, trainMs, tuneMs: performance.now() - t1 };
+}
+
+process.once('message', (req: WorkerRequest) => {
+  let reply: WorkerReply;
+  try {
+    reply = { ok: true, result: run(req) };
+  } catch (err) {
+    reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  process.send!(reply, () => process.exit(0));
+});
