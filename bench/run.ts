@@ -1,12 +1,19 @@
-// npm run bench [-- --sizes 10000,100000] [--queries 300] [--backfill 10000] [--json FILE]
+// npm run bench [-- --sizes 10000,100000] [--index-sizes 100000,1000000] [--queries 300]
+//                  [--backfill 10000] [--peer 10000] [--skip-glove] [--smoke] [--json FILE]
 //
 // Each scenario is measured next to a reference on the same data in the same run, so the
 // ratios mean something on a shared, noisy machine:
 //   store:  memory_store batches of 100 through a real MCP client (in-process)
 //           vs raw better-sqlite3 inserts + raw faiss-node add of the same vectors
-//   search: memory_search through a real MCP client, one at a time, k = 10
-//           vs raw faiss-node search of the same query vectors
-// Data is seeded and synthetic: texts drawn from a fixed vocabulary, embedded by the hash provider.
+//   search: memory_search through a real MCP client (in-process, then stdio), k = 10,
+//           one at a time and 100 concurrent, vs raw faiss-node search of the same query vectors
+//   cold start and resident memory of `node dist/cli.js` on the data just stored
+//   index level (index-bench.ts): Flat and IVF, build, rebuild while serving, recall@10, on
+//           clustered synthetic vectors and on the 341k GloVe-derived word vectors
+//   peer (process-bench.ts): @modelcontextprotocol/server-memory driven by the same client
+//   backfill (backfill.ts): SQLite and FalkorDB
+// Data is seeded; texts are embedded by the hash provider. --smoke runs every scenario at tiny
+// sizes (CI runs it so the bench cannot rot).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,63 +22,31 @@ import faissNode from 'faiss-node';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { startHarness, testConfig } from '../test/helpers/harness.js';
 import { benchBackfill } from './backfill.js';
+import { makeTexts, now, record, rows, stats } from './common.js';
+import { benchClustered, benchGlove } from './index-bench.js';
+import { benchPeer, benchStdio } from './process-bench.js';
 import { tempDir } from '../test/helpers/tmp.js';
-import { rng } from '../test/helpers/vectors.js';
 
 const { values } = parseArgs({
   options: {
-    sizes: { type: 'string', default: '10000' },
+    sizes: { type: 'string', default: '10000,100000' },
+    'index-sizes': { type: 'string', default: '100000' },
     queries: { type: 'string', default: '300' },
     json: { type: 'string' },
     backfill: { type: 'string', default: '10000' },
+    peer: { type: 'string', default: '10000' },
+    'skip-glove': { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
   },
 });
-const sizes = values.sizes.split(',').map(Number);
-const queryCount = Number(values.queries);
-
-const VOCAB = (() => {
-  const next = rng(7);
-  const syll = ['ka', 'lo', 'mi', 'ne', 'ru', 'ta', 'vo', 'shi', 'pe', 'dra', 'en', 'ol', 'ix', 'um'];
-  return Array.from({ length: 3000 }, () => {
-    const n = 2 + Math.floor(next() * 3);
-    return Array.from({ length: n }, () => syll[Math.floor(next() * syll.length)]).join('');
-  });
-})();
-
-function makeTexts(n: number, seed: number): string[] {
-  const next = rng(seed);
-  return Array.from({ length: n }, () => {
-    const len = 8 + Math.floor(next() * 16);
-    // Zipf-like word choice: a few words are common, most are rare.
-    return Array.from({ length: len }, () => VOCAB[Math.floor(VOCAB.length * next() ** 3)]).join(' ');
-  });
-}
-
-interface Stats {
-  n: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  mean: number;
-}
-function stats(ms: number[]): Stats {
-  const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { n: s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-const now = () => performance.now();
-
-interface Row {
-  scenario: string;
-  size: number;
-  figure: string;
-  ours: number;
-  reference: number;
-  unit: string;
-  ratio: number;
-}
-const rows: Row[] = [];
-const record = (r: Omit<Row, 'ratio'>) => rows.push({ ...r, ratio: r.ours / r.reference });
+const smoke = values.smoke;
+const sizes = (smoke ? '1000' : values.sizes).split(',').map(Number);
+const indexSizes = (smoke ? '3000' : values['index-sizes']).split(',').filter(Boolean).map(Number);
+const queryCount = smoke ? 20 : Number(values.queries);
+const peerCount = smoke ? 300 : Number(values.peer);
+const backfillCount = smoke ? 300 : Number(values.backfill);
+const glove = !smoke && !values['skip-glove'];
+const started = now();
 
 async function benchSize(size: number): Promise<void> {
   const texts = makeTexts(size, size);
@@ -191,15 +166,18 @@ async function benchSize(size: number): Promise<void> {
       reference: 1000 / rr.mean,
       unit: '/s',
     });
-    await h.close();
+    await h.close(); // writes the index snapshot: the data directory is what a restarted server finds
+    await benchStdio(join(dir.path, 'ours'), size, queries, rr.p50, embedder.dimension);
   } finally {
     dir.cleanup();
   }
 }
 
 for (const size of sizes) await benchSize(size);
+for (const size of indexSizes) await benchClustered(size, { queries: Math.min(queryCount, 200), rebuild: true });
+if (glove) await benchGlove(200);
+if (peerCount > 0) await benchPeer(makeTexts(peerCount, 4242), makeTexts(Math.min(queryCount, 200), 4343));
 
-const backfillCount = Number(values.backfill);
 if (backfillCount > 0) {
   for (const f of await benchBackfill(makeTexts(backfillCount, 99))) {
     record({
@@ -214,7 +192,7 @@ if (backfillCount > 0) {
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-const header = ['scenario', 'size', 'figure', 'ours', 'reference', 'ours/ref'];
+const header = ['scenario', 'size', 'figure', 'ours', 'reference', 'ours/ref', 'reference is'];
 const table = rows.map((r) => [
   r.scenario,
   String(r.size),
@@ -222,13 +200,15 @@ const table = rows.map((r) => [
   fmt(r.ours),
   fmt(r.reference),
   r.ratio.toFixed(2),
+  r.refName ?? 'raw (see below)',
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
 process.stdout.write(
   [line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n') +
-    '\n\nreferences: store = raw better-sqlite3 insert + raw faiss-node add of the same vectors; ' +
+    '\n\nraw references: store = raw better-sqlite3 insert + raw faiss-node add of the same vectors; ' +
     'search = raw faiss-node IndexFlatIP search of the same query vectors (for concurrent: one at a time); ' +
-    'backfill = hash-embedding the same texts alone (no store).\n',
+    'backfill = hash-embedding the same texts alone (no store).\n' +
+    `total ${((now() - started) / 1000).toFixed(0)} s\n`,
 );
-if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));
+if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), smoke, rows }, null, 2));

@@ -246,12 +246,12 @@ export class MemoryService {
 
     // Ask for more candidates than k when filtering, and widen until k pass the filters or
     // the whole index was examined: a filter never hides a match that exists.
+    // (The index clamps k to its size; fetch never drops to 0, or a search racing the index's
+    // first catch-up could widen 0 x 4 forever.)
     let fetch = filtering ? Math.max(k * 4, 50) : k;
     let hits: Hit[];
     let out: SearchHit[];
     for (;;) {
-      const live = index.liveCount;
-      fetch = Math.min(fetch, live);
       [hits] = (await index.search([queryVector], fetch)) as [Hit[]];
       const records = new Map((await this.store.get(hits.map((h) => h.id))).map((r) => [r.id, r]));
       out = [];

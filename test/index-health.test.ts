@@ -47,6 +47,9 @@ describe('index health and repair', () => {
     await h.call('memory_store', {
       items: Array.from({ length: 20 }, (_, i) => ({ id: `m${i}`, text: `health check memory number ${i}` })),
     });
+    // The index opens in the background (a store does not wait for it; the next search catches it
+    // up): these tests start from an open index that holds the 20.
+    await (await h.app.service.ready()).sync();
   });
   afterEach(async () => {
     await h.close();

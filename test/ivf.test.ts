@@ -21,9 +21,10 @@ describe('IVF plan', () => {
     assert.equal(planFor(9_999, 384, policy).type, 'Flat');
     const at1m = planFor(1_000_000, 384, policy);
     assert.deepEqual([at1m.type, at1m.type === 'IVF' && at1m.nlist], ['IVF', 4000]);
-    assert.equal(at1m.type === 'IVF' && at1m.trainingPoints, 200_000); // 50 per list: ~8x less training than all 1M
+    assert.equal(at1m.type === 'IVF' && at1m.trainingPoints, 200_000); // 50 per list: 5x less training than all 1M
+    assert.equal(at1m.type === 'IVF' && at1m.holdout, 500);
     const at10k = planFor(10_000, 384, policy);
-    assert.equal(at10k.type === 'IVF' && at10k.nlist, 256); // 4·√N = 400 would leave 25 points per list
+    assert.equal(at10k.type === 'IVF' && at10k.nlist, 253); // 4·√N = 400 would leave 25 points per list (100 held out)
     assert.equal(planFor(500, 384, { ...policy, minVectors: 100 }).type, 'Flat'); // 12 lists: too few to bother
   });
   it('retrains when the right nlist drifts by more than 25%, and returns to Flat only well below the threshold', () => {

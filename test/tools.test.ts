@@ -100,6 +100,36 @@ describe('tools through a real MCP client (in-process)', () => {
     assert.ok(!gone.results.some((r) => r.id === id), 'a deleted memory is never returned');
   });
 
+  it('finds memories the index learns about during the search itself (written behind its back)', async () => {
+    // A fresh server whose index is open and empty; memories then arrive in the store directly
+    // (as from another process). The search catches the index up and must answer, not loop.
+    const d = tempDir();
+    const fresh = await startHarness(testConfig(d.path));
+    try {
+      await fresh.app.service.ready();
+      const embedder = fresh.app.embedder;
+      const texts = Array.from({ length: 12 }, (_, i) => `orchard note ${i} about apple trees`);
+      const vectors = await embedder.embed(texts);
+      await fresh.app.store.upsert(
+        texts.map((text, i) => ({
+          id: `o${i}`,
+          namespace: 'default',
+          text,
+          metadata: {},
+          tags: [],
+          embedding: { vector: vectors[i]!, fingerprint: embedder.fingerprint },
+        })),
+      );
+      assert.equal(fresh.app.service.openIndex!.liveCount, 0);
+      const r = await fresh.call('memory_search', { query: 'apple trees orchard', k: 5 });
+      assert.equal(r.isError, undefined, textOf(r));
+      assert.equal(structured<{ results: unknown[] }>(r).results.length, 5);
+    } finally {
+      await fresh.close();
+      d.cleanup();
+    }
+  });
+
   it('stores a batch with own ids, and storing an existing id updates it', async () => {
     const items = Array.from({ length: 30 }, (_, i) => ({
       id: `batch-${i}`,

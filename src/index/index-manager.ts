@@ -17,7 +17,7 @@ import { DEFAULT_IVF_POLICY, RETRAIN_DRIFT, planFor, retrainReason, type IvfPoli
 import { trainInWorker } from './ivf-train.js';
 import { Mutex } from './mutex.js';
 import { tryLock } from './persist-lock.js';
-import { encodeSnapshot, readSnapshotFile, writeFileAtomic } from './snapshot.js';
+import { encodeSnapshotAsync, readSnapshotFileAsync, writeFileAtomicAsync } from './snapshot.js';
 
 export type { Hit } from './index-state.js';
 
@@ -26,8 +26,11 @@ const PAGE = 1000;
 const RECALL_PAGE = 1000;
 /** The most lists an IVF search may probe; beyond it exact search is the better deal. */
 const MAX_NPROBE = 256;
-/** Rebuild pages are smaller: faiss-node reads vectors element by element, so one add of 250 x 384 takes ~25 ms. */
-const BUILD_PAGE = 250;
+/**
+ * Rebuild pages hold about 40,000 floats: faiss-node reads vectors element by element (~0.25 µs
+ * per float), so one page's add holds the event loop ~10 ms (104 vectors at d = 384).
+ */
+const BUILD_PAGE_FLOATS = 40_000;
 /** A snapshot write takes seconds even for large indexes; a lock older than this is a crashed holder's. */
 const PERSIST_LOCK_STALE_MS = 10 * 60_000;
 
@@ -152,6 +155,8 @@ export class IndexManager {
   private compactionsBefore = 0;
   private searchQueue: QueuedSearch[] = [];
   private draining = false;
+  /** Snapshot writes in flight, in capture order. */
+  private writeChain: Promise<void> = Promise.resolve();
   private searchCalls = 0;
   private searchBatches = 0;
   private readonly policy: IvfPolicy;
@@ -450,7 +455,9 @@ export class IndexManager {
   }
 
   persist(): Promise<void> {
-    return this.lock.run(() => this.doing('writing its snapshot', () => this.persistLocked()));
+    return this.lock
+      .run(() => this.doing('capturing its snapshot', async () => this.capturePersistLocked()))
+      .then((write) => write?.());
   }
 
   /** Stops the persist timer and writes the snapshot if anything changed. */
@@ -459,6 +466,7 @@ export class IndexManager {
     this.persistTimer = undefined;
     return this.lock.run(async () => {
       if (this.state === 'ready') await this.persistLocked();
+      await this.writeChain; // writes started by the timer finish before we report closed
       this.state = 'closed';
     });
   }
@@ -562,7 +570,10 @@ export class IndexManager {
     const fresh = await this.emptyGeneration();
     const total = (await this.store.stats()).done;
     for (;;) {
-      const page = await this.store.changesSince(fresh.appliedSeq, BUILD_PAGE);
+      const page = await this.store.changesSince(
+        fresh.appliedSeq,
+        Math.max(16, Math.floor(BUILD_PAGE_FLOATS / this.dimension)),
+      );
       fresh.apply(page.events, this.logger, this.compact);
       fresh.appliedSeq = page.toSeq;
       await onProgress?.(fresh.live, Math.max(total, fresh.live));
@@ -575,8 +586,10 @@ export class IndexManager {
 
   /** The empty index a rebuild fills: what the plan calls for, reusing a trained IVF when it still fits. */
   private async emptyGeneration(): Promise<IndexState> {
-    const ids = await this.store.embeddedIds(this.fingerprint);
-    const plan = planFor(ids.length, this.dimension, this.policy);
+    // The plan needs an estimate only (ours when serving, the store's embedded count when opening);
+    // the ids (a full scan) are read only when training.
+    const estimate = this.state === 'ready' ? this.s.live : (await this.store.stats()).done;
+    const plan = planFor(estimate, this.dimension, this.policy);
     const current = this.s;
     if (plan.type === 'Flat') return new IndexState(this.fingerprint, this.dimension);
     if (
@@ -595,12 +608,16 @@ export class IndexManager {
       return reused;
     }
     const last = this.lastAttempt;
-    if (last?.outcome === 'refused' && ids.length < last.vectors * (1 + RETRAIN_DRIFT)) {
+    if (last?.outcome === 'refused' && estimate < last.vectors * (1 + RETRAIN_DRIFT)) {
       return new IndexState(this.fingerprint, this.dimension); // refused at about this size already
     }
     return (
-      (await this.trainGeneration(ids, plan.nlist, plan.trainingPoints)) ??
-      new IndexState(this.fingerprint, this.dimension)
+      (await this.trainGeneration(
+        await this.store.embeddedIds(this.fingerprint),
+        plan.nlist,
+        plan.trainingPoints,
+        plan.holdout,
+      )) ?? new IndexState(this.fingerprint, this.dimension)
     );
   }
 
@@ -609,8 +626,12 @@ export class IndexManager {
    * picks the smallest nprobe reaching the recall floor on held-out stored vectors. Returns
    * undefined (Flat is kept, the reason recorded) when the data cannot make a sound IVF index.
    */
-  private async trainGeneration(ids: string[], nlist: number, points: number): Promise<IndexState | undefined> {
-    const holdout = Math.min(500, Math.max(50, Math.floor(points / 100)));
+  private async trainGeneration(
+    ids: string[],
+    nlist: number,
+    points: number,
+    holdout: number,
+  ): Promise<IndexState | undefined> {
     const want = Math.min(ids.length, points + holdout);
     const picked = sample(ids, want);
     const seen = new Set<string>();
@@ -688,7 +709,7 @@ export class IndexManager {
   private async loadSnapshotLocked(): Promise<string | undefined> {
     if (!existsSync(this.snapshotPath)) return 'no snapshot file';
     try {
-      const { header, index } = readSnapshotFile(this.snapshotPath);
+      const { header, index } = await readSnapshotFileAsync(this.snapshotPath);
       if (header.fingerprint !== this.fingerprint || header.dimension !== this.dimension) {
         return `snapshot was made by ${header.fingerprint}, the provider is ${this.fingerprint}`;
       }
@@ -787,17 +808,27 @@ export class IndexManager {
   }
 
   private async persistLocked(): Promise<void> {
-    if (!this.dirty && existsSync(this.snapshotPath)) return;
+    await this.capturePersistLocked()?.();
+  }
+
+  /**
+   * Captures the snapshot (serialized index and id map, synchronously, so it is consistent)
+   * and returns the job that hashes and writes it. The job runs outside the lock, so searches
+   * are not held up by the disk; writes are chained, so they land in capture order.
+   */
+  private capturePersistLocked(): (() => Promise<void>) | undefined {
+    if (!this.dirty && existsSync(this.snapshotPath)) return undefined;
     if (this.persistTimer) clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
     const createdAt = new Date().toISOString();
-    const bytes = encodeSnapshot(
+    const seq = this.s.appliedSeq;
+    const parts = encodeSnapshotAsync(
       {
         fingerprint: this.fingerprint,
         dimension: this.dimension,
         count: this.s.index.size,
         live: this.s.live,
-        appliedSeq: this.s.appliedSeq,
+        appliedSeq: seq,
         createdAt,
         ids: this.s.ids,
         hashes: this.s.hashes,
@@ -805,21 +836,35 @@ export class IndexManager {
       },
       this.s.index.serialize(),
     );
-    const lock = tryLock(`${this.snapshotPath}.lock`, PERSIST_LOCK_STALE_MS);
-    if (!lock.acquired) {
-      // Another process is writing the snapshot; ours stays dirty and is retried later.
-      this.logger.debug('another process is writing the index snapshot', { holder: lock.holder });
-      this.persistSkipped++;
-      this.schedulePersist();
-      return;
-    }
-    try {
-      writeFileAtomic(this.snapshotPath, bytes);
-    } finally {
-      lock.release();
-    }
     this.dirty = false;
-    this.lastPersist = { at: createdAt, seq: this.s.appliedSeq };
+    const failed = () => {
+      this.dirty = true;
+      this.schedulePersist();
+    };
+    return () => {
+      const write = this.writeChain.then(async () => {
+        const bytes = await parts;
+        const lock = tryLock(`${this.snapshotPath}.lock`, PERSIST_LOCK_STALE_MS);
+        if (!lock.acquired) {
+          // Another process is writing the snapshot; ours stays dirty and is retried later.
+          this.logger.debug('another process is writing the index snapshot', { holder: lock.holder });
+          this.persistSkipped++;
+          failed();
+          return;
+        }
+        try {
+          await writeFileAtomicAsync(this.snapshotPath, bytes);
+        } catch (err) {
+          failed();
+          throw err;
+        } finally {
+          lock.release();
+        }
+        this.lastPersist = { at: createdAt, seq };
+      });
+      this.writeChain = write.catch(() => undefined);
+      return write;
+    };
   }
 }
 

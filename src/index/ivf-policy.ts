@@ -19,28 +19,38 @@ const MAX_NLIST = 65_536;
 export const RETRAIN_DRIFT = 0.25;
 
 export type IndexPlan =
-  { type: 'Flat'; why: string } | { type: 'IVF'; nlist: number; trainingPoints: number; why: string };
+  { type: 'Flat'; why: string } | { type: 'IVF'; nlist: number; trainingPoints: number; holdout: number; why: string };
+
+/** Stored vectors held out of training to measure recall on (1%, 50 to 500). */
+export function holdoutFor(vectors: number): number {
+  return Math.min(500, Math.max(50, Math.floor(vectors / 100)));
+}
 
 /**
  * nlist = 4·√N (FAISS's guidance is 4·√N to 16·√N; the older N/39 gives far too many lists at
- * large N), bounded so that there are at least 39 real training points per list.
+ * large N), bounded so that there are at least 39 real training points per list besides the held-out ones.
  */
 export function planFor(vectors: number, dimension: number, policy: IvfPolicy): IndexPlan {
   if (vectors < policy.minVectors) {
     return { type: 'Flat', why: `${vectors} vectors, below the IVF threshold of ${policy.minVectors}` };
   }
   const maxTraining = Math.floor(MAX_TRAINING_FLOATS / dimension);
+  const holdout = holdoutFor(vectors);
   const nlist = Math.min(
     Math.round(4 * Math.sqrt(vectors)),
-    Math.floor(vectors / MIN_POINTS_PER_LIST),
+    Math.floor((vectors - holdout) / MIN_POINTS_PER_LIST),
     Math.floor(maxTraining / MIN_POINTS_PER_LIST),
     MAX_NLIST,
   );
   if (nlist < MIN_NLIST) {
     return { type: 'Flat', why: `${vectors} vectors are too few to train ${MIN_NLIST} lists` };
   }
-  const trainingPoints = Math.min(vectors, Math.max(MIN_POINTS_PER_LIST, policy.pointsPerList) * nlist, maxTraining);
-  return { type: 'IVF', nlist, trainingPoints, why: `${vectors} vectors: IVF${nlist} (4·√N lists)` };
+  const trainingPoints = Math.min(
+    vectors - holdout,
+    Math.max(MIN_POINTS_PER_LIST, policy.pointsPerList) * nlist,
+    maxTraining,
+  );
+  return { type: 'IVF', nlist, trainingPoints, holdout, why: `${vectors} vectors: IVF${nlist} (4·√N lists)` };
 }
 
 /** Why the current index should be rebuilt with a different shape, or undefined when it fits. */

@@ -5,8 +5,11 @@
 //   "VMMSNAP1" | u32 LE header length | header JSON | faiss index bytes | sha256 (32 bytes)
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setImmediate as turn } from 'node:timers/promises';
+import { webcrypto } from 'node:crypto';
 import type { TrainingInfo } from './index-state.js';
-export { writeFileAtomic } from '../fs-atomic.js';
+export { writeFileAtomic, writeFileAtomicAsync } from '../fs-atomic.js';
 
 const MAGIC = Buffer.from('VMMSNAP1', 'ascii');
 const FORMAT = 1;
@@ -51,11 +54,50 @@ export function encodeSnapshot(header: Omit<SnapshotHeader, 'format'>, index: Bu
   return Buffer.concat([body, digest]);
 }
 
-export function decodeSnapshot(file: Buffer): Snapshot {
+/**
+ * The snapshot as parts to write (body, then its sha256), built in steps that each hold the
+ * event loop briefly: one copy to join the parts, then the hash in the thread pool.
+ */
+export async function encodeSnapshotAsync(
+  header: Omit<SnapshotHeader, 'format'>,
+  index: Buffer,
+): Promise<Uint8Array[]> {
+  const json = Buffer.from(JSON.stringify({ format: FORMAT, ...header }), 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(json.length, 0);
+  await turn();
+  const body = Buffer.concat([MAGIC, len, json, index]);
+  await turn();
+  const digest = new Uint8Array(await webcrypto.subtle.digest('SHA-256', body));
+  return [body, digest];
+}
+
+/** Reads and checks a snapshot without blocking the event loop on the read or the hash. */
+export async function readSnapshotFileAsync(path: string): Promise<Snapshot> {
+  const file = await readFile(path);
+  checkShape(file);
+  const body = file.subarray(0, file.length - 32);
+  const digest = Buffer.from(await webcrypto.subtle.digest('SHA-256', body));
+  return parse(file, digest);
+}
+
+function checkShape(file: Buffer): void {
   if (file.length < MAGIC.length + 4 + 32) throw new SnapshotError(`file too short (${file.length} bytes)`);
   if (!file.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotError('not a snapshot file (bad magic)');
+}
+
+export function decodeSnapshot(file: Buffer): Snapshot {
+  checkShape(file);
+  return parse(
+    file,
+    createHash('sha256')
+      .update(file.subarray(0, file.length - 32))
+      .digest(),
+  );
+}
+
+function parse(file: Buffer, digest: Buffer): Snapshot {
   const body = file.subarray(0, file.length - 32);
-  const digest = createHash('sha256').update(body).digest();
   if (!digest.equals(file.subarray(file.length - 32))) {
     throw new SnapshotError('checksum mismatch (truncated or corrupted file)');
   }

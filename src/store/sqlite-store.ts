@@ -21,6 +21,9 @@ import type {
 import { contentHash } from './content-hash.js';
 import { statsFromCounts } from './stats.js';
 
+/** Ids per page when listing a whole model's embedded ids. */
+const ID_PAGE = 10_000;
+
 /** Schema migrations, applied in order; PRAGMA user_version records how many ran. */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
@@ -339,10 +342,22 @@ export class SqliteStore implements MemoryStore {
   }
 
   async embeddedIds(fingerprint: string): Promise<string[]> {
-    const rows = this.q(`SELECT id FROM memories WHERE embedding_status = 'done' AND embedding_fingerprint = ?`)
-      .pluck()
-      .all(fingerprint) as string[];
-    return rows;
+    // In pages (by rowid, the table's own order: no sort), yielding between them: one query over
+    // 100k rows holds the event loop ~90 ms. Callers that need a consistent set compare
+    // headSeq before and after (verify does).
+    const page = this.q(
+      `SELECT rowid, id, embedding_status = 'done' AND embedding_fingerprint = ? AS hit FROM memories
+       WHERE rowid > ? ORDER BY rowid LIMIT ${ID_PAGE}`,
+    );
+    const out: string[] = [];
+    let after = 0;
+    for (;;) {
+      const rows = page.all(fingerprint, after) as { rowid: number; id: string; hit: number }[];
+      for (const r of rows) if (r.hit) out.push(r.id);
+      if (rows.length < ID_PAGE) return out;
+      after = rows[rows.length - 1]!.rowid;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async vectorsOf(

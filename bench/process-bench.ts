@@ -1,0 +1,213 @@
+// Process-level scenarios over stdio, with the server as users run it (node dist/cli.js):
+//   - cold start on a data directory that already holds N memories: initialize, first search
+//   - memory_search over stdio, one client, sequentially
+//   - resident memory of the server process
+//   - the peer reference: @modelcontextprotocol/server-memory, driven by the same SDK client
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { tempDir } from '../test/helpers/tmp.js';
+import { note, now, record, stats } from './common.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(root, 'dist', 'cli.js');
+const PEER = '@modelcontextprotocol/server-memory';
+const PEER_VERSION = '2026.8.31';
+
+interface Session {
+  client: Client;
+  pid: number;
+  call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  close(): Promise<void>;
+}
+
+async function connect(command: string, args: string[], env: Record<string, string>): Promise<Session> {
+  const transport = new StdioClientTransport({
+    command,
+    args,
+    env: { PATH: process.env['PATH'] ?? '', OMP_WAIT_POLICY: 'PASSIVE', ...env },
+    stderr: 'ignore',
+  });
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    client,
+    pid: transport.pid!,
+    call: async (name, a) => (await client.callTool({ name, arguments: a })) as CallToolResult,
+    close: () => client.close(),
+  };
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** How long Node itself takes to start and exit: the floor under any cold start. */
+function nodeStartMs(): number {
+  const ms: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = now();
+    spawnSync(process.execPath, ['-e', '0']);
+    ms.push(now() - t);
+  }
+  return stats(ms).p50;
+}
+
+/**
+ * Cold start on `dataDir` (already holding `size` memories and a snapshot), then sequential
+ * searches over stdio, and the resident size of the server process.
+ */
+export async function benchStdio(
+  dataDir: string,
+  size: number,
+  queries: string[],
+  rawP50: number,
+  dimension: number,
+): Promise<void> {
+  note(`process bench: cold start with ${size} memories`);
+  const started = now();
+  const s = await connect(process.execPath, [cli, '--data-dir', dataDir], {});
+  const initMs = now() - started;
+  const t = now();
+  const first = await s.call('memory_search', { query: queries[0]!, k: 10 });
+  const firstMs = now() - t;
+  if (first.isError) throw new Error(`first search failed: ${JSON.stringify(first.content)}`);
+  const base = nodeStartMs();
+  record({
+    scenario: 'cold start: initialize answered (stdio, spawn to reply)',
+    size,
+    figure: 'ms',
+    ours: initMs,
+    reference: base,
+    refName: 'node -e 0 (start and exit)',
+    unit: 'ms',
+  });
+  record({
+    scenario: `cold start: first search answered (after initialize; ${(initMs + firstMs).toFixed(0)} ms from spawn)`,
+    size,
+    figure: 'ms',
+    ours: firstMs,
+    reference: 2000,
+    refName: 'target 2000 ms',
+    unit: 'ms',
+  });
+  const ms: number[] = [];
+  for (const q of queries) {
+    const t0 = now();
+    const r = await s.call('memory_search', { query: q, k: 10 });
+    ms.push(now() - t0);
+    if (r.isError) throw new Error(JSON.stringify(r.content));
+  }
+  const p50 = stats(ms).p50;
+  record({
+    scenario: 'search via MCP over stdio, sequential, k=10',
+    size,
+    figure: 'p50 ms',
+    ours: p50,
+    reference: rawP50,
+    unit: 'ms',
+  });
+  const rss = rssBytes(s.pid);
+  const rawBytes = size * dimension * 4;
+  record({
+    scenario: `resident memory of the server (raw vectors ${(rawBytes / 2 ** 20).toFixed(0)} MiB)`,
+    size,
+    figure: 'MiB',
+    ours: rss / 2 ** 20,
+    reference: (1.5 * rawBytes + 150 * 2 ** 20) / 2 ** 20,
+    refName: 'target 1.5 x raw vector bytes + 150 MiB',
+    unit: 'MiB',
+  });
+  await s.close();
+}
+
+function peerEntry(): string {
+  const cache = join(root, '.cache', 'peer-memory');
+  const entry = join(cache, 'node_modules', ...PEER.split('/'), 'dist', 'index.js');
+  if (existsSync(entry)) return entry;
+  mkdirSync(cache, { recursive: true });
+  writeFileSync(join(cache, 'package.json'), JSON.stringify({ name: 'peer-memory-cache', private: true }));
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', `${PEER}@${PEER_VERSION}`], {
+    cwd: cache,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`could not install ${PEER}: ${r.stderr}`);
+  return entry;
+}
+
+/**
+ * The official memory server and ours, each spawned over stdio and driven by the same SDK client:
+ * store `texts` in batches of 100, then search sequentially.
+ */
+export async function benchPeer(texts: string[], queries: string[]): Promise<void> {
+  note(`process bench: ours and ${PEER}@${PEER_VERSION} with ${texts.length} items each, over stdio`);
+  const dir = tempDir('vmm-bench-peer-');
+  try {
+    const sides = [
+      {
+        name: 'ours',
+        session: () => connect(process.execPath, [cli, '--data-dir', join(dir.path, 'ours')], {}),
+        store: (batch: string[], i: number) =>
+          ['memory_store', { items: batch.map((text, j) => ({ id: `e${i + j}`, text })) }] as const,
+        search: (q: string) => ['memory_search', { query: q, k: 10 }] as const,
+      },
+      {
+        name: 'peer',
+        session: () => connect(process.execPath, [peerEntry()], { MEMORY_FILE_PATH: join(dir.path, 'memory.jsonl') }),
+        store: (batch: string[], i: number) =>
+          [
+            'create_entities',
+            { entities: batch.map((text, j) => ({ name: `e${i + j}`, entityType: 'note', observations: [text] })) },
+          ] as const,
+        // A substring search: one word of the query.
+        search: (q: string) => ['search_nodes', { query: q.split(' ').at(-1)! }] as const,
+      },
+    ];
+    const figures: Record<string, { storePerSecond: number; p50: number }> = {};
+    for (const side of sides) {
+      const s = await side.session();
+      const t = now();
+      for (let i = 0; i < texts.length; i += 100) {
+        const [name, args] = side.store(texts.slice(i, i + 100), i);
+        const r = await s.call(name, args);
+        if (r.isError) throw new Error(`${side.name} ${name}: ${JSON.stringify(r.content)}`);
+      }
+      const storePerSecond = texts.length / ((now() - t) / 1000);
+      const ms: number[] = [];
+      for (const q of queries) {
+        const [name, args] = side.search(q);
+        const t0 = now();
+        const r = await s.call(name, args);
+        ms.push(now() - t0);
+        if (r.isError) throw new Error(`${side.name} ${name}: ${JSON.stringify(r.content)}`);
+      }
+      await s.close();
+      figures[side.name] = { storePerSecond, p50: stats(ms).p50 };
+    }
+    record({
+      scenario: `search over stdio: ours (memory_search) vs ${PEER} (search_nodes)`,
+      size: texts.length,
+      figure: 'p50 ms',
+      ours: figures['ours']!.p50,
+      reference: figures['peer']!.p50,
+      refName: PEER,
+      unit: 'ms',
+    });
+    record({
+      scenario: `store in batches of 100 over stdio: ours vs ${PEER} (create_entities)`,
+      size: texts.length,
+      figure: 'items/s',
+      ours: figures['ours']!.storePerSecond,
+      reference: figures['peer']!.storePerSecond,
+      refName: PEER,
+      unit: '/s',
+    });
+  } finally {
+    dir.cleanup();
+  }
+}
