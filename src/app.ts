@@ -1,8 +1,9 @@
 // Builds the running application from config: the store, the embedding provider, the
 // index manager factory, the memory service and the backfill job.
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config.js';
-import { createEmbeddingProvider } from './embeddings/create-provider.js';
+import { createEmbeddingProvider, createProviderFor } from './embeddings/create-provider.js';
 import type { EmbeddingProvider } from './embeddings/types.js';
 import { BackfillJob } from './backfill.js';
 import { CallTracker } from './call-tracker.js';
@@ -12,7 +13,9 @@ import { LoopMonitor, type HealthDeps } from './health.js';
 import { IndexManager } from './index/index-manager.js';
 import { limitsFromConfig } from './limits.js';
 import type { Logger } from './logger.js';
-import { MemoryService } from './memory-service.js';
+import { errorMessage } from './errors.js';
+import { readSnapshotHeader } from './index/snapshot.js';
+import { MemoryService, type PreviousModel } from './memory-service.js';
 import { FalkorDBStore } from './store/falkordb-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { MemoryStore } from './store/types.js';
@@ -73,6 +76,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         ivf: { minVectors: config.ivfMinVectors, recallFloor: config.recallFloor },
       }),
     onPending: () => backfill.kick(1000),
+    openPrevious: (current) => openPreviousModel(config, store, current.fingerprint, logger),
   });
   const backfill = new BackfillJob({
     store,
@@ -84,6 +88,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     intervalMs: config.backfillIntervalMs,
     onEmbedded: async () => {
       await service.openIndex?.sync();
+      await service.checkMigration();
     },
     onEvent: (level, data) => notifier.emit({ level, logger: 'backfill', data }),
     circuit: () => breaker.status(),
@@ -167,4 +172,48 @@ function indexDir(config: Config): string {
   if (config.falkordbUrl === undefined) return join(config.dataDir, 'index');
   const where = config.falkordbUrl.replace(/^rediss?:\/\/([^@/]*@)?/, '').replace(/[^A-Za-z0-9.-]+/g, '_');
   return join(config.dataDir, 'index', `falkordb_${where}_${config.falkordbGraph}`);
+}
+
+/**
+ * The model being replaced: the largest other snapshot in the index folder, frozen, with a
+ * provider that embeds queries in its space. Undefined when there is none, or when its model
+ * cannot be reached from the current settings (searches then see the re-embedded part only).
+ */
+async function openPreviousModel(
+  config: Config,
+  store: MemoryStore,
+  currentFingerprint: string,
+  logger: Logger,
+): Promise<PreviousModel | undefined> {
+  const dir = indexDir(config);
+  if (!existsSync(dir)) return undefined;
+  const candidates: { path: string; fingerprint: string; live: number }[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.snapshot')) continue;
+    try {
+      const h = await readSnapshotHeader(join(dir, f));
+      if (h.fingerprint !== currentFingerprint) candidates.push({ path: f, fingerprint: h.fingerprint, live: h.live });
+    } catch (err) {
+      logger.debug('skipping an unreadable snapshot', { file: f, error: errorMessage(err) });
+    }
+  }
+  const best = candidates.sort((a, b) => b.live - a.live)[0];
+  if (!best) return undefined;
+  const embedder = createProviderFor(config, best.fingerprint, logger);
+  if (!embedder) {
+    logger.warn('the previous model cannot be used from the current settings', { fingerprint: best.fingerprint });
+    return undefined;
+  }
+  await embedder.init();
+  if (embedder.fingerprint !== best.fingerprint) return undefined;
+  const index = new IndexManager({
+    store, // read once, to check the snapshot is not ahead of it
+    fingerprint: best.fingerprint,
+    dimension: embedder.dimension,
+    dir,
+    logger,
+    frozen: true,
+  });
+  await index.open();
+  return { index, embedder };
 }

@@ -6,7 +6,7 @@ import type { BackfillJob } from './backfill.js';
 import type { BreakerStatus } from './embeddings/circuit-breaker.js';
 import { errorMessage } from './errors.js';
 import type { Limits } from './limits.js';
-import type { MemoryService } from './memory-service.js';
+import type { MemoryService, MigrationStatus } from './memory-service.js';
 
 export interface HealthReason {
   code: string;
@@ -28,6 +28,7 @@ export interface HealthReport {
     other_model: number;
   };
   index: Record<string, unknown> | null;
+  migration: MigrationStatus | null;
   recall: { recall_at_10: number; sample: number; floor: number; method: string } | null;
   limits: { max_memories: number; memories: number; max_index_bytes: number; index_bytes: number };
   event_loop: { p50_ms: number; p99_ms: number; max_ms: number };
@@ -142,11 +143,19 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   }
   if (!open && fingerprint) current = (await service.store.embeddedIds(fingerprint)).length;
   const otherModel = Math.max(0, stats.done - current);
-  if (otherModel > 0) {
+  const migration = service.migrationStatus();
+  if (otherModel > 0 || migration) {
     add(
       'model_migration',
       'degraded',
-      `${otherModel} memories still carry vectors of another model; the backfill re-embeds them`,
+      `${otherModel} memories still carry vectors of another model; the backfill re-embeds them` +
+        (migration
+          ? ` (${migration.done} of ${migration.total} done; ${
+              migration.servingPrevious
+                ? `searches also use the previous model's index, ${migration.from}, until then`
+                : 'searches find only re-embedded memories until then: the previous model cannot be used from the current settings'
+            })`
+          : ''),
     );
   }
   if (stats.pending > 0)
@@ -188,6 +197,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
       other_model: otherModel,
     },
     index,
+    migration: migration ?? null,
     recall,
     limits: {
       max_memories: limits.maxMemories,

@@ -59,6 +59,8 @@ export interface SearchOutcome {
   provider: ProviderInfo;
   /** Candidates examined to satisfy the filters. */
   examined: number;
+  /** Set while a model change is in progress. */
+  migration?: MigrationStatus;
 }
 
 export interface UpdateParams {
@@ -80,9 +82,32 @@ export interface MemoryServiceDeps {
   logger: Logger;
   /** Called after a write that left memories waiting for an embedding. */
   onPending?: () => void;
+  /**
+   * During a model change: the previous model's index (frozen, as its snapshot was) and a
+   * provider that embeds queries in its space, or undefined when either cannot be had.
+   */
+  openPrevious?: (current: EmbeddingProvider) => Promise<PreviousModel | undefined>;
+}
+
+/** The model being replaced, serving searches until every memory carries the new model's vector. */
+export interface PreviousModel {
+  index: IndexManager;
+  embedder: EmbeddingProvider;
+}
+
+export interface MigrationStatus {
+  from: string;
+  to: string;
+  /** Memories embedded by the new model, of all memories that have or will have a vector. */
+  done: number;
+  total: number;
+  /** Searches are answered from both indexes, merged by rank; false: only the new, partial index. */
+  servingPrevious: boolean;
 }
 
 const RETRY_OPEN_MS = 5000;
+/** Reciprocal rank fusion constant (the usual 60). */
+const RRF_K = 60;
 
 export class MemoryService {
   readonly store: MemoryStore;
@@ -91,6 +116,8 @@ export class MemoryService {
   private index: IndexManager | undefined;
   private opening: Promise<IndexManager> | undefined;
   private lastOpenFailure: { at: number; error: unknown } | undefined;
+  private previous: PreviousModel | undefined;
+  private migration: MigrationStatus | undefined;
 
   constructor(deps: MemoryServiceDeps) {
     this.deps = deps;
@@ -119,6 +146,7 @@ export class MemoryService {
         const report = await index.open();
         this.deps.logger.info('search index ready', { ...report });
         this.index = index;
+        await this.startMigrationIfNeeded(index);
         this.lastOpenFailure = undefined;
         return index;
       } catch (err) {
@@ -229,12 +257,18 @@ export class MemoryService {
     if (params.query.trim().length === 0) throw invalid('query is empty', 'pass the words to search for');
     this.checkText(params.query, 'query: ');
     const index = await this.ready();
-    let queryVector: Float32Array;
-    try {
-      [queryVector] = (await this.embedder.embed([params.query])) as [Float32Array];
-    } catch (err) {
-      throw asEmbeddingFailure(err, 'could not embed the query');
+    const previous = this.previous;
+    // During a model change the query is embedded by both models; if the new one fails, the
+    // previous model's index alone still answers.
+    const [mine, theirs] = await Promise.allSettled([
+      this.embedder.embed([params.query]).then(([v]) => v!),
+      previous ? previous.embedder.embed([params.query]).then(([v]) => v!) : Promise.resolve(undefined),
+    ]);
+    const previousVector = theirs.status === 'fulfilled' ? theirs.value : undefined;
+    if (mine.status === 'rejected' && (!previous || !previousVector)) {
+      throw asEmbeddingFailure(mine.reason, 'could not embed the query');
     }
+    const queryVector = mine.status === 'fulfilled' ? mine.value : undefined;
 
     const wantTags = params.tags ?? [];
     const filterEntries = Object.entries(params.filter ?? {});
@@ -243,31 +277,135 @@ export class MemoryService {
       (params.namespace === undefined || r.namespace === params.namespace) &&
       wantTags.every((t) => r.tags.includes(t)) &&
       filterEntries.every(([key, value]) => key in r.metadata && jsonEqual(r.metadata[key]!, value));
+    const first = filtering ? Math.max(k * 4, 50) : k;
 
-    // Ask for more candidates than k when filtering, and widen until k pass the filters or
-    // the whole index was examined: a filter never hides a match that exists.
+    const current = queryVector
+      ? await this.candidates(index, queryVector, first, k, accept, params.minScore)
+      : { hits: [], examined: 0 };
+    if (!previous || !previousVector) {
+      return { hits: current.hits, provider: this.providerInfo(), examined: current.examined, ...this.migrationInfo() };
+    }
+    // A model change in progress: the previous model's index still knows every memory it knew
+    // (minus those deleted or edited since: their old vector no longer matches their text);
+    // the new one knows what was re-embedded or written since. The two score spaces are not
+    // comparable, so the lists are merged by rank (reciprocal rank fusion).
+    const old = await this.candidates(previous.index, previousVector, first, k, accept, params.minScore, true);
+    const fused = new Map<string, { hit: SearchHit; rrf: number }>();
+    for (const list of [old.hits, current.hits]) {
+      list.forEach((hit, rank) => {
+        const seen = fused.get(hit.record.id);
+        const rrf = 1 / (RRF_K + rank + 1);
+        if (seen) seen.rrf += rrf;
+        else fused.set(hit.record.id, { hit, rrf });
+      });
+    }
+    const hits = [...fused.values()]
+      .sort((a, b) => b.rrf - a.rrf)
+      .slice(0, k)
+      .map((f) => f.hit);
+    return { hits, provider: this.providerInfo(), examined: current.examined + old.examined, ...this.migrationInfo() };
+  }
+
+  /**
+   * The best `k` records of one index that pass the filters. With filters it asks for more
+   * candidates than k and widens until k pass or the whole index was examined: a filter never
+   * hides a match that exists. `checkText`: drop hits whose vector was made from another text
+   * than the record's current one (the previous model's frozen index).
+   */
+  private async candidates(
+    index: IndexManager,
+    vector: Float32Array,
+    first: number,
+    k: number,
+    accept: (r: MemoryRecord) => boolean,
+    minScore: number | undefined,
+    checkText = false,
+  ): Promise<{ hits: SearchHit[]; examined: number }> {
     // (The index clamps k to its size; fetch never drops to 0, or a search racing the index's
     // first catch-up could widen 0 x 4 forever.)
-    let fetch = filtering ? Math.max(k * 4, 50) : k;
+    let fetch = first;
     let hits: Hit[];
     let out: SearchHit[];
     for (;;) {
-      [hits] = (await index.search([queryVector], fetch)) as [Hit[]];
+      [hits] = (await index.search([vector], fetch)) as [Hit[]];
       const records = new Map((await this.store.get(hits.map((h) => h.id))).map((r) => [r.id, r]));
       out = [];
       for (const h of hits) {
         const r = records.get(h.id);
         if (!r || !accept(r)) continue;
-        if (params.minScore !== undefined && h.score < params.minScore) continue;
+        if (checkText && !r.contentHash.startsWith(h.hash ?? '\u0000')) continue;
+        if (minScore !== undefined && h.score < minScore) continue;
         out.push({ record: r, score: h.score });
         if (out.length === k) break;
       }
       const lastScore = hits[hits.length - 1]?.score ?? -Infinity;
-      const belowFloor = params.minScore !== undefined && lastScore < params.minScore;
+      const belowFloor = minScore !== undefined && lastScore < minScore;
       if (out.length >= k || hits.length < fetch || fetch >= index.liveCount || belowFloor) break;
       fetch *= 4;
     }
-    return { hits: out, provider: this.providerInfo(), examined: hits.length };
+    return { hits: out, examined: hits.length };
+  }
+
+  /** Where a model change stands (undefined when none is in progress). */
+  migrationStatus(): MigrationStatus | undefined {
+    return this.migration;
+  }
+
+  private migrationInfo(): { migration?: MigrationStatus } {
+    return this.migration ? { migration: this.migration } : {};
+  }
+
+  /**
+   * On open: memories still carry another model's vectors. Serve searches from that model's
+   * index too (frozen) until the backfill has re-embedded every memory.
+   */
+  private async startMigrationIfNeeded(index: IndexManager): Promise<void> {
+    await index.sync();
+    // Memories whose vector another model made (not writes that raced the index's opening).
+    const stats = await this.store.stats();
+    const mine = (await this.store.embeddingCounts(index.fingerprint)).reduce((n, c) => n + c.done, 0);
+    if (stats.done <= mine) return;
+    this.migration = {
+      from: 'unknown',
+      to: index.fingerprint,
+      done: index.liveCount,
+      total: stats.done + stats.pending,
+      servingPrevious: false,
+    };
+    try {
+      this.previous = await this.deps.openPrevious?.(this.embedder);
+    } catch (err) {
+      this.deps.logger.warn('the previous model cannot serve searches during the model change', {
+        error: errorMessage(err),
+      });
+    }
+    if (this.previous) {
+      this.migration.from = this.previous.index.fingerprint;
+      this.migration.servingPrevious = true;
+    }
+    this.deps.logger.info('model change in progress: re-embedding in the background', { ...this.migration });
+  }
+
+  /** After embeddings were written: counts progress, and ends the model change once complete. */
+  async checkMigration(): Promise<void> {
+    const m = this.migration;
+    const index = this.index;
+    if (!m || !index) return;
+    await index.sync();
+    const stats = await this.store.stats();
+    m.done = index.liveCount;
+    m.total = Math.max(m.done, stats.done + stats.pending);
+    if (stats.pending > 0 || m.done < stats.done) return;
+    // Every memory that has a vector has the new model's: the new index is complete.
+    const previous = this.previous;
+    this.previous = undefined;
+    this.migration = undefined;
+    if (previous) await previous.index.discard();
+    this.deps.logger.info('model change complete: searching the new model only', {
+      from: m.from,
+      to: m.to,
+      memories: m.done,
+    });
   }
 
   async get(ids: readonly string[]): Promise<{ memories: MemoryRecord[]; missing: string[] }> {
@@ -324,6 +462,7 @@ export class MemoryService {
 
   async close(): Promise<void> {
     await this.opening?.catch(() => undefined);
+    await this.previous?.index.close();
     await this.index?.close();
   }
 

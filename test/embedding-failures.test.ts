@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FakeOpenAI } from './helpers/fake-openai.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
@@ -11,7 +13,7 @@ describe('provider failures and model changes lose nothing', () => {
   let api: FakeOpenAI;
   let dir: ReturnType<typeof tempDir>;
   let h: Harness | undefined;
-  const openaiEnv = () => api.env(32);
+  const openaiEnv = (extra: Record<string, string> = {}) => api.env(32, extra);
 
   beforeEach(async () => {
     api = await new FakeOpenAI().start();
@@ -111,6 +113,87 @@ describe('provider failures and model changes lose nothing', () => {
       await h.app.store.embeddedIds('hash:feature-hash-v1:384'),
       [],
       'no vector of the old model remains',
+    );
+  });
+
+  it('keeps answering from the previous model while re-embedding, then swaps and drops it', async () => {
+    h = await startHarness(testConfig(dir.path));
+    await h.call('memory_store', {
+      items: [
+        ...Array.from({ length: 20 }, (_, i) => ({ id: `k${i}`, text: `knowledge item ${i} about gardening` })),
+        ...Array.from({ length: 10 }, (_, i) => ({ id: `c${i}`, text: `cooking recipe ${i} with lentils` })),
+      ],
+    });
+    await h.close(); // writes the hash model's index snapshot
+
+    // The new model's endpoint refuses batches (the backfill) but answers single texts (queries, one new memory).
+    api.failIf = (input) => (input.length > 1 ? 503 : undefined);
+    h = await startHarness(
+      testConfig(dir.path, openaiEnv({ EMBEDDING_BREAKER_THRESHOLD: '1000', BACKFILL_INTERVAL_MS: '0' })),
+    );
+    await h.app.service.ready();
+    type Out = SearchOut & {
+      migration?: { from: string; to: string; done: number; total: number; servingPrevious: boolean };
+    };
+    const during = (await h.call('memory_search', { query: 'gardening', k: 5 })).structuredContent as Out;
+    assert.equal(during.provider.fingerprint, 'openai:text-embedding-3-small:32');
+    assert.deepEqual(
+      { ...during.migration, done: undefined },
+      {
+        from: 'hash:feature-hash-v1:384',
+        to: 'openai:text-embedding-3-small:32',
+        done: undefined,
+        total: 30,
+        servingPrevious: true,
+      },
+    );
+    assert.equal(during.results.length, 5);
+    assert.ok(
+      during.results.every((r) => r.id.startsWith('k')),
+      JSON.stringify(during.results),
+    );
+    // Written during the change: embedded by the new model only, found through the new index.
+    await h.call('memory_store', { id: 'fresh', text: 'fresh note about gardening gloves' });
+    assert.ok((await ids('gardening gloves')).includes('fresh'));
+    // An edited memory's old vector no longer matches its text: the previous index must not
+    // rank it for its old words (it would come first, with score 1, and again from the new index).
+    await h.call('memory_update', { id: 'c0', text: 'now about bicycles entirely' });
+    const oldWords = await ids('cooking recipe 0 with lentils');
+    assert.notEqual(oldWords[0], 'c0', JSON.stringify(oldWords));
+    const health = (await h.call('index_health', {})).structuredContent as {
+      reasons: { code: string; message: string }[];
+    };
+    assert.match(health.reasons.find((r) => r.code === 'model_migration')?.message ?? '', /previous model's index/);
+
+    // The new model's endpoint down altogether: the previous model's index alone still answers.
+    api.failIf = () => 503;
+    const offline = await h.call('memory_search', { query: 'gardening', k: 3 });
+    assert.equal(offline.isError, undefined, textOf(offline));
+    assert.deepEqual(
+      (offline.structuredContent as Out).results.map((r) => r.id[0]),
+      ['k', 'k', 'k'],
+    );
+
+    // The endpoint recovers: the backfill re-embeds everything, the previous index is dropped.
+    api.failIf = undefined;
+    await h.call('backfill_run', {});
+    await waitFor(
+      async () =>
+        ((await h!.call('memory_search', { query: 'gardening' })).structuredContent as Out).migration === undefined,
+      20_000,
+      'the model change to complete',
+    );
+    const after = (await h.call('memory_search', { query: 'gardening', k: 50 })).structuredContent as Out;
+    assert.equal(after.results.filter((r) => r.id.startsWith('k')).length, 20);
+    assert.deepEqual(
+      await h.app.store.embeddedIds('hash:feature-hash-v1:384'),
+      [],
+      'no vector of the old model remains',
+    );
+    const snapshots = readdirSync(join(dir.path, 'index')).filter((f) => f.endsWith('.snapshot'));
+    assert.ok(
+      snapshots.every((f) => f.startsWith('openai')),
+      `old snapshot still there: ${snapshots.join(', ')}`,
     );
   });
 

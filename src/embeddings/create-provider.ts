@@ -48,3 +48,45 @@ export function createEmbeddingProvider(config: Config, logger?: Logger): Embedd
     maxInputChars: config.embeddingMaxInputChars,
   });
 }
+
+/**
+ * A provider that embeds in the space of `fingerprint` (a model being replaced), built from
+ * the current settings, or null when that model cannot be reached from here: hash and
+ * word-vectors are offline and always rebuildable; an OpenAI-compatible model only through
+ * the endpoint configured now. The caller checks `fingerprint` after init().
+ */
+export function createProviderFor(config: Config, fingerprint: string, logger?: Logger): EmbeddingProvider | null {
+  const [name, ...rest] = fingerprint.split(':');
+  const dimension = Number(rest.at(-1));
+  if (name === 'hash' && Number.isInteger(dimension) && dimension > 0) {
+    const p = new HashEmbeddingProvider({ dimension });
+    return p.fingerprint === fingerprint ? p : null;
+  }
+  if (name === 'word-vectors') {
+    const packageDir = findWordVectorsPackage(config.wordVectorsDir);
+    if (packageDir === null) return null;
+    const p = new WordVectorsProvider({
+      packageDir,
+      cacheDir: join(config.dataDir, 'word-vectors'),
+      ...(logger ? { log: (m: string, f?: Record<string, unknown>) => logger.info(m, f) } : {}),
+    });
+    return p.fingerprint === fingerprint ? p : null;
+  }
+  if (
+    name === 'openai' &&
+    rest.length >= 2 &&
+    (config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined)
+  ) {
+    return new OpenAIEmbeddingProvider({
+      model: rest.slice(0, -1).join(':'),
+      apiKey: config.openaiApiKey,
+      baseURL: config.openaiBaseUrl,
+      dimensions: undefined,
+      batchSize: config.embeddingBatchSize,
+      timeoutMs: config.embeddingTimeoutMs,
+      maxRetries: config.embeddingMaxRetries,
+      maxInputChars: config.embeddingMaxInputChars,
+    });
+  }
+  return null;
+}

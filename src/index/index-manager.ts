@@ -50,6 +50,11 @@ export interface IndexManagerOptions {
   lockTimeoutMs?: number;
   /** When to use IVF instead of exact search, and the recall it must reach. */
   ivf?: Partial<IvfPolicy>;
+  /**
+   * Serve the snapshot as it is and never change it: the previous model's index during a model
+   * change (its vectors are no longer in the store). Never catches up, persists or reshapes.
+   */
+  frozen?: boolean;
 }
 
 /** The last IVF training attempt, kept or refused. */
@@ -160,6 +165,7 @@ export class IndexManager {
   private searchCalls = 0;
   private searchBatches = 0;
   private readonly policy: IvfPolicy;
+  readonly frozen: boolean;
   private lastAttempt: TrainingAttempt | null = null;
   /** A background rebuild in flight (only one at a time), and why it runs. */
   private rebuilding: { promise: Promise<{ vectors: number; ms: number }>; why: string } | null = null;
@@ -173,6 +179,7 @@ export class IndexManager {
     this.compact = { ratio: options.compactRatio ?? 0.25, min: options.compactMin ?? 1024 };
     this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
     this.policy = { ...DEFAULT_IVF_POLICY, ...options.ivf };
+    this.frozen = options.frozen ?? false;
     this.snapshotPath = join(options.dir, `${slug(options.fingerprint)}.snapshot`);
     this.s = new IndexState(this.fingerprint, this.dimension);
   }
@@ -184,6 +191,13 @@ export class IndexManager {
         const started = Date.now();
         this.state = 'opening';
         try {
+          if (this.frozen) {
+            const problem = await this.loadSnapshotLocked();
+            if (problem !== undefined) throw new MemoryError('INDEX_UNAVAILABLE', `previous index: ${problem}`);
+            this.state = 'ready';
+            this.lastOpen = { source: 'snapshot', vectors: this.s.live, ms: Date.now() - started };
+            return this.lastOpen;
+          }
           removeStaleTemporaries(this.snapshotPath);
           let reason = await this.loadSnapshotLocked();
           if (reason === undefined) {
@@ -219,6 +233,7 @@ export class IndexManager {
 
   /** Applies every store change committed before this call. */
   sync(): Promise<void> {
+    if (this.frozen) return Promise.resolve();
     return this.lock.run(() => this.doing('catching up with the store', () => this.syncLocked()), this.bounded());
   }
 
@@ -271,7 +286,7 @@ export class IndexManager {
                   });
                 batch = start(batch);
                 if (batch.length === 0) return;
-                await this.syncLocked();
+                if (!this.frozen) await this.syncLocked();
                 // Searches that arrived while we caught up join this batch.
                 batch = [...batch, ...start(this.searchQueue.splice(0))];
                 this.searchCalls += batch.length;
@@ -465,10 +480,23 @@ export class IndexManager {
     if (this.persistTimer) clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
     return this.lock.run(async () => {
-      if (this.state === 'ready') await this.persistLocked();
+      if (this.state === 'ready' && !this.frozen) {
+        // Writes acknowledged while the index was still opening are in the store, not yet here:
+        // catch up first, so the snapshot left behind is current (a model change serves it).
+        await this.syncLocked().catch((err: unknown) =>
+          this.logger.warn('could not catch up before writing the snapshot', { error: errorMessage(err) }),
+        );
+        await this.persistLocked();
+      }
       await this.writeChain; // writes started by the timer finish before we report closed
       this.state = 'closed';
     });
+  }
+
+  /** Closes and deletes the snapshot: the previous model's index once a model change completed. */
+  async discard(): Promise<void> {
+    await this.close();
+    rmSync(this.snapshotPath, { force: true });
   }
 
   get liveCount(): number {

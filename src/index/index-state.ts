@@ -22,6 +22,8 @@ export interface TrainingInfo {
 export interface Hit {
   id: string;
   score: number;
+  /** Short content hash of the text the vector was made from. */
+  hash?: string;
 }
 
 export class IndexState {
@@ -70,8 +72,9 @@ export class IndexState {
     return this.index.search(queries, want).map((hits) => {
       const out: Hit[] = [];
       for (let i = 0; i < hits.labels.length && out.length < k; i++) {
-        const id = this.ids[hits.labels[i]!];
-        if (id) out.push({ id, score: hits.scores[i]! });
+        const label = hits.labels[i]!;
+        const id = this.ids[label];
+        if (id) out.push({ id, score: hits.scores[i]!, hash: this.hashes[label] ?? '' });
       }
       return out;
     });

@@ -5,7 +5,7 @@
 //   "VMMSNAP1" | u32 LE header length | header JSON | faiss index bytes | sha256 (32 bytes)
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { setImmediate as turn } from 'node:timers/promises';
 import { webcrypto } from 'node:crypto';
 import type { TrainingInfo } from './index-state.js';
@@ -119,4 +119,20 @@ function parse(file: Buffer, digest: Buffer): Snapshot {
 
 export function readSnapshotFile(path: string): Snapshot {
   return decodeSnapshot(readFileSync(path));
+}
+
+/** The header alone (no checksum check): enough to learn which model a snapshot file belongs to. */
+export async function readSnapshotHeader(path: string): Promise<Omit<SnapshotHeader, 'ids' | 'hashes'>> {
+  const file = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(MAGIC.length + 4);
+    await file.read(head, 0, head.length, 0);
+    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotError('not a snapshot file (bad magic)');
+    const json = Buffer.alloc(head.readUInt32LE(MAGIC.length));
+    await file.read(json, 0, json.length, head.length);
+    const { ids: _ids, hashes: _hashes, ...header } = JSON.parse(json.toString('utf8')) as SnapshotHeader;
+    return header;
+  } finally {
+    await file.close();
+  }
 }

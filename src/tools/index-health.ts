@@ -19,6 +19,9 @@ export const indexHealthTool = defineTool({
     provider: z.record(z.string(), z.unknown()),
     store: z.record(z.string(), z.unknown()),
     index: z.record(z.string(), z.unknown()).nullable(),
+    migration: z
+      .object({ from: z.string(), to: z.string(), done: z.number(), total: z.number(), servingPrevious: z.boolean() })
+      .nullable(),
     recall: z.record(z.string(), z.unknown()).nullable(),
     limits: z.record(z.string(), z.unknown()),
     event_loop: z.record(z.string(), z.unknown()),

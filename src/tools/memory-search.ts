@@ -9,7 +9,8 @@ export const memorySearchTool = defineTool({
     'Finds the stored memories closest in meaning to a query, best first, with a similarity score ' +
     '(cosine, -1 to 1). Optional filters: namespace, tags (all must match), metadata equality (filter), ' +
     'min_score. The reply says which embedding provider answered: with the offline "hash" provider, ' +
-    'matching is lexical (shared words), not semantic. ' +
+    'matching is lexical (shared words), not semantic. During a model change the reply says how far ' +
+    're-embedding has come. ' +
     UNTRUSTED_NOTICE,
   inputSchema: {
     query: z.string().describe('what to look for, in plain words'),
@@ -47,6 +48,16 @@ export const memorySearchTool = defineTool({
     ),
     count: z.number(),
     provider: ProviderSchema,
+    migration: z
+      .object({
+        from: z.string(),
+        to: z.string(),
+        done: z.number(),
+        total: z.number(),
+        servingPrevious: z.boolean(),
+      })
+      .optional()
+      .describe('present while the embedding model is being changed: re-embedding progress'),
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handle(args, { service }) {
@@ -68,7 +79,16 @@ export const memorySearchTool = defineTool({
       created_at: r.createdAt,
     }));
     const p = outcome.provider;
-    const header = `${results.length} result${results.length === 1 ? '' : 's'} (provider ${p.name}/${p.model}, ${p.kind})`;
+    const m = outcome.migration;
+    const header =
+      `${results.length} result${results.length === 1 ? '' : 's'} (provider ${p.name}/${p.model}, ${p.kind})` +
+      (m
+        ? `; model change in progress, ${m.done} of ${m.total} re-embedded: ${
+            m.servingPrevious
+              ? `results merged by rank with the previous model's index (${m.from}); scores come from either model`
+              : 'only re-embedded memories can be found yet'
+          }`
+        : '');
     const envelope = wrapUntrusted(
       results.map((r) => ({
         header: `id=${r.id} score=${r.score.toFixed(3)} namespace=${r.namespace}${r.tags.length ? ` tags=${r.tags.join(',')}` : ''}`,
@@ -76,7 +96,7 @@ export const memorySearchTool = defineTool({
       })),
     );
     return {
-      structured: { results, count: results.length, provider: p },
+      structured: { results, count: results.length, provider: p, ...(m ? { migration: m } : {}) },
       text: results.length > 0 ? `${header}.\n${envelope}` : `${header}.`,
     };
   },

@@ -32,6 +32,8 @@ export class FakeOpenAI {
   maxInputChars = 1_000_000;
   /** Delay before every answer, in ms (a slow provider). */
   delayMs = 0;
+  /** When set and it returns a status for a request's inputs, that request is answered with it. */
+  failIf: ((input: string[]) => number | undefined) | undefined;
   private server: Server | undefined;
   private readonly sockets = new Set<import('node:net').Socket>();
 
@@ -80,6 +82,8 @@ export class FakeOpenAI {
     this.requests.push({ ...body, input, authorization: req.headers.authorization });
 
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const forced = this.failIf?.(input);
+    if (forced !== undefined) return send(res, forced, errorBody(forced));
     const reply = this.script.shift() ?? { kind: 'ok' };
     if (reply.kind === 'hang') return; // never answers; the client's timeout must fire
     if (reply.kind === 'status') return send(res, reply.status, reply.body ?? errorBody(reply.status), reply.headers);
