@@ -5,7 +5,7 @@ import { runIndexCommand } from './index-cli.js';
 import { parseCommandLine } from './config.js';
 import { MemoryError } from './errors.js';
 import { createLogger } from './logger.js';
-import { startHttp, type HttpHandle } from './transports/http.js';
+import type { HttpHandle } from './transports/http.js';
 import { installShutdown } from './transports/shutdown.js';
 import { runStdio } from './transports/stdio.js';
 import { VERSION } from './version.js';
@@ -44,6 +44,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await app.open();
   let http: HttpHandle;
   try {
+    // Loaded only when asked for: the HTTP stack takes ~60 ms to load, which stdio users should not pay.
+    const { startHttp } = await import('./transports/http.js');
     http = await startHttp(app, logger);
   } catch (err) {
     await app.close();

@@ -2,7 +2,10 @@
 // the official `openai` client. The client retries 408/409/429/5xx with backoff and honours
 // `retry-after`; it never retries 400/401/403 (nor 402, which we treat as permanent too).
 // Every request is bounded by a timeout.
-import OpenAI from 'openai';
+// Loaded on first request: the client library takes ~90 ms to load, which offline users should not pay.
+import type OpenAI from 'openai';
+
+type OpenAIModule = typeof import('openai');
 import { EmbeddingError, errorMessage } from '../errors.js';
 import type { EmbeddingProvider } from './types.js';
 import { normalize } from './types.js';
@@ -37,7 +40,8 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
   readonly model: string;
   readonly maxBatchSize: number;
   readonly maxInputChars: number;
-  private readonly client: OpenAI;
+  private sdk: Promise<{ client: OpenAI; mod: OpenAIModule }> | undefined;
+  private readonly clientOptions: ConstructorParameters<typeof OpenAI>[0];
   private readonly requestedDimensions: number | undefined;
   private readonly sendDimensions: boolean;
   private resolvedDimension: number | undefined;
@@ -58,13 +62,18 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
     this.maxBatchSize = options.batchSize ?? 128;
     this.maxInputChars = options.maxInputChars ?? (known?.maxTokens ?? 8191) * CHARS_PER_TOKEN;
     this.endpoint = options.baseURL ?? 'https://api.openai.com/v1';
-    this.client = new OpenAI({
+    this.clientOptions = {
       // Local OpenAI-compatible servers need no key, but the client insists on one.
       apiKey: options.apiKey ?? 'no-key',
       baseURL: this.endpoint,
       timeout: options.timeoutMs ?? 30_000,
       maxRetries: options.maxRetries ?? 4,
-    });
+    };
+  }
+
+  private loadSdk(): Promise<{ client: OpenAI; mod: OpenAIModule }> {
+    this.sdk ??= import('openai').then((mod) => ({ client: new mod.default(this.clientOptions), mod }));
+    return this.sdk;
   }
 
   get dimension(): number {
@@ -103,8 +112,9 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
 
   private async request(input: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
     let response: OpenAI.CreateEmbeddingResponse;
+    const { client, mod } = await this.loadSdk();
     try {
-      response = await this.client.embeddings.create(
+      response = await client.embeddings.create(
         {
           model: this.model,
           input: [...input],
@@ -115,7 +125,7 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
         signal ? { signal } : {},
       );
     } catch (err) {
-      throw toEmbeddingError(err, this.endpoint);
+      throw toEmbeddingError(err, this.endpoint, mod);
     }
     const data = [...response.data].sort((a, b) => a.index - b.index);
     if (data.length !== input.length) {
@@ -137,7 +147,7 @@ export class OpenAIEmbeddingProvider implements EmbeddingProvider {
   }
 }
 
-function toEmbeddingError(err: unknown, endpoint: string): EmbeddingError {
+function toEmbeddingError(err: unknown, endpoint: string, OpenAI: OpenAIModule): EmbeddingError {
   if (err instanceof OpenAI.APIError && err.status !== undefined) {
     const status = err.status;
     const permanent =

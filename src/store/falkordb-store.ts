@@ -14,7 +14,8 @@
 //
 // Names of graphs, labels and properties come from config and are checked against a strict
 // identifier pattern before they are put inside a query; every value is a query parameter.
-import { FalkorDB } from 'falkordb';
+// Loaded on first connection: the client library takes ~180 ms to load, which SQLite users should not pay.
+import type { FalkorDB } from 'falkordb';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { contentHash } from './content-hash.js';
@@ -138,8 +139,9 @@ export class FalkorDBStore implements MemoryStore {
     if (this.closed) return Promise.reject(new MemoryError('STORE_FAILED', 'the store is closed'));
     this.connecting ??= (async () => {
       try {
+        const { FalkorDB: client } = await import('falkordb');
         const db = await withTimeout(
-          FalkorDB.connect({
+          client.connect({
             url: this.o.url,
             ...(this.o.password !== undefined ? { password: this.o.password } : {}),
             socket: {
@@ -149,7 +151,7 @@ export class FalkorDBStore implements MemoryStore {
             },
             // Fail at once while disconnected, instead of queueing a write that would run later.
             disableOfflineQueue: true,
-          } as Parameters<typeof FalkorDB.connect>[0]),
+          } as Parameters<typeof client.connect>[0]),
           this.o.timeoutMs,
           'connecting to FalkorDB',
         );
