@@ -122,10 +122,10 @@ describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300
     assert.ok(s.trainingSetSize! >= 39 * 693 && s.trainingSetSize! <= 30_000, `trained on ${s.trainingSetSize}`);
     assert.ok(s.nprobe! > 1 && s.nprobe! <= 256, `nprobe ${s.nprobe}`);
     const curve = s.training!.curve;
-    assert.ok(curve[curve.length - 1]!.recall >= 0.96, JSON.stringify(curve));
-    assert.ok(curve[0]!.recall < 0.96, 'nprobe 1 is not enough on real vectors');
+    assert.ok(curve[curve.length - 1]!.recall >= 0.97, JSON.stringify(curve)); // the floor + 0.02
+    assert.ok(curve[0]!.recall < 0.97, 'nprobe 1 is not enough on real vectors');
     // Measured on the live index against exact search over the store:
-    const measured = await index.recallAt10(200);
+    const measured = await index.recallAt10(300);
     t.diagnostic(
       `30,000 GloVe vectors: IVF${s.nlist}, trained on ${s.trainingSetSize} in ${s.training!.trainMs} ms, ` +
         `nprobe ${s.nprobe} (curve ${curve.map((c) => `${c.nprobe}:${c.recall.toFixed(3)}`).join(' ')}), ` +
@@ -148,7 +148,8 @@ describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300
     await again.sync();
     await waitFor(async () => again.stats().nlist === 894 && again.stats().reshaping === null, 120_000, 'retrain');
     assert.equal(again.stats().live, 50_000);
-    assert.ok((await again.recallAt10(100)).recall >= 0.95);
+    const regrown = await again.recallAt10(300);
+    assert.ok(regrown.recall >= 0.95, `recall@10 after retraining ${regrown.recall}`);
     await again.close();
     await store.close();
   });
