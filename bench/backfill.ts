@@ -48,14 +48,14 @@ export async function benchBackfill(texts: string[]): Promise<BackfillFigure[]> 
         .map((text, j) => ({ id: `m${i + j}`, namespace: 'default', text, metadata: {}, tags: [], embedding: null })),
     );
   }
-  const s = await timeRun(sqlite, embedder);
-  out.push({
-    store: 'sqlite (own memories)',
-    records: s.embedded,
-    seconds: s.seconds,
-    perSecond: s.embedded / s.seconds,
+  const figure = (store: string, run: { seconds: number; embedded: number }): BackfillFigure => ({
+    store,
+    records: run.embedded,
+    seconds: run.seconds,
+    perSecond: run.embedded / run.seconds,
     embedOnlyPerSecond: embedOnly,
   });
+  out.push(figure('sqlite (own memories)', await timeRun(sqlite, embedder)));
   await sqlite.close();
   dir.cleanup();
 
@@ -76,14 +76,7 @@ export async function benchBackfill(texts: string[]): Promise<BackfillFigure[]> 
       timeoutMs: 60_000,
     });
     await store.open();
-    const f = await timeRun(store, embedder);
-    out.push({
-      store: 'falkordb (nodes written by another tool)',
-      records: f.embedded,
-      seconds: f.seconds,
-      perSecond: f.embedded / f.seconds,
-      embedOnlyPerSecond: embedOnly,
-    });
+    out.push(figure('falkordb (nodes written by another tool)', await timeRun(store, embedder)));
     await store.close();
   } finally {
     await server.stop();

@@ -361,8 +361,11 @@ export class MemoryService {
    */
   private async startMigrationIfNeeded(index: IndexManager): Promise<void> {
     await index.sync();
-    // Memories whose vector another model made (not writes that raced the index's opening).
+    // Memories whose vector another model made. The cheap count first (this runs on every start,
+    // before the first search); the per-model count only when it suggests one, so that a write
+    // racing the index's opening is not taken for a model change.
     const stats = await this.store.stats();
+    if (stats.done <= index.liveCount) return;
     const mine = (await this.store.embeddingCounts(index.fingerprint)).reduce((n, c) => n + c.done, 0);
     if (stats.done <= mine) return;
     this.migration = {

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { IndexManager } from '../src/index/index-manager.js';
-import { readSnapshotFile } from '../src/index/snapshot.js';
+import { readSnapshotFileAsync } from '../src/index/snapshot.js';
 import { silentLogger } from '../src/logger.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
@@ -306,7 +306,7 @@ describe('snapshot writes interrupted by kill -9', () => {
       const snap = join(dir.path, 'index', 'test_kill_64.snapshot');
       assert.ok(existsSync(snap), 'a snapshot exists');
       // Throws when the file is torn (checksum, magic, lengths).
-      assert.equal(readSnapshotFile(snap).header.count, 20_000, `round ${round}`);
+      assert.equal((await readSnapshotFileAsync(snap)).header.count, 20_000, `round ${round}`);
     }
     // A temporary file of a dead writer (some kills leave one; plant one to be sure) goes on the next open.
     const indexDir = join(dir.path, 'index');

@@ -11,9 +11,16 @@ import { dirname, join } from 'node:path';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MemoryStore } from '../store/types.js';
-import { FaissIndex, type IndexShape } from './faiss-index.js';
+import { FaissIndex, MIN_POINTS_PER_LIST, type IndexShape } from './faiss-index.js';
 import { IndexState, type Hit, type TrainingInfo } from './index-state.js';
-import { DEFAULT_IVF_POLICY, RETRAIN_DRIFT, planFor, retrainReason, type IvfPolicy } from './ivf-policy.js';
+import {
+  DEFAULT_IVF_POLICY,
+  nlistDrifted,
+  planFor,
+  retrainReason,
+  retryAfterRefusal,
+  type IvfPolicy,
+} from './ivf-policy.js';
 import { trainInWorker } from './ivf-train.js';
 import { Mutex } from './mutex.js';
 import { tryLock } from './persist-lock.js';
@@ -400,10 +407,7 @@ export class IndexManager {
     if (this.rebuilding || this.state !== 'ready') return;
     const shape = this.s.index.shape();
     let why = retrainReason(shape, this.s.live, this.dimension, this.policy);
-    // Refused at this size: retry only once the collection has grown by the drift share.
-    if (why && shape.type === 'Flat' && this.lastAttempt?.outcome === 'refused') {
-      if (this.s.live < this.lastAttempt.vectors * (1 + RETRAIN_DRIFT)) why = undefined;
-    }
+    if (why && shape.type === 'Flat' && this.refusedNear(this.s.live)) why = undefined;
     if (!why && shape.type === 'IVF' && this.s.needsCompaction(this.compact)) {
       why = `${this.s.tombstones} deleted or replaced vectors in the IVF index`;
     }
@@ -614,6 +618,12 @@ export class IndexManager {
     }
   }
 
+  /** IVF training was refused at about this size already (not retried until the collection grows). */
+  private refusedNear(vectors: number): boolean {
+    const last = this.lastAttempt;
+    return last?.outcome === 'refused' && !retryAfterRefusal(last.vectors, vectors);
+  }
+
   /** The empty index a rebuild fills: what the plan calls for, reusing a trained IVF when it still fits. */
   private async emptyGeneration(): Promise<IndexState> {
     // The plan needs an estimate only (ours when serving, the store's embedded count when opening);
@@ -626,7 +636,7 @@ export class IndexManager {
       current.index.kind === 'IVF' &&
       current.emptyTrained &&
       current.training &&
-      Math.abs(plan.nlist - current.training.nlist) <= RETRAIN_DRIFT * current.training.nlist
+      !nlistDrifted(current.training.nlist, plan.nlist)
     ) {
       const reused = new IndexState(
         this.fingerprint,
@@ -637,10 +647,7 @@ export class IndexManager {
       reused.emptyTrained = current.emptyTrained;
       return reused;
     }
-    const last = this.lastAttempt;
-    if (last?.outcome === 'refused' && estimate < last.vectors * (1 + RETRAIN_DRIFT)) {
-      return new IndexState(this.fingerprint, this.dimension); // refused at about this size already
-    }
+    if (this.refusedNear(estimate)) return new IndexState(this.fingerprint, this.dimension);
     return (
       (await this.trainGeneration(
         await this.store.embeddedIds(this.fingerprint),
@@ -687,8 +694,8 @@ export class IndexManager {
       tuneMs: 0,
     };
     this.lastAttempt = attempt;
-    if (rows.length - holdout < 39 * nlist) {
-      attempt.reason = `only ${rows.length} distinct stored vectors; IVF${nlist} needs ${39 * nlist} to train plus ${holdout} to test`;
+    if (rows.length - holdout < MIN_POINTS_PER_LIST * nlist) {
+      attempt.reason = `only ${rows.length} distinct stored vectors; IVF${nlist} needs ${MIN_POINTS_PER_LIST * nlist} to train plus ${holdout} to test`;
       this.logger.warn('keeping the exact index', { reason: attempt.reason });
       return undefined;
     }

@@ -18,11 +18,21 @@ const MAX_NLIST = 65_536;
 /** Retrain when the right nlist differs from the current one by more than this share. */
 export const RETRAIN_DRIFT = 0.25;
 
+/** The right nlist differs from the trained one by more than the drift share: retrain. */
+export function nlistDrifted(trained: number, planned: number): boolean {
+  return Math.abs(planned - trained) > RETRAIN_DRIFT * trained;
+}
+
+/** A training refused at `refusedAt` vectors is retried only once the collection grew by the drift share. */
+export function retryAfterRefusal(refusedAt: number, vectors: number): boolean {
+  return vectors >= refusedAt * (1 + RETRAIN_DRIFT);
+}
+
 export type IndexPlan =
   { type: 'Flat'; why: string } | { type: 'IVF'; nlist: number; trainingPoints: number; holdout: number; why: string };
 
 /** Stored vectors held out of training to measure recall on (1%, 50 to 500). */
-export function holdoutFor(vectors: number): number {
+function holdoutFor(vectors: number): number {
   return Math.min(500, Math.max(50, Math.floor(vectors / 100)));
 }
 
@@ -65,7 +75,7 @@ export function retrainReason(
   // Hysteresis: an IVF index goes back to Flat only well below the threshold.
   if (plan.type === 'Flat') return vectors < policy.minVectors / 2 ? `shrunk to ${vectors} vectors: Flat` : undefined;
   const now = current.nlist ?? 0;
-  if (Math.abs(plan.nlist - now) > RETRAIN_DRIFT * now) {
+  if (nlistDrifted(now, plan.nlist)) {
     return `size drifted to ${vectors} vectors: nlist ${now} -> ${plan.nlist}`;
   }
   return undefined;

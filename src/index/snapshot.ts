@@ -4,11 +4,10 @@
 //
 //   "VMMSNAP1" | u32 LE header length | header JSON | faiss index bytes | sha256 (32 bytes)
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { setImmediate as turn } from 'node:timers/promises';
 import type { TrainingInfo } from './index-state.js';
-export { writeFileAtomic, writeFileAtomicAsync } from '../fs-atomic.js';
+export { writeFileAtomicAsync } from '../fs-atomic.js';
 
 const MAGIC = Buffer.from('VMMSNAP1', 'ascii');
 const FORMAT = 1;
@@ -42,15 +41,6 @@ export class SnapshotError extends Error {
     super(message);
     this.name = 'SnapshotError';
   }
-}
-
-export function encodeSnapshot(header: Omit<SnapshotHeader, 'format'>, index: Buffer): Buffer {
-  const json = Buffer.from(JSON.stringify({ format: FORMAT, ...header }), 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(json.length, 0);
-  const body = Buffer.concat([MAGIC, len, json, index]);
-  const digest = createHash('sha256').update(body).digest();
-  return Buffer.concat([body, digest]);
 }
 
 /**
@@ -95,16 +85,6 @@ function checkShape(file: Buffer): void {
   if (!file.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotError('not a snapshot file (bad magic)');
 }
 
-export function decodeSnapshot(file: Buffer): Snapshot {
-  checkShape(file);
-  return parse(
-    file,
-    createHash('sha256')
-      .update(file.subarray(0, file.length - 32))
-      .digest(),
-  );
-}
-
 function parse(file: Buffer, digest: Buffer): Snapshot {
   const body = file.subarray(0, file.length - 32);
   if (!digest.equals(file.subarray(file.length - 32))) {
@@ -124,10 +104,6 @@ function parse(file: Buffer, digest: Buffer): Snapshot {
     throw new SnapshotError('header id map does not match its count');
   }
   return { header, index: body.subarray(headerEnd) };
-}
-
-export function readSnapshotFile(path: string): Snapshot {
-  return decodeSnapshot(readFileSync(path));
 }
 
 /** The header alone (no checksum check): enough to learn which model a snapshot file belongs to. */
