@@ -2,7 +2,7 @@
 // The architecture as a lint rule: external systems are reached only through their adapter
 // module, and configuration is read only at the edge. Fails with the offending imports.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -14,6 +14,13 @@ const ADAPTERS = {
   'better-sqlite3': ['store/sqlite-store.ts'],
   falkordb: ['store/falkordb-store.ts'],
   openai: ['embeddings/openai-provider.ts'],
+};
+/**
+ * Project modules that load faiss-node -> the only files allowed to import them (type-only
+ * imports excepted): faiss-node may be loaded by one thread per process, the FAISS worker's.
+ */
+const THREAD_BOUND = {
+  'index/faiss-index.ts': ['index/faiss-thread.ts', 'index/ivf-worker.ts'],
 };
 /** files allowed to read process.env */
 const ENV_READERS = ['cli.ts'];
@@ -37,6 +44,14 @@ for (const file of files) {
     const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
     const allowed = ADAPTERS[pkg];
     if (allowed && !allowed.includes(rel)) problems.push(`${rel}: imports ${pkg}; only ${allowed.join(', ')} may`);
+  }
+  for (const m of text.matchAll(/import\s+(type\s+)?[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) {
+    if (m[1]) continue;
+    const target = join(dirname(file), m[2].replace(/\.js$/, '.ts'));
+    const bound = THREAD_BOUND[relative(src, target).split('\\').join('/')];
+    if (bound && !bound.includes(rel)) {
+      problems.push(`${rel}: imports ${m[2]}, which loads faiss-node; only ${bound.join(', ')} may`);
+    }
   }
   const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
   if (/process\.env\b/.test(code) && !ENV_READERS.includes(rel)) {

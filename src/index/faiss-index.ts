@@ -1,18 +1,16 @@
-// The only module that touches faiss-node. faiss-node aborts the whole process (no catchable
-// error) on some invalid calls: search with k = 0, add of the wrong length, add to an
-// untrained IVF index, training with fewer points than lists, write into a missing folder.
-// Every precondition is checked here, so those calls cannot happen.
+// The only module that touches faiss-node. It runs in the FAISS worker thread (faiss-thread.ts)
+// and in the IVF training process (ivf-worker.ts), never on the main thread. faiss-node aborts
+// the whole process (no catchable error) on some invalid calls: search with k = 0, add of the
+// wrong length, add to an untrained IVF index, training with fewer points than lists, write
+// into a missing folder. Every precondition is checked here, so those calls cannot happen.
 import faissNode from 'faiss-node';
+import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-limits.js';
 
 const { Index, IndexFlatIP, MetricType } = faissNode;
 type NativeIndex = InstanceType<typeof Index>;
 
 /** faiss-node reads plain JS arrays; one call is bounded by this many floats. */
 const MAX_FLOATS_PER_CALL = 4_000_000;
-/** One JS array holds at most about 125 million elements here: the cap for one train() call. */
-export const MAX_TRAINING_FLOATS = 100_000_000;
-/** FAISS warns below 39 training points per list; we never train with fewer. */
-export const MIN_POINTS_PER_LIST = 39;
 /** FAISS's distance_compute_blas_threshold: from this many queries on, one BLAS call answers them all. */
 const BLAS_BATCH = 20;
 /** One or two queries are still faster scanned than padded to a BLAS batch. */

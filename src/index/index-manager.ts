@@ -3,15 +3,18 @@
 // index). The manager keeps it current by applying the store's change sequence, proves on
 // open that it matches the store, repairs or rebuilds it from the store when it does not.
 //
-// Index work runs under one mutex, and every batch of changes is applied in one synchronous
-// step, so a search never sees a half-applied write. A rebuild fills a new generation off to
-// the side, without the lock, and swaps it in at the end: searches keep being served.
+// Every FAISS call runs in the FAISS worker thread (faiss-host.ts), so none holds the event
+// loop. Index work runs under one mutex, and every batch of changes is posted to the worker in
+// one synchronous step (map and index change together), so a search never sees a half-applied
+// write. A rebuild fills a new generation off to the side, without the lock, and swaps it in at
+// the end: searches keep being served.
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MemoryStore } from '../store/types.js';
-import { FaissIndex, MIN_POINTS_PER_LIST, type IndexShape } from './faiss-index.js';
+import { HostedIndex, type IndexShape } from './faiss-host.js';
+import { MIN_POINTS_PER_LIST } from './faiss-limits.js';
 import { IndexState, type Hit, type TrainingInfo } from './index-state.js';
 import {
   DEFAULT_IVF_POLICY,
@@ -218,7 +221,7 @@ export class IndexManager {
           }
           if (reason !== undefined) {
             this.logger.warn('rebuilding the search index from the store', { reason });
-            this.s = await this.buildGeneration();
+            this.replace(await this.buildGeneration());
             this.dirty = true;
             await this.persistLocked();
           }
@@ -300,7 +303,7 @@ export class IndexManager {
                 batch = [...batch, ...start(this.searchQueue.splice(0))];
                 this.searchCalls += batch.length;
                 this.searchBatches++;
-                const results = this.s.search(
+                const results = await this.s.search(
                   batch.flatMap((b) => b.queries),
                   Math.max(...batch.map((b) => b.k)),
                 );
@@ -340,7 +343,7 @@ export class IndexManager {
           let added = 0;
           for (let i = 0; i < before.missingFromIndex.length; i += PAGE) {
             const page = await this.store.vectorsOf(before.missingFromIndex.slice(i, i + PAGE), this.fingerprint);
-            this.s.add(page.map((v) => ({ id: v.id, vector: v.vector, hash: v.contentHash })));
+            await this.s.add(page.map((v) => ({ id: v.id, vector: v.vector, hash: v.contentHash })));
             added += page.length;
           }
           for (const id of before.notInStore) this.s.tombstone(id);
@@ -377,17 +380,22 @@ export class IndexManager {
     this.activity = 'rebuilding from the store';
     try {
       const fresh = await this.buildGeneration(onProgress);
-      await this.lock.run(async () => {
-        for (;;) {
-          const page = await this.store.changesSince(fresh.appliedSeq, PAGE);
-          fresh.apply(page.events, this.logger, this.compact);
-          fresh.appliedSeq = page.toSeq;
-          if (!page.more) break;
-        }
-        this.compactionsBefore += this.s.compactions;
-        this.s = fresh; // the swap: one assignment, no await
-        this.dirty = true;
-      });
+      try {
+        await this.lock.run(async () => {
+          for (;;) {
+            const page = await this.store.changesSince(fresh.appliedSeq, PAGE);
+            await fresh.apply(page.events, this.logger, this.compact);
+            fresh.appliedSeq = page.toSeq;
+            if (!page.more) break;
+          }
+          this.compactionsBefore += this.s.compactions;
+          this.replace(fresh); // the swap: one assignment, no await
+          this.dirty = true;
+        });
+      } catch (err) {
+        if (this.s !== fresh) fresh.release();
+        throw err;
+      }
       this.schedulePersist();
       const ms = Date.now() - started;
       this.lastRebuild = { at: new Date().toISOString(), vectors: this.s.live, ms };
@@ -496,6 +504,8 @@ export class IndexManager {
       }
       await this.writeChain; // writes started by the timer finish before we report closed
       this.state = 'closed';
+      // The worker's memory goes back now; a manager is not searched after close.
+      this.replace(new IndexState(this.fingerprint, this.dimension));
     });
   }
 
@@ -594,7 +604,7 @@ export class IndexManager {
   }
 
   /**
-   * Reads the whole store into a new generation: Flat, or IVF trained (in a worker thread) on
+   * Reads the whole store into a new generation: Flat, or IVF trained (in a child process) on
    * stored vectors when the collection is large enough. Awaits between pages, so it never
    * holds the loop long.
    */
@@ -602,19 +612,31 @@ export class IndexManager {
     onProgress?: (done: number, total: number) => void | Promise<void>,
   ): Promise<IndexState> {
     const fresh = await this.emptyGeneration();
-    const total = (await this.store.stats()).done;
-    for (;;) {
-      const page = await this.store.changesSince(
-        fresh.appliedSeq,
-        Math.max(16, Math.floor(BUILD_PAGE_FLOATS / this.dimension)),
-      );
-      fresh.apply(page.events, this.logger, this.compact);
-      fresh.appliedSeq = page.toSeq;
-      await onProgress?.(fresh.live, Math.max(total, fresh.live));
-      if (!page.more) return fresh;
-      // The store may answer synchronously (SQLite): give sockets and timers a turn between pages,
-      // or the whole build would run as one stall.
-      await new Promise((resolve) => setImmediate(resolve));
+    try {
+      const total = (await this.store.stats()).done;
+      // One page in flight in the worker while the next is read from the store.
+      let inFlight: Promise<void> = Promise.resolve();
+      for (;;) {
+        const page = await this.store.changesSince(
+          fresh.appliedSeq,
+          Math.max(16, Math.floor(BUILD_PAGE_FLOATS / this.dimension)),
+        );
+        const applied = fresh.apply(page.events, this.logger, this.compact);
+        fresh.appliedSeq = page.toSeq;
+        await inFlight;
+        inFlight = applied;
+        await onProgress?.(fresh.live, Math.max(total, fresh.live));
+        if (!page.more) {
+          await inFlight;
+          return fresh;
+        }
+        // The store may answer synchronously (SQLite): give sockets and timers a turn between pages,
+        // or the whole build would run as one stall.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      fresh.release();
+      throw err;
     }
   }
 
@@ -641,7 +663,7 @@ export class IndexManager {
       const reused = new IndexState(
         this.fingerprint,
         this.dimension,
-        FaissIndex.deserialize(current.emptyTrained, this.dimension),
+        await HostedIndex.load(current.emptyTrained, this.dimension),
       );
       reused.training = current.training;
       reused.emptyTrained = current.emptyTrained;
@@ -659,7 +681,7 @@ export class IndexManager {
   }
 
   /**
-   * Trains IVF{nlist} on a random sample of distinct stored vectors, in a worker thread, and
+   * Trains IVF{nlist} on a random sample of distinct stored vectors, in a child process, and
    * picks the smallest nprobe reaching the recall floor on held-out stored vectors. Returns
    * undefined (Flat is kept, the reason recorded) when the data cannot make a sound IVF index.
    */
@@ -705,7 +727,7 @@ export class IndexManager {
     // ±0.01-0.02 around the tuning figure.
     const target = Math.min(1, this.policy.recallFloor + TUNING_MARGIN);
     try {
-      this.logger.info('training an IVF index in a worker thread', { nlist, trainingSetSize: attempt.trainingSetSize });
+      this.logger.info('training an IVF index in a child process', { nlist, trainingSetSize: attempt.trainingSetSize });
       const result = await trainInWorker(
         { dimension: this.dimension, nlist, count: rows.length, holdout, targetRecall: target, maxNprobe: MAX_NPROBE },
         flat,
@@ -724,7 +746,7 @@ export class IndexManager {
         return undefined;
       }
       const bytes = result.index;
-      const state = new IndexState(this.fingerprint, this.dimension, FaissIndex.deserialize(bytes, this.dimension));
+      const state = new IndexState(this.fingerprint, this.dimension, await HostedIndex.load(bytes, this.dimension));
       state.emptyTrained = bytes;
       state.training = {
         nlist,
@@ -752,29 +774,38 @@ export class IndexManager {
       if (header.fingerprint !== this.fingerprint || header.dimension !== this.dimension) {
         return `snapshot was made by ${header.fingerprint}, the provider is ${this.fingerprint}`;
       }
-      const restored = FaissIndex.deserialize(index, this.dimension);
-      if (restored.size !== header.count) {
-        return `snapshot holds ${restored.size} vectors but its map has ${header.count}`;
-      }
-      const head = await this.store.headSeq();
-      if (header.appliedSeq > head) {
-        return `snapshot reflects change ${header.appliedSeq} but the store is at ${head} (store replaced?)`;
-      }
-      const state = new IndexState(this.fingerprint, this.dimension, restored);
-      const problem = state.restoreMap(header.ids, header.hashes, header.appliedSeq);
-      if (problem) return problem;
-      if (restored.kind === 'IVF') {
-        if (!header.training || header.training.nlist !== restored.nlist)
-          return 'IVF snapshot without its training record';
-        state.training = header.training;
-      }
-      this.s = state;
-      this.lastPersist = { at: header.createdAt, seq: header.appliedSeq };
-      return undefined;
+      const restored = await HostedIndex.load(index, this.dimension, { transfer: true });
+      const problem = await this.adoptSnapshot(restored, header);
+      if (problem) restored.free();
+      return problem;
     } catch (err) {
-      this.s = new IndexState(this.fingerprint, this.dimension);
+      this.replace(new IndexState(this.fingerprint, this.dimension));
       return `snapshot unreadable: ${errorMessage(err)}`;
     }
+  }
+
+  private async adoptSnapshot(
+    restored: HostedIndex,
+    header: Awaited<ReturnType<typeof readSnapshotFileAsync>>['header'],
+  ): Promise<string | undefined> {
+    if (restored.size !== header.count) {
+      return `snapshot holds ${restored.size} vectors but its map has ${header.count}`;
+    }
+    const head = await this.store.headSeq();
+    if (header.appliedSeq > head) {
+      return `snapshot reflects change ${header.appliedSeq} but the store is at ${head} (store replaced?)`;
+    }
+    const state = new IndexState(this.fingerprint, this.dimension, restored);
+    const problem = state.restoreMap(header.ids, header.hashes, header.appliedSeq);
+    if (problem) return problem;
+    if (restored.kind === 'IVF') {
+      if (!header.training || header.training.nlist !== restored.nlist)
+        return 'IVF snapshot without its training record';
+      state.training = header.training;
+    }
+    this.replace(state);
+    this.lastPersist = { at: header.createdAt, seq: header.appliedSeq };
+    return undefined;
   }
 
   private async syncLocked(): Promise<void> {
@@ -786,13 +817,14 @@ export class IndexManager {
           head,
           applied: this.s.appliedSeq,
         });
-        this.s = await this.buildGeneration();
+        this.replace(await this.buildGeneration());
         this.dirty = true;
         return;
       }
       const page = await this.store.changesSince(this.s.appliedSeq, PAGE);
-      this.s.apply(page.events, this.logger, this.compact);
+      const applied = this.s.apply(page.events, this.logger, this.compact);
       this.s.appliedSeq = page.toSeq;
+      await applied;
       this.dirty = true;
       this.schedulePersist();
       if (!page.more) {
@@ -821,7 +853,9 @@ export class IndexManager {
     // A label whose id no longer points back at it is a broken map entry: count it as extra.
     for (const [id, label] of this.s.labels) if (this.s.ids[label] !== id) extraSet.add(id);
     const extra = [...extraSet];
-    const sizeOk = this.s.index.size === this.s.live + this.s.tombstones && this.s.ids.length === this.s.index.size;
+    const held = await this.s.index.count();
+    const sizeOk =
+      this.s.broken === null && held === this.s.live + this.s.tombstones && this.s.ids.length === this.s.index.size;
     const report: VerifyReport = {
       ok: missing.length === 0 && extra.length === 0 && sizeOk,
       inconclusive,
@@ -833,6 +867,13 @@ export class IndexManager {
       extraCount: extra.length,
     };
     return full ? report : trim(report);
+  }
+
+  /** Makes `next` the served generation and frees the one it replaces. */
+  private replace(next: IndexState): void {
+    if (next === this.s) return;
+    this.s.release();
+    this.s = next;
   }
 
   private schedulePersist(): void {
@@ -873,8 +914,9 @@ export class IndexManager {
         hashes: this.s.hashes,
         training: this.s.training,
       },
-      this.s.index.serialize(),
+      this.s.index.serialize(), // posted now: the bytes are the index as of this map
     );
+    parts.catch(() => undefined); // awaited by the write below; never an unhandled rejection
     this.dirty = false;
     const failed = () => {
       this.dirty = true;

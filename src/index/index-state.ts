@@ -1,9 +1,14 @@
-// One generation of the search index: the FAISS index, our label <-> memory-id map (labels
-// are insertion positions; deletes are tombstones), and the store sequence it reflects. The
-// manager serves searches from one generation while a rebuild fills another off to the side.
+// One generation of the search index: the FAISS index (held by the FAISS worker), our label <->
+// memory-id map (labels are insertion positions; deletes are tombstones), and the store sequence
+// it reflects. The manager serves searches from one generation while a rebuild fills another off
+// to the side.
+//
+// The map changes synchronously when a change is posted to the worker, and the worker applies
+// requests in posting order, so the map always describes the index as of everything posted;
+// the returned promises say when the worker has caught up (and fail if it could not).
 import type { Logger } from '../logger.js';
 import type { ChangeEvent } from '../store/types.js';
-import { FaissIndex } from './faiss-index.js';
+import { HostedIndex } from './faiss-host.js';
 
 const HASH_CHARS = 16;
 
@@ -27,7 +32,7 @@ export interface Hit {
 }
 
 export class IndexState {
-  index: FaissIndex;
+  index: HostedIndex;
   ids: (string | null)[] = [];
   hashes: (string | null)[] = [];
   labels = new Map<string, number>();
@@ -38,13 +43,15 @@ export class IndexState {
   training: TrainingInfo | null = null;
   /** The trained, empty IVF index (serialized), to refill without retraining; null when unknown. */
   emptyTrained: Buffer | null = null;
+  /** Set when the worker failed to apply a change the map already reflects: the generation must be rebuilt. */
+  broken: string | null = null;
 
   constructor(
     readonly fingerprint: string,
     readonly dimension: number,
-    index?: FaissIndex,
+    index?: HostedIndex,
   ) {
-    this.index = index ?? FaissIndex.flat(dimension);
+    this.index = index ?? HostedIndex.flat(dimension);
   }
 
   get live(): number {
@@ -65,23 +72,29 @@ export class IndexState {
     return undefined;
   }
 
-  search(queries: readonly Float32Array[], k: number): Hit[][] {
+  async search(queries: readonly Float32Array[], k: number): Promise<Hit[][]> {
     if (this.labels.size === 0 || k < 1) return queries.map(() => []);
     // Tombstoned labels still sit in the faiss index: ask for enough to fill k live hits.
     const want = Math.min(this.index.size, Math.floor(k) + this.tombstones);
-    return this.index.search(queries, want).map((hits) => {
+    // The map as of posting: a compaction posted later replaces these arrays, and its labels.
+    const ids = this.ids;
+    const hashes = this.hashes;
+    return (await this.index.search(queries, want)).map((hits) => {
       const out: Hit[] = [];
       for (let i = 0; i < hits.labels.length && out.length < k; i++) {
         const label = hits.labels[i]!;
-        const id = this.ids[label];
-        if (id) out.push({ id, score: hits.scores[i]!, hash: this.hashes[label] ?? '' });
+        const id = ids[label];
+        if (id) out.push({ id, score: hits.scores[i]!, hash: hashes[label] ?? '' });
       }
       return out;
     });
   }
 
-  /** Applies one page of changes synchronously (no await), so searches see all or none. */
-  apply(events: readonly ChangeEvent[], logger: Logger, compact: { ratio: number; min: number }): void {
+  /**
+   * Applies one page of changes: the map changes before this returns (no await in between), the
+   * promise settles when the worker has applied them too.
+   */
+  apply(events: readonly ChangeEvent[], logger: Logger, compact: { ratio: number; min: number }): Promise<void> {
     const adds = new Map<string, { vector: Float32Array; hash: string }>();
     for (const e of events) {
       const id = e.kind === 'delete' ? e.id : e.record.id;
@@ -99,8 +112,9 @@ export class IndexState {
       this.tombstone(id);
       adds.set(id, { vector, hash });
     }
-    this.add([...adds].map(([id, a]) => ({ id, vector: a.vector, hash: a.hash })));
-    if (this.index.kind === 'Flat' && this.needsCompaction(compact)) this.compact(logger);
+    const added = this.add([...adds].map(([id, a]) => ({ id, vector: a.vector, hash: a.hash })));
+    const compacted = this.index.kind === 'Flat' && this.needsCompaction(compact) ? this.compact(logger) : undefined;
+    return Promise.all([added, compacted]).then(() => undefined);
   }
 
   /** Too many tombstones: a flat index compacts in place, an IVF generation is rebuilt by the manager. */
@@ -108,16 +122,18 @@ export class IndexState {
     return this.tombstones >= compact.min && this.tombstones > this.index.size * compact.ratio;
   }
 
-  add(entries: readonly { id: string; vector: Float32Array; hash: string }[]): void {
+  /** Posts vectors to the index; their labels are assigned (and mapped) now. */
+  add(entries: readonly { id: string; vector: Float32Array; hash: string }[]): Promise<void> {
     const valid = entries.filter((e) => e.vector.length === this.dimension);
-    if (valid.length === 0) return;
+    if (valid.length === 0) return Promise.resolve();
     const first = this.index.size;
-    this.index.add(valid.map((e) => e.vector));
+    const done = this.index.add(valid.map((e) => e.vector));
     valid.forEach((e, i) => {
       this.ids.push(e.id);
       this.hashes.push(e.hash.slice(0, HASH_CHARS));
       this.labels.set(e.id, first + i);
     });
+    return this.watch(done, 'adding vectors');
   }
 
   tombstone(id: string): void {
@@ -130,20 +146,32 @@ export class IndexState {
   }
 
   /** Drops tombstoned vectors. A flat index keeps order when removing, so live labels shift down. */
-  compact(logger: Logger): void {
+  compact(logger: Logger): Promise<void> {
     const dead: number[] = [];
     for (let l = 0; l < this.ids.length; l++) if (this.ids[l] === null) dead.push(l);
-    const removed = this.index.remove(dead);
+    const removing = this.index.remove(dead);
     const ids = this.ids.filter((id): id is string => id !== null);
-    const hashes = this.hashes.filter((h): h is string => h !== null);
-    if (removed !== dead.length || this.index.size !== ids.length) {
-      throw new Error(`compaction removed ${removed} of ${dead.length} vectors; the index needs a rebuild`);
-    }
     this.ids = ids;
-    this.hashes = hashes;
+    this.hashes = this.hashes.filter((h): h is string => h !== null);
     this.labels = new Map(ids.map((id, label) => [id, label]));
     this.tombstones = 0;
     this.compactions++;
-    logger.debug('compacted the search index', { removed, vectors: this.index.size });
+    const checked = removing.then((removed) => {
+      if (removed !== dead.length) throw new Error(`compaction removed ${removed} of ${dead.length} vectors`);
+      logger.debug('compacted the search index', { removed, vectors: this.index.size });
+    });
+    return this.watch(checked, 'compacting');
+  }
+
+  /** Frees the worker's copy of the index (requests posted earlier still run). */
+  release(): void {
+    this.index.free();
+  }
+
+  private watch(done: Promise<void>, what: string): Promise<void> {
+    return done.catch((err: unknown) => {
+      this.broken ??= `${what} failed in the FAISS worker: ${err instanceof Error ? err.message : String(err)}`;
+      throw err;
+    });
   }
 }

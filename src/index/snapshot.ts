@@ -50,12 +50,14 @@ export class SnapshotError extends Error {
  */
 export async function encodeSnapshotAsync(
   header: Omit<SnapshotHeader, 'format'>,
-  index: Buffer,
+  indexBytes: Buffer | Promise<Buffer>,
 ): Promise<Uint8Array[]> {
+  // The header is encoded before the first await: the caller's map may change right after.
   const json = Buffer.from(JSON.stringify({ format: FORMAT, ...header }), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length, 0);
   const head = Buffer.concat([MAGIC, len, json]);
+  const index = await indexBytes;
   const digest = await sha256InSteps([head, index]);
   return [head, index, digest];
 }

@@ -1,0 +1,234 @@
+// The main thread's side of the FAISS worker (faiss-thread.ts). Every FAISS call of the process
+// (add, search, remove, serialize, deserialize) runs there, so none of them holds the event
+// loop: a rebuild of 100k vectors, a 1M-vector snapshot or an exact search of a large index
+// leaves tool calls, pings and HTTP requests answered.
+//
+// `HostedIndex` is one index living in the worker. Its label bookkeeping is synchronous: an
+// add reserves its labels when it is posted, and the worker applies requests in the order they
+// were posted, so a caller that posts an add and then a search gets results that include the
+// add. Vectors travel as one Float32Array per call, transferred, not copied.
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { IndexKind, IndexShape, SearchHits } from './faiss-index.js';
+
+export type { IndexKind, IndexShape, SearchHits } from './faiss-index.js';
+
+export interface IndexMeta extends IndexShape {
+  size: number;
+}
+
+export type HostRequest = { id: number; handle: number } & (
+  | { op: 'flat'; dimension: number }
+  | { op: 'load'; bytes: Uint8Array; dimension: number }
+  | { op: 'add'; data: Float32Array }
+  | { op: 'search'; data: Float32Array; k: number }
+  | { op: 'remove'; labels: number[] }
+  | { op: 'serialize' }
+  | { op: 'count' }
+  | { op: 'free' }
+);
+
+export type HostReply =
+  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string; name: string };
+
+type Op = HostRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
+type Body<O extends Op> = Omit<Extract<HostRequest, { op: O }>, 'id' | 'handle' | 'op'>;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+/** The worker, started on first use; kept referenced only while a request is outstanding. */
+class FaissHost {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private nextHandle = 1;
+
+  newHandle(): number {
+    return this.nextHandle++;
+  }
+
+  call<O extends Op>(op: O, handle: number, body: Body<O>, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    const worker = this.start();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) worker.ref();
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, handle, op, ...body }, transfer);
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = import.meta.url.endsWith('.ts')
+      ? // Under tsx (tests, bench) the worker is the .ts source; tsx's loader is not inherited by
+        // worker threads on Node 20, so the worker registers it before importing the source.
+        new Worker(
+          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+            `.then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./faiss-thread.ts', import.meta.url).href)}); })`,
+          { eval: true },
+        )
+      : new Worker(fileURLToPath(new URL('./faiss-thread.js', import.meta.url)));
+    worker.unref();
+    worker.on('message', (reply: HostReply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if (reply.ok) p.resolve(reply.value);
+      else p.reject(reply.name === 'RangeError' ? new RangeError(reply.error) : new Error(reply.error));
+    });
+    const fail = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      const err = new Error(`the FAISS worker stopped (${why}); the search index must be rebuilt`);
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', (err) => fail(err.message));
+    worker.on('exit', (code) => fail(`exit code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+const host = new FaissHost();
+const freeOnCollect = new FinalizationRegistry<number>((handle) => {
+  void host.call('free', handle, {}).catch(() => undefined);
+});
+
+/** An inner-product FAISS index (Flat or IVF) held by the FAISS worker. */
+export class HostedIndex {
+  readonly dimension: number;
+  readonly kind: IndexKind;
+  readonly nlist: number | null;
+  readonly nprobe: number | null;
+  private readonly trained: boolean;
+  private readonly handle: number;
+  /** Vectors in the index once every posted request has run (labels are reserved at post time). */
+  private posted: number;
+  private freed = false;
+
+  private constructor(handle: number, dimension: number, m: IndexMeta) {
+    this.handle = handle;
+    this.dimension = dimension;
+    this.kind = m.type;
+    this.nlist = m.nlist;
+    this.nprobe = m.nprobe;
+    this.trained = m.trained;
+    this.posted = m.size;
+    freeOnCollect.register(this, handle, this);
+  }
+
+  /** An empty exact index (created in the worker by the first request that reaches it). */
+  static flat(dimension: number): HostedIndex {
+    if (!Number.isInteger(dimension) || dimension < 1 || dimension > 65_536) {
+      throw new RangeError(`invalid index dimension ${dimension}`);
+    }
+    const handle = host.newHandle();
+    void host.call('flat', handle, { dimension }).catch(() => undefined); // any failure surfaces on first use
+    return new HostedIndex(handle, dimension, { size: 0, type: 'Flat', nlist: null, nprobe: null, trained: true });
+  }
+
+  /**
+   * Restores a serialized Flat-IP or IVF-Flat index in the worker. With `transfer`, the bytes'
+   * memory moves to the worker (the caller's buffer is unusable afterwards); otherwise it is copied.
+   */
+  static async load(bytes: Uint8Array, dimension: number, options: { transfer?: boolean } = {}): Promise<HostedIndex> {
+    const handle = host.newHandle();
+    const movable =
+      options.transfer === true &&
+      bytes.buffer instanceof ArrayBuffer &&
+      bytes.byteLength >= bytes.buffer.byteLength / 2;
+    const m = (await host.call(
+      'load',
+      handle,
+      { bytes, dimension },
+      movable ? [bytes.buffer as ArrayBuffer] : [],
+    )) as IndexMeta;
+    return new HostedIndex(handle, dimension, m);
+  }
+
+  /** Vectors held once every request posted so far has run (tombstones included). */
+  get size(): number {
+    return this.posted;
+  }
+
+  shape(): IndexShape {
+    return { type: this.kind, nlist: this.nlist, nprobe: this.nprobe, trained: this.trained };
+  }
+
+  /**
+   * Posts vectors to add; their labels are `size` (read before the call) onwards, reserved now.
+   * The promise settles when the worker has added them.
+   */
+  add(vectors: readonly Float32Array[]): Promise<void> {
+    if (vectors.length === 0) return Promise.resolve();
+    if (!this.trained) return Promise.reject(new Error('the IVF index is not trained; nothing can be added'));
+    let data: Float32Array;
+    try {
+      data = this.pack(vectors);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.posted += vectors.length;
+    return this.call('add', { data }, [data.buffer as ArrayBuffer]).then(() => undefined);
+  }
+
+  /** k nearest for each query; fewer when the index holds fewer vectors. */
+  async search(queries: readonly Float32Array[], k: number): Promise<SearchHits[]> {
+    if (queries.length === 0) return [];
+    if (Math.min(Math.floor(k), this.posted) < 1) return queries.map(() => ({ labels: [], scores: [] }));
+    const data = this.pack(queries);
+    return (await this.call('search', { data, k: Math.floor(k) }, [data.buffer as ArrayBuffer])) as SearchHits[];
+  }
+
+  /**
+   * Removes labels from a flat index, which compacts: every label after a removed one shifts
+   * down by the number of removed labels before it. Resolves to the number removed.
+   */
+  async remove(labels: readonly number[]): Promise<number> {
+    if (this.kind !== 'Flat') throw new Error('only a flat index can remove vectors in place');
+    const valid = [...new Set(labels)].filter((l) => Number.isInteger(l) && l >= 0 && l < this.posted);
+    if (valid.length === 0) return 0;
+    this.posted -= valid.length;
+    const { removed } = (await this.call('remove', { labels: valid })) as { removed: number };
+    return removed;
+  }
+
+  /** The vectors the worker actually holds (to check against the id map). */
+  async count(): Promise<number> {
+    return ((await this.call('count', {})) as IndexMeta).size;
+  }
+
+  /** The serialized index as of every request posted before this call. */
+  async serialize(): Promise<Buffer> {
+    const bytes = (await this.call('serialize', {})) as Uint8Array;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Releases the worker's copy; requests posted earlier still run. Idempotent. */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    freeOnCollect.unregister(this);
+    void host.call('free', this.handle, {}).catch(() => undefined);
+  }
+
+  private call<O extends Op>(op: O, body: Body<O>, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.freed) return Promise.reject(new Error('this search index generation was released'));
+    return host.call(op, this.handle, body, transfer);
+  }
+
+  private pack(vectors: readonly Float32Array[]): Float32Array {
+    const d = this.dimension;
+    const data = new Float32Array(vectors.length * d);
+    vectors.forEach((v, i) => {
+      if (v.length !== d) throw new RangeError(`vector has dimension ${v.length}, the index expects ${d}`);
+      data.set(v, i * d);
+    });
+    return data;
+  }
+}

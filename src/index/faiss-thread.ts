@@ -1,0 +1,102 @@
+// The FAISS worker thread: the one place in the process where faiss-node is loaded and called.
+// It holds every index of the process by handle and runs requests in arrival order, so what the
+// main thread posted first is applied first (a search posted after an add sees the add).
+//
+// faiss-node must be loaded by one thread only: it keeps its class constructors in process-wide
+// statics, so a second thread loading it breaks the factories of the first (a segfault, measured
+// here). The main thread never imports it; faiss-host.ts is its side of this conversation.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { parentPort } from 'node:worker_threads';
+import { FaissIndex } from './faiss-index.js';
+import type { HostReply, HostRequest, IndexMeta } from './faiss-host.js';
+
+const indexes = new Map<number, FaissIndex>();
+
+// faiss-node frees an index's memory when its wrapper is collected, and V8 does not know how
+// much native memory a wrapper holds: after freeing a large index, collect now.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+const COLLECT_AFTER_FLOATS = 4_000_000;
+
+function meta(index: FaissIndex): IndexMeta {
+  return { size: index.size, ...index.shape() };
+}
+
+function get(handle: number): FaissIndex {
+  const index = indexes.get(handle);
+  if (!index) throw new Error(`no index with handle ${handle} in the FAISS worker (freed, or the worker restarted)`);
+  return index;
+}
+
+/** Row views of a row-major block of vectors. */
+function rows(data: Float32Array, dimension: number): Float32Array[] {
+  if (data.length % dimension !== 0) throw new RangeError(`${data.length} floats are not rows of ${dimension}`);
+  return Array.from({ length: data.length / dimension }, (_, i) => data.subarray(i * dimension, (i + 1) * dimension));
+}
+
+function handle(req: HostRequest): { value: unknown; transfer?: ArrayBuffer[] } {
+  switch (req.op) {
+    case 'flat': {
+      const index = FaissIndex.flat(req.dimension);
+      indexes.set(req.handle, index);
+      return { value: meta(index) };
+    }
+    case 'load': {
+      const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
+      const index = FaissIndex.deserialize(bytes, req.dimension);
+      indexes.set(req.handle, index);
+      return { value: meta(index) };
+    }
+    case 'add': {
+      const index = get(req.handle);
+      index.add(rows(req.data, index.dimension));
+      return { value: meta(index) };
+    }
+    case 'search': {
+      const index = get(req.handle);
+      return { value: index.search(rows(req.data, index.dimension), req.k) };
+    }
+    case 'remove': {
+      const index = get(req.handle);
+      const removed = index.remove(req.labels);
+      return { value: { removed, meta: meta(index) } };
+    }
+    case 'serialize': {
+      const bytes = get(req.handle).serialize();
+      // Transferred, not copied, when the buffer owns its memory; otherwise copied here, off the main thread.
+      const own =
+        bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+          ? bytes
+          : Buffer.from(bytes);
+      return { value: own, transfer: [own.buffer as ArrayBuffer] };
+    }
+    case 'count':
+      return { value: meta(get(req.handle)) };
+    case 'free': {
+      const index = indexes.get(req.handle);
+      indexes.delete(req.handle);
+      if (index && index.size * index.dimension >= COLLECT_AFTER_FLOATS) collect();
+      return { value: null };
+    }
+  }
+}
+
+parentPort!.on('message', (req: HostRequest) => {
+  let reply: HostReply;
+  let transfer: ArrayBuffer[] | undefined;
+  try {
+    const out = handle(req);
+    reply = { id: req.id, ok: true, value: out.value };
+    transfer = out.transfer;
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    reply = { id: req.id, ok: false, error: e.message, name: e.name };
+  }
+  try {
+    parentPort!.postMessage(reply, transfer);
+  } catch {
+    // A buffer that cannot be transferred (external memory) is copied instead.
+    parentPort!.postMessage(reply);
+  }
+});
