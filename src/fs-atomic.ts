@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Writes `bytes` to `path` so that a crash leaves either the old file or the new one. */
@@ -33,31 +33,18 @@ export function writeFileAtomic(path: string, bytes: Buffer): void {
 }
 
 /**
- * The same guarantee without blocking the event loop: the parts are written one after the
- * other by libuv's thread pool (a 150 MB index snapshot would otherwise stall the loop).
+ * The last step of an atomic write done without blocking the event loop: `tmp` (complete and
+ * fsynced by the caller) replaces `path` by rename, then the folder is fsynced.
  */
-export async function writeFileAtomicAsync(path: string, parts: readonly Uint8Array[]): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const file = await open(tmp, 'w', 0o600);
-  let closed = false;
+export async function replaceAtomically(tmp: string, path: string): Promise<void> {
   try {
-    for (const part of parts) {
-      let off = 0;
-      while (off < part.length) off += (await file.write(part, off, part.length - off)).bytesWritten;
-    }
-    await file.sync();
-    await file.close();
-    closed = true;
     await rename(tmp, path);
   } catch (err) {
-    if (!closed) await file.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
   }
   try {
-    const d = await open(dir, 'r');
+    const d = await open(dirname(path), 'r');
     try {
       await d.sync();
     } finally {

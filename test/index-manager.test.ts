@@ -241,7 +241,7 @@ describe('index manager (real faiss-node, real SQLite)', () => {
     it('rebuilds when the snapshot file is truncated', async () => {
       const path = manager().snapshotPath;
       truncateSync(path, Math.floor(readFileSync(path).length / 2));
-      await reopenAndCompare('rebuilt', /checksum/);
+      await reopenAndCompare('rebuilt', /truncated/);
     });
 
     it('rebuilds when the snapshot file is empty', async () => {

@@ -269,6 +269,8 @@ describe('graceful shutdown under load', () => {
             `batch ${i} was acknowledged`,
           );
         }
+        // memory_get does not need the index; a search waits until it has opened.
+        assert.equal((await again.call('memory_search', { query: 'shutdown test', k: 1 })).isError, undefined);
         const s = await statusOf(again);
         assert.equal(s.index.lastOpen?.source, 'snapshot', 'the index was persisted on shutdown');
         assert.equal(s.index.live, s.store.total);

@@ -6,9 +6,14 @@
 // `HostedIndex` is one index living in the worker. Its label bookkeeping is synchronous: an
 // add reserves its labels when it is posted, and the worker applies requests in the order they
 // were posted, so a caller that posts an add and then a search gets results that include the
-// add. Vectors travel as one Float32Array per call, transferred, not copied.
-import { Worker } from 'node:worker_threads';
+// add. Vectors travel as one Float32Array per call, transferred, not copied. Indexes go to and
+// from disk as files faiss writes and reads itself (faiss-node's in-memory serialization leaks).
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { IndexKind, IndexShape, SearchHits } from './faiss-index.js';
 
 export type { IndexKind, IndexShape, SearchHits } from './faiss-index.js';
@@ -19,11 +24,11 @@ export interface IndexMeta extends IndexShape {
 
 export type HostRequest = { id: number; handle: number } & (
   | { op: 'flat'; dimension: number }
-  | { op: 'load'; bytes: Uint8Array; dimension: number }
+  | { op: 'read'; path: string; dimension: number }
   | { op: 'add'; data: Float32Array }
   | { op: 'search'; data: Float32Array; k: number }
   | { op: 'remove'; labels: number[] }
-  | { op: 'serialize' }
+  | { op: 'write'; path: string }
   | { op: 'count' }
   | { op: 'free' }
 );
@@ -95,6 +100,11 @@ class FaissHost {
 }
 
 const host = new FaissHost();
+
+/** The path through which the worker reaches a file the main thread holds open. */
+function fdPath(fd: number, path: string): string {
+  return existsSync('/proc/self/fd') ? `/proc/self/fd/${fd}` : path;
+}
 const freeOnCollect = new FinalizationRegistry<number>((handle) => {
   void host.call('free', handle, {}).catch(() => undefined);
 });
@@ -133,22 +143,27 @@ export class HostedIndex {
   }
 
   /**
-   * Restores a serialized Flat-IP or IVF-Flat index in the worker. With `transfer`, the bytes'
-   * memory moves to the worker (the caller's buffer is unusable afterwards); otherwise it is copied.
+   * Reads the index faiss wrote at the start of `file` (opened and checked by the caller; the
+   * worker reads that very file through /proc/self/fd where there is one).
    */
-  static async load(bytes: Uint8Array, dimension: number, options: { transfer?: boolean } = {}): Promise<HostedIndex> {
+  static async readFile(file: { fd: number }, path: string, dimension: number): Promise<HostedIndex> {
     const handle = host.newHandle();
-    const movable =
-      options.transfer === true &&
-      bytes.buffer instanceof ArrayBuffer &&
-      bytes.byteLength >= bytes.buffer.byteLength / 2;
-    const m = (await host.call(
-      'load',
-      handle,
-      { bytes, dimension },
-      movable ? [bytes.buffer as ArrayBuffer] : [],
-    )) as IndexMeta;
+    const m = (await host.call('read', handle, { path: fdPath(file.fd, path), dimension })) as IndexMeta;
     return new HostedIndex(handle, dimension, m);
+  }
+
+  /** Restores serialized index bytes (a trained IVF index) through a temporary file in `dir`. */
+  static async fromBytes(bytes: Uint8Array, dimension: number, dir: string): Promise<HostedIndex> {
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.train-${process.pid}.${randomBytes(4).toString('hex')}.load.tmp`);
+    const file = await open(tmp, 'wx', 0o600);
+    try {
+      await file.writeFile(bytes);
+      return await HostedIndex.readFile(file, tmp, dimension);
+    } finally {
+      await file.close();
+      await rm(tmp, { force: true });
+    }
   }
 
   /** Vectors held once every request posted so far has run (tombstones included). */
@@ -203,10 +218,12 @@ export class HostedIndex {
     return ((await this.call('count', {})) as IndexMeta).size;
   }
 
-  /** The serialized index as of every request posted before this call. */
-  async serialize(): Promise<Buffer> {
-    const bytes = (await this.call('serialize', {})) as Uint8Array;
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  /**
+   * Writes the index, as of every request posted before this call, into a new file `path`
+   * (which must not exist; its folder must). Resolves to the number of bytes faiss wrote.
+   */
+  writeFile(path: string): Promise<number> {
+    return this.call('write', { path }) as Promise<number>;
   }
 
   /** Releases the worker's copy; requests posted earlier still run. Idempotent. */

@@ -3,6 +3,7 @@
 // the whole process (no catchable error) on some invalid calls: search with k = 0, add of the
 // wrong length, add to an untrained IVF index, training with fewer points than lists, write
 // into a missing folder. Every precondition is checked here, so those calls cannot happen.
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import faissNode from 'faiss-node';
 import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-limits.js';
 
@@ -23,6 +24,7 @@ const IVF_FLAT_FOURCC = 'IwFl';
 const FLAT_IP_FOURCC = 'IxFI';
 const NLIST_OFFSET = 37;
 const NPROBE_OFFSET = 45;
+const PROC_FD = '/proc/self/fd';
 
 export interface SearchHits {
   labels: number[];
@@ -89,19 +91,43 @@ export class FaissIndex {
     return new FaissIndex(dimension, native, 'IVF', nlist, 1);
   }
 
-  /** Restores a serialized Flat-IP or IVF-Flat index; throws (catchably) on anything else. */
+  /**
+   * Restores a serialized Flat-IP or IVF-Flat index; throws (catchably) on anything else.
+   * faiss-node's fromBuffer leaks a copy of the bytes (its reader is never freed): for
+   * short-lived processes only (IVF training). Long-lived code reads files (`readFile`).
+   */
   static deserialize(bytes: Buffer, dimension: number): FaissIndex {
-    const fourcc = bytes.subarray(0, 4).toString('latin1');
+    return FaissIndex.restore(bytes.subarray(0, NPROBE_OFFSET + 8), dimension, () => Index.fromBuffer(bytes));
+  }
+
+  /**
+   * Reads a Flat-IP or IVF-Flat index that faiss wrote at the start of the file `path` (bytes
+   * after it are ignored). The file must exist and have been checked: faiss reads it as it is.
+   */
+  static readFile(path: string, dimension: number): FaissIndex {
+    const head = Buffer.alloc(NPROBE_OFFSET + 8);
+    const fd = openSync(path, 'r');
+    let got: number;
+    try {
+      got = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    return FaissIndex.restore(head.subarray(0, got), dimension, () => Index.read(path));
+  }
+
+  private static restore(head: Buffer, dimension: number, read: () => NativeIndex): FaissIndex {
+    const fourcc = head.subarray(0, 4).toString('latin1');
     if (fourcc !== FLAT_IP_FOURCC && fourcc !== IVF_FLAT_FOURCC) throw new Error(`unsupported index type "${fourcc}"`);
-    if (fourcc === IVF_FLAT_FOURCC && bytes.length < NPROBE_OFFSET + 8) throw new Error('IVF index header truncated');
-    const native = Index.fromBuffer(bytes);
+    if (fourcc === IVF_FLAT_FOURCC && head.length < NPROBE_OFFSET + 8) throw new Error('IVF index header truncated');
+    const native = read();
     if (native.getDimension() !== dimension) {
       throw new Error(`index has dimension ${native.getDimension()}, expected ${dimension}`);
     }
     if (fourcc === FLAT_IP_FOURCC) return new FaissIndex(dimension, native, 'Flat', null, null);
     if (!native.isTrained()) throw new Error('IVF index is not trained');
-    const nlist = Number(bytes.readBigUInt64LE(NLIST_OFFSET));
-    const nprobe = Number(bytes.readBigUInt64LE(NPROBE_OFFSET));
+    const nlist = Number(head.readBigUInt64LE(NLIST_OFFSET));
+    const nprobe = Number(head.readBigUInt64LE(NPROBE_OFFSET));
     return new FaissIndex(dimension, native, 'IVF', nlist, nprobe);
   }
 
@@ -182,8 +208,18 @@ export class FaissIndex {
     return this.native.removeIds(valid);
   }
 
+  /** faiss-node's toBuffer leaks a copy of the index (its writer is never freed): short-lived processes only. */
   serialize(): Buffer {
     return this.native.toBuffer();
+  }
+
+  /**
+   * Writes the index into the file open as `fd` (faiss writes from the start and truncates).
+   * Through /proc/self/fd on Linux, so faiss opens the very file we opened: a folder deleted
+   * meanwhile cannot make faiss's own open fail, which would abort the process.
+   */
+  writeToFd(fd: number, path: string): void {
+    this.native.write(existsSync(PROC_FD) ? `${PROC_FD}/${fd}` : path);
   }
 
   private check(v: Float32Array): void {

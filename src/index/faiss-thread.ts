@@ -5,6 +5,7 @@
 // faiss-node must be loaded by one thread only: it keeps its class constructors in process-wide
 // statics, so a second thread loading it breaks the factories of the first (a segfault, measured
 // here). The main thread never imports it; faiss-host.ts is its side of this conversation.
+import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
@@ -35,16 +36,15 @@ function rows(data: Float32Array, dimension: number): Float32Array[] {
   return Array.from({ length: data.length / dimension }, (_, i) => data.subarray(i * dimension, (i + 1) * dimension));
 }
 
-function handle(req: HostRequest): { value: unknown; transfer?: ArrayBuffer[] } {
+function handle(req: HostRequest): { value: unknown } {
   switch (req.op) {
     case 'flat': {
       const index = FaissIndex.flat(req.dimension);
       indexes.set(req.handle, index);
       return { value: meta(index) };
     }
-    case 'load': {
-      const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
-      const index = FaissIndex.deserialize(bytes, req.dimension);
+    case 'read': {
+      const index = FaissIndex.readFile(req.path, req.dimension);
       indexes.set(req.handle, index);
       return { value: meta(index) };
     }
@@ -62,14 +62,19 @@ function handle(req: HostRequest): { value: unknown; transfer?: ArrayBuffer[] } 
       const removed = index.remove(req.labels);
       return { value: { removed, meta: meta(index) } };
     }
-    case 'serialize': {
-      const bytes = get(req.handle).serialize();
-      // Transferred, not copied, when the buffer owns its memory; otherwise copied here, off the main thread.
-      const own =
-        bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
-          ? bytes
-          : Buffer.from(bytes);
-      return { value: own, transfer: [own.buffer as ArrayBuffer] };
+    case 'write': {
+      const index = get(req.handle);
+      // Our own open first: a missing folder fails here, catchably, never inside faiss.
+      const fd = openSync(req.path, 'wx', 0o600);
+      try {
+        index.writeToFd(fd, req.path);
+        return { value: fstatSync(fd).size };
+      } catch (err) {
+        rmSync(req.path, { force: true });
+        throw err;
+      } finally {
+        closeSync(fd);
+      }
     }
     case 'count':
       return { value: meta(get(req.handle)) };
@@ -84,19 +89,11 @@ function handle(req: HostRequest): { value: unknown; transfer?: ArrayBuffer[] } 
 
 parentPort!.on('message', (req: HostRequest) => {
   let reply: HostReply;
-  let transfer: ArrayBuffer[] | undefined;
   try {
-    const out = handle(req);
-    reply = { id: req.id, ok: true, value: out.value };
-    transfer = out.transfer;
+    reply = { id: req.id, ok: true, value: handle(req).value };
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     reply = { id: req.id, ok: false, error: e.message, name: e.name };
   }
-  try {
-    parentPort!.postMessage(reply, transfer);
-  } catch {
-    // A buffer that cannot be transferred (external memory) is copied instead.
-    parentPort!.postMessage(reply);
-  }
+  parentPort!.postMessage(reply);
 });

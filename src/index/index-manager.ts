@@ -8,8 +8,10 @@
 // one synchronous step (map and index change together), so a search never sees a half-applied
 // write. A rebuild fills a new generation off to the side, without the lock, and swaps it in at
 // the end: searches keep being served.
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MemoryStore } from '../store/types.js';
@@ -27,7 +29,7 @@ import {
 import { trainInWorker } from './ivf-train.js';
 import { Mutex } from './mutex.js';
 import { tryLock } from './persist-lock.js';
-import { encodeSnapshotAsync, readSnapshotFileAsync, writeFileAtomicAsync } from './snapshot.js';
+import { completeSnapshot, encodeHeader, openSnapshot, verifyIndexPart, type SnapshotHeader } from './snapshot.js';
 
 export type { Hit } from './index-state.js';
 
@@ -663,7 +665,7 @@ export class IndexManager {
       const reused = new IndexState(
         this.fingerprint,
         this.dimension,
-        await HostedIndex.load(current.emptyTrained, this.dimension),
+        await HostedIndex.fromBytes(current.emptyTrained, this.dimension, dirname(this.snapshotPath)),
       );
       reused.training = current.training;
       reused.emptyTrained = current.emptyTrained;
@@ -746,7 +748,11 @@ export class IndexManager {
         return undefined;
       }
       const bytes = result.index;
-      const state = new IndexState(this.fingerprint, this.dimension, await HostedIndex.load(bytes, this.dimension));
+      const state = new IndexState(
+        this.fingerprint,
+        this.dimension,
+        await HostedIndex.fromBytes(bytes, this.dimension, dirname(this.snapshotPath)),
+      );
       state.emptyTrained = bytes;
       state.training = {
         nlist,
@@ -770,12 +776,19 @@ export class IndexManager {
   private async loadSnapshotLocked(): Promise<string | undefined> {
     if (!existsSync(this.snapshotPath)) return 'no snapshot file';
     try {
-      const { header, index } = await readSnapshotFileAsync(this.snapshotPath);
-      if (header.fingerprint !== this.fingerprint || header.dimension !== this.dimension) {
-        return `snapshot was made by ${header.fingerprint}, the provider is ${this.fingerprint}`;
+      const snap = await openSnapshot(this.snapshotPath);
+      let restored: HostedIndex;
+      try {
+        const { header } = snap;
+        if (header.fingerprint !== this.fingerprint || header.dimension !== this.dimension) {
+          return `snapshot was made by ${header.fingerprint}, the provider is ${this.fingerprint}`;
+        }
+        await verifyIndexPart(snap);
+        restored = await HostedIndex.readFile(snap.file, this.snapshotPath, this.dimension);
+      } finally {
+        await snap.file.close();
       }
-      const restored = await HostedIndex.load(index, this.dimension, { transfer: true });
-      const problem = await this.adoptSnapshot(restored, header);
+      const problem = await this.adoptSnapshot(restored, snap.header);
       if (problem) restored.free();
       return problem;
     } catch (err) {
@@ -784,10 +797,7 @@ export class IndexManager {
     }
   }
 
-  private async adoptSnapshot(
-    restored: HostedIndex,
-    header: Awaited<ReturnType<typeof readSnapshotFileAsync>>['header'],
-  ): Promise<string | undefined> {
+  private async adoptSnapshot(restored: HostedIndex, header: SnapshotHeader): Promise<string | undefined> {
     if (restored.size !== header.count) {
       return `snapshot holds ${restored.size} vectors but its map has ${header.count}`;
     }
@@ -902,21 +912,24 @@ export class IndexManager {
     this.persistTimer = undefined;
     const createdAt = new Date().toISOString();
     const seq = this.s.appliedSeq;
-    const parts = encodeSnapshotAsync(
-      {
-        fingerprint: this.fingerprint,
-        dimension: this.dimension,
-        count: this.s.index.size,
-        live: this.s.live,
-        appliedSeq: seq,
-        createdAt,
-        ids: this.s.ids,
-        hashes: this.s.hashes,
-        training: this.s.training,
-      },
-      this.s.index.serialize(), // posted now: the bytes are the index as of this map
-    );
-    parts.catch(() => undefined); // awaited by the write below; never an unhandled rejection
+    const dir = dirname(this.snapshotPath);
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.${basename(this.snapshotPath)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    // Captured together, with no await between: the header (the map as of now) and the index,
+    // written by the worker after every request posted before this one.
+    const header = encodeHeader({
+      fingerprint: this.fingerprint,
+      dimension: this.dimension,
+      count: this.s.index.size,
+      live: this.s.live,
+      appliedSeq: seq,
+      createdAt,
+      ids: this.s.ids,
+      hashes: this.s.hashes,
+      training: this.s.training,
+    });
+    const written = this.s.index.writeFile(tmp);
+    written.catch(() => undefined); // awaited by the job below; never an unhandled rejection
     this.dirty = false;
     const failed = () => {
       this.dirty = true;
@@ -924,17 +937,24 @@ export class IndexManager {
     };
     return () => {
       const write = this.writeChain.then(async () => {
-        const bytes = await parts;
+        let faissLength: number;
+        try {
+          faissLength = await written;
+        } catch (err) {
+          failed();
+          throw err;
+        }
         const lock = tryLock(`${this.snapshotPath}.lock`, PERSIST_LOCK_STALE_MS);
         if (!lock.acquired) {
           // Another process is writing the snapshot; ours stays dirty and is retried later.
           this.logger.debug('another process is writing the index snapshot', { holder: lock.holder });
           this.persistSkipped++;
+          await rm(tmp, { force: true });
           failed();
           return;
         }
         try {
-          await writeFileAtomicAsync(this.snapshotPath, bytes);
+          await completeSnapshot(tmp, this.snapshotPath, faissLength, header);
         } catch (err) {
           failed();
           throw err;

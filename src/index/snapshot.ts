@@ -1,16 +1,25 @@
 // The on-disk snapshot of the search index: one file, written atomically (temporary file,
-// fsync, rename, fsync of the folder), ending in a sha256 of everything before it, so a
-// torn, truncated or bit-flipped file is detected on load and never served.
+// fsync, rename, fsync of the folder), with checksums of both of its parts, so a torn,
+// truncated or bit-flipped file is detected on load and never served.
 //
-//   "VMMSNAP1" | u32 LE header length | header JSON | faiss index bytes | sha256 (32 bytes)
+//   faiss index bytes | header JSON | trailer (84 bytes):
+//     u64 LE faiss length | u32 LE header length | sha256(faiss bytes) | sha256(header) | "VMMSNAP2"
+//
+// The faiss bytes come first because faiss writes and reads them itself, from the start of a
+// file (`write_index` / `read_index` on a path): faiss-node's in-memory (de)serialization leaks
+// a full copy of the index on every call (its VectorIOWriter/Reader is never deleted), so
+// snapshots never go through memory. The trailer lets the header be read without the index.
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { setImmediate as turn } from 'node:timers/promises';
+import { replaceAtomically } from '../fs-atomic.js';
 import type { TrainingInfo } from './index-state.js';
-export { writeFileAtomicAsync } from '../fs-atomic.js';
 
-const MAGIC = Buffer.from('VMMSNAP1', 'ascii');
-const FORMAT = 1;
+const MAGIC = Buffer.from('VMMSNAP2', 'ascii');
+const FORMAT = 2;
+export const TRAILER_BYTES = 8 + 4 + 32 + 32 + MAGIC.length;
+/** Header JSON above this is refused as corrupt (a 10M-memory id map is ~500 MB). */
+const MAX_HEADER_BYTES = 1024 * 1024 * 1024;
 
 export interface SnapshotHeader {
   format: number;
@@ -31,11 +40,6 @@ export interface SnapshotHeader {
   training?: TrainingInfo | null;
 }
 
-export interface Snapshot {
-  header: SnapshotHeader;
-  index: Buffer;
-}
-
 export class SnapshotError extends Error {
   constructor(message: string) {
     super(message);
@@ -43,83 +47,132 @@ export class SnapshotError extends Error {
   }
 }
 
-/**
- * The snapshot as parts to write (head, index bytes, sha256 of both), built without copying the
- * index: large fresh buffers are slow to touch here (joining 150 MB took 70-490 ms), and the
- * checksum is computed in 8 MB steps that each hold the event loop briefly.
- */
-export async function encodeSnapshotAsync(
-  header: Omit<SnapshotHeader, 'format'>,
-  indexBytes: Buffer | Promise<Buffer>,
-): Promise<Uint8Array[]> {
-  // The header is encoded before the first await: the caller's map may change right after.
-  const json = Buffer.from(JSON.stringify({ format: FORMAT, ...header }), 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(json.length, 0);
-  const head = Buffer.concat([MAGIC, len, json]);
-  const index = await indexBytes;
-  const digest = await sha256InSteps([head, index]);
-  return [head, index, digest];
+/** The header as bytes; encoded synchronously, so it is the map as of this call. */
+export function encodeHeader(header: Omit<SnapshotHeader, 'format'>): Buffer {
+  return Buffer.from(JSON.stringify({ format: FORMAT, ...header }), 'utf8');
 }
 
-/** Reads and checks a snapshot without blocking the event loop on the read or the hash. */
-export async function readSnapshotFileAsync(path: string): Promise<Snapshot> {
-  const file = await readFile(path);
-  checkShape(file);
-  return parse(file, await sha256InSteps([file.subarray(0, file.length - 32)]));
+function encodeTrailer(faissLength: number, header: Buffer, faissDigest: Buffer): Buffer {
+  const t = Buffer.alloc(TRAILER_BYTES);
+  t.writeBigUInt64LE(BigInt(faissLength), 0);
+  t.writeUInt32LE(header.length, 8);
+  faissDigest.copy(t, 12);
+  createHash('sha256').update(header).digest().copy(t, 44);
+  MAGIC.copy(t, 76);
+  return t;
+}
+
+/**
+ * Completes a snapshot whose faiss part (`faissLength` bytes) is already in `tmp`: appends the
+ * header and the trailer with both checksums, fsyncs, and renames it over `path`. A crash at any
+ * point leaves the old snapshot or the new one; `tmp` is removed on failure.
+ */
+export async function completeSnapshot(tmp: string, path: string, faissLength: number, header: Buffer): Promise<void> {
+  const file = await open(tmp, 'r+');
+  try {
+    const digest = await hashFileRange(file, faissLength);
+    const tail = Buffer.concat([header, encodeTrailer(faissLength, header, digest)]);
+    for (let off = 0; off < tail.length;) {
+      off += (await file.write(tail, off, tail.length - off, faissLength + off)).bytesWritten;
+    }
+    await file.truncate(faissLength + tail.length);
+    await file.sync();
+  } catch (err) {
+    await file.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await file.close();
+  await replaceAtomically(tmp, path);
 }
 
 const HASH_STEP = 8 * 1024 * 1024;
 
-async function sha256InSteps(parts: readonly Uint8Array[]): Promise<Buffer> {
+/** sha256 of bytes [0, length) of an open file, read in 8 MB steps that each hold the event loop briefly. */
+export async function hashFileRange(file: FileHandle, length: number): Promise<Buffer> {
   const hash = createHash('sha256');
-  for (const part of parts) {
-    for (let at = 0; at < part.length; at += HASH_STEP) {
-      hash.update(part.subarray(at, Math.min(part.length, at + HASH_STEP)));
-      await turn();
-    }
+  const buf = Buffer.allocUnsafe(Math.min(HASH_STEP, Math.max(1, length)));
+  for (let at = 0; at < length;) {
+    const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, length - at), at);
+    if (bytesRead === 0) throw new SnapshotError('file ended early (truncated)');
+    hash.update(buf.subarray(0, bytesRead));
+    at += bytesRead;
+    await turn();
   }
   return hash.digest();
 }
 
-function checkShape(file: Buffer): void {
-  if (file.length < MAGIC.length + 4 + 32) throw new SnapshotError(`file too short (${file.length} bytes)`);
-  if (!file.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotError('not a snapshot file (bad magic)');
+export interface OpenSnapshot {
+  header: SnapshotHeader;
+  /** Bytes of the faiss index at the start of the file. */
+  faissLength: number;
+  faissDigest: Buffer;
+  /** The file, open: the index is read through it, so a rename over the path cannot swap it. */
+  file: FileHandle;
 }
 
-function parse(file: Buffer, digest: Buffer): Snapshot {
-  const body = file.subarray(0, file.length - 32);
-  if (!digest.equals(file.subarray(file.length - 32))) {
-    throw new SnapshotError('checksum mismatch (truncated or corrupted file)');
-  }
-  const headerLen = body.readUInt32LE(MAGIC.length);
-  const headerEnd = MAGIC.length + 4 + headerLen;
-  if (headerEnd > body.length) throw new SnapshotError('header length out of range');
-  let header: SnapshotHeader;
-  try {
-    header = JSON.parse(body.subarray(MAGIC.length + 4, headerEnd).toString('utf8')) as SnapshotHeader;
-  } catch {
-    throw new SnapshotError('header is not valid JSON');
-  }
-  if (header.format !== FORMAT) throw new SnapshotError(`unsupported snapshot format ${String(header.format)}`);
-  if (!Array.isArray(header.ids) || header.ids.length !== header.count || header.hashes?.length !== header.count) {
-    throw new SnapshotError('header id map does not match its count');
-  }
-  return { header, index: body.subarray(headerEnd) };
-}
-
-/** The header alone (no checksum check): enough to learn which model a snapshot file belongs to. */
-export async function readSnapshotHeader(path: string): Promise<Omit<SnapshotHeader, 'ids' | 'hashes'>> {
+/**
+ * Opens a snapshot and checks its shape, its header checksum and its id map; the faiss part's
+ * checksum is checked by `verifyIndexPart` (it is the large part). The caller closes `file`.
+ */
+export async function openSnapshot(path: string): Promise<OpenSnapshot> {
   const file = await open(path, 'r');
   try {
-    const head = Buffer.alloc(MAGIC.length + 4);
-    await file.read(head, 0, head.length, 0);
-    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotError('not a snapshot file (bad magic)');
-    const json = Buffer.alloc(head.readUInt32LE(MAGIC.length));
-    await file.read(json, 0, json.length, head.length);
-    const { ids: _ids, hashes: _hashes, ...header } = JSON.parse(json.toString('utf8')) as SnapshotHeader;
-    return header;
-  } finally {
+    const size = (await file.stat()).size;
+    if (size < TRAILER_BYTES) throw new SnapshotError(`file too short (${size} bytes)`);
+    const t = Buffer.alloc(TRAILER_BYTES);
+    await file.read(t, 0, TRAILER_BYTES, size - TRAILER_BYTES);
+    if (!t.subarray(76).equals(MAGIC)) {
+      throw new SnapshotError('no snapshot trailer at the end of the file (truncated, corrupted, or an older format)');
+    }
+    const faissLength = Number(t.readBigUInt64LE(0));
+    const headerLength = t.readUInt32LE(8);
+    if (headerLength > MAX_HEADER_BYTES || faissLength + headerLength + TRAILER_BYTES !== size) {
+      throw new SnapshotError('part lengths do not add up to the file size (checksum trailer damaged)');
+    }
+    const json = Buffer.alloc(headerLength);
+    await file.read(json, 0, headerLength, faissLength);
+    if (!createHash('sha256').update(json).digest().equals(t.subarray(44, 76))) {
+      throw new SnapshotError('header checksum mismatch (corrupted file)');
+    }
+    let header: SnapshotHeader;
+    try {
+      header = JSON.parse(json.toString('utf8')) as SnapshotHeader;
+    } catch {
+      throw new SnapshotError('header is not valid JSON');
+    }
+    if (header.format !== FORMAT) throw new SnapshotError(`unsupported snapshot format ${String(header.format)}`);
+    if (!Array.isArray(header.ids) || header.ids.length !== header.count || header.hashes?.length !== header.count) {
+      throw new SnapshotError('header id map does not match its count');
+    }
+    return { header, faissLength, faissDigest: Buffer.from(t.subarray(12, 44)), file };
+  } catch (err) {
     await file.close();
+    throw err;
   }
+}
+
+/** Checks the faiss part against its checksum (without blocking the event loop on the hash). */
+export async function verifyIndexPart(snap: OpenSnapshot): Promise<void> {
+  const digest = await hashFileRange(snap.file, snap.faissLength);
+  if (!digest.equals(snap.faissDigest)) throw new SnapshotError('index checksum mismatch (corrupted file)');
+}
+
+/** Opens and fully checks a snapshot file (both checksums); returns its header. */
+export async function readSnapshotFileAsync(path: string): Promise<{ header: SnapshotHeader }> {
+  const snap = await openSnapshot(path);
+  try {
+    await verifyIndexPart(snap);
+    return { header: snap.header };
+  } finally {
+    await snap.file.close();
+  }
+}
+
+/** The header alone (the index part not checked): enough to learn which model a snapshot file belongs to. */
+export async function readSnapshotHeader(path: string): Promise<Omit<SnapshotHeader, 'ids' | 'hashes'>> {
+  const snap = await openSnapshot(path);
+  await snap.file.close();
+  const { ids: _ids, hashes: _hashes, ...header } = snap.header;
+  return header;
 }
