@@ -35,7 +35,46 @@ describe('sqlite store specifics', () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(db.pragma('user_version', { simple: true }), 1);
+    assert.equal(db.pragma('user_version', { simple: true }), 2);
+    db.close();
+    dir.cleanup();
+  });
+
+  it('upgrades a version-1 database: its memories stay, ids embedded by a model come from a covering index', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'm.db');
+    const fresh = new SqliteStore(path);
+    await fresh.open();
+    await fresh.upsert([
+      {
+        id: 'old',
+        namespace: 'default',
+        text: 'written by version 1',
+        metadata: {},
+        tags: [],
+        embedding: { vector: new Float32Array([1, 0]), fingerprint: 'fp:2' },
+      },
+    ]);
+    await fresh.close();
+    // Back to the version-1 schema, as an older server left it.
+    const v1 = new Database(path);
+    v1.exec(
+      'DROP INDEX memories_embedded; CREATE INDEX memories_status ON memories (embedding_status, embedding_fingerprint);',
+    );
+    v1.pragma('user_version = 1');
+    v1.close();
+    const store = new SqliteStore(path);
+    await store.open();
+    assert.deepEqual(await store.embeddedIds('fp:2'), ['old']);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    assert.equal(db.pragma('user_version', { simple: true }), 2);
+    const plan = db
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT id FROM memories WHERE embedding_status = 'done' AND embedding_fingerprint = ? AND id > ? ORDER BY id`,
+      )
+      .all('fp:2', '') as { detail: string }[];
+    assert.match(plan.map((p) => p.detail).join(' '), /COVERING INDEX memories_embedded/);
     db.close();
     dir.cleanup();
   });

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { setImmediate as turn } from 'node:timers/promises';
 import { basename, dirname, join } from 'node:path';
 import { MemoryError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -34,6 +35,8 @@ import { completeSnapshot, encodeHeader, openSnapshot, verifyIndexPart, type Sna
 export type { Hit } from './index-state.js';
 
 const PAGE = 1000;
+/** Ids compared between turns of the event loop when verifying. */
+const VERIFY_STEP = 20_000;
 /** Vectors per page of the exact side of recallAt10 (a page of 1000 x 384 x 32 queries is ~15 ms of JS). */
 const RECALL_PAGE = 1000;
 /** The most lists an IVF search may probe; beyond it exact search is the better deal. */
@@ -723,8 +726,6 @@ export class IndexManager {
       this.logger.warn('keeping the exact index', { reason: attempt.reason });
       return undefined;
     }
-    const flat = new Float32Array(rows.length * this.dimension);
-    rows.forEach((r, i) => flat.set(r, i * this.dimension));
     // A margin over the floor: recall measured later on other queries (index_health, a few dozen) scatters by about
     // ±0.01-0.02 around the tuning figure.
     const target = Math.min(1, this.policy.recallFloor + TUNING_MARGIN);
@@ -732,7 +733,7 @@ export class IndexManager {
       this.logger.info('training an IVF index in a child process', { nlist, trainingSetSize: attempt.trainingSetSize });
       const result = await trainInWorker(
         { dimension: this.dimension, nlist, count: rows.length, holdout, targetRecall: target, maxNprobe: MAX_NPROBE },
-        flat,
+        rows,
         dirname(this.snapshotPath),
       );
       Object.assign(attempt, {
@@ -806,7 +807,7 @@ export class IndexManager {
       return `snapshot reflects change ${header.appliedSeq} but the store is at ${head} (store replaced?)`;
     }
     const state = new IndexState(this.fingerprint, this.dimension, restored);
-    const problem = state.restoreMap(header.ids, header.hashes, header.appliedSeq);
+    const problem = await state.restoreMap(header.ids, header.hashes, header.appliedSeq);
     if (problem) return problem;
     if (restored.kind === 'IVF') {
       if (!header.training || header.training.nlist !== restored.nlist)
@@ -857,11 +858,23 @@ export class IndexManager {
         break;
       }
     }
-    const inStore = new Set(storeIds);
-    const missing = storeIds.filter((id) => !this.s.labels.has(id));
-    const extraSet = new Set([...this.s.labels.keys()].filter((id) => !inStore.has(id)));
-    // A label whose id no longer points back at it is a broken map entry: count it as extra.
-    for (const [id, label] of this.s.labels) if (this.s.ids[label] !== id) extraSet.add(id);
+    // Compared in steps with a turn of the event loop between them (at 1M ids the whole
+    // comparison is a few hundred ms of JS). Runs under the lock: the map does not change meanwhile.
+    const inStore = new Set<string>();
+    const missing: string[] = [];
+    for (let i = 0; i < storeIds.length; i++) {
+      const id = storeIds[i]!;
+      inStore.add(id);
+      if (!this.s.labels.has(id)) missing.push(id);
+      if (i % VERIFY_STEP === VERIFY_STEP - 1) await turn();
+    }
+    const extraSet = new Set<string>();
+    let n = 0;
+    for (const [id, label] of this.s.labels) {
+      // A label whose id no longer points back at it is a broken map entry: count it as extra.
+      if (!inStore.has(id) || this.s.ids[label] !== id) extraSet.add(id);
+      if (++n % VERIFY_STEP === 0) await turn();
+    }
     const extra = [...extraSet];
     const held = await this.s.index.count();
     const sizeOk =

@@ -5,7 +5,7 @@
 // asynchronously, so nothing large is serialized on the event loop.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,14 +34,21 @@ export interface TrainResult {
 export type WorkerReply = { ok: true; result: Omit<TrainResult, 'index'> } | { ok: false; error: string };
 export type WorkerRequest = TrainRequest & { vectorsPath: string; outPath: string };
 
-/** Trains IVF{nlist} on `vectors` (count x dimension, row-major) in a child process; `dir` holds the temporary files. */
-export async function trainInWorker(req: TrainRequest, vectors: Float32Array, dir: string): Promise<TrainResult> {
+/** Rows written to the vectors file per write (a few MB, never one large copy on the event loop). */
+const WRITE_ROWS_FLOATS = 1 << 20;
+
+/** Trains IVF{nlist} on `rows` (count rows of `dimension`) in a child process; `dir` holds the temporary files. */
+export async function trainInWorker(
+  req: TrainRequest,
+  rows: readonly Float32Array[],
+  dir: string,
+): Promise<TrainResult> {
   await mkdir(dir, { recursive: true });
   const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
   const vectorsPath = join(dir, `.train-${tag}.f32.tmp`);
   const outPath = join(dir, `.train-${tag}.index.tmp`);
   try {
-    await writeFile(vectorsPath, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+    await writeRows(vectorsPath, rows, req.dimension);
     // Under tsx (tests, bench) the script is the .ts source and the child inherits tsx's loader.
     const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
     const child = fork(fileURLToPath(new URL(`./ivf-worker.${ext}`, import.meta.url)), [], {
@@ -70,5 +77,25 @@ export async function trainInWorker(req: TrainRequest, vectors: Float32Array, di
   } finally {
     await rm(vectorsPath, { force: true });
     await rm(outPath, { force: true });
+  }
+}
+
+async function writeRows(path: string, rows: readonly Float32Array[], dimension: number): Promise<void> {
+  const per = Math.max(1, Math.floor(WRITE_ROWS_FLOATS / dimension));
+  const chunk = new Float32Array(per * dimension);
+  const file = await open(path, 'w', 0o600);
+  try {
+    for (let start = 0; start < rows.length; start += per) {
+      const n = Math.min(per, rows.length - start);
+      for (let i = 0; i < n; i++) {
+        const row = rows[start + i]!;
+        if (row.length !== dimension) throw new RangeError(`row of dimension ${row.length}, expected ${dimension}`);
+        chunk.set(row, i * dimension);
+      }
+      const bytes = new Uint8Array(chunk.buffer, 0, n * dimension * 4);
+      for (let off = 0; off < bytes.length;) off += (await file.write(bytes, off, bytes.length - off)).bytesWritten;
+    }
+  } finally {
+    await file.close();
   }
 }
