@@ -937,12 +937,14 @@ export class IndexManager {
       live: this.s.live,
       appliedSeq: seq,
       createdAt,
-      ids: this.s.ids,
-      hashes: this.s.hashes,
+      ids: this.s.ids.slice(), // copies: the map changes after this step, and encoding takes turns
+      hashes: this.s.hashes.slice(),
       training: this.s.training,
     });
     const written = this.s.index.writeFile(tmp);
-    written.catch(() => undefined); // awaited by the job below; never an unhandled rejection
+    // Both awaited by the job below; never an unhandled rejection meanwhile.
+    written.catch(() => undefined);
+    header.catch(() => undefined);
     this.dirty = false;
     const failed = () => {
       this.dirty = true;
@@ -967,7 +969,7 @@ export class IndexManager {
           return;
         }
         try {
-          await completeSnapshot(tmp, this.snapshotPath, faissLength, header);
+          await completeSnapshot(tmp, this.snapshotPath, faissLength, await header);
         } catch (err) {
           failed();
           throw err;
