@@ -1,5 +1,5 @@
 // The main thread's side of the FAISS worker (faiss-thread.ts). Every FAISS call of the process
-// (add, search, remove, serialize, deserialize) runs there, so none of them holds the event
+// (add, search, remove, snapshot write and read) runs there, so none of them holds the event
 // loop: a rebuild of 100k vectors, a 1M-vector snapshot or an exact search of a large index
 // leaves tool calls, pings and HTTP requests answered.
 //

@@ -915,9 +915,11 @@ export class IndexManager {
   }
 
   /**
-   * Captures the snapshot (serialized index and id map, synchronously, so it is consistent)
-   * and returns the job that hashes and writes it. The job runs outside the lock, so searches
-   * are not held up by the disk; writes are chained, so they land in capture order.
+   * Captures the snapshot in one synchronous step, so it is consistent: a copy of the id map, and
+   * the index write posted to the worker (which runs it after everything posted before). Returns
+   * the job that encodes the header, hashes, completes and renames the file. The job runs
+   * outside the lock, so searches are not held up by the disk; writes are chained, so they land
+   * in capture order.
    */
   private capturePersistLocked(): (() => Promise<void>) | undefined {
     if (!this.dirty && existsSync(this.snapshotPath)) return undefined;
