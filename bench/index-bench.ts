@@ -5,6 +5,9 @@
 //   - the same on real vectors: the 341k GloVe-derived word vectors (d = 100)
 //   - exact search against the bound set by memory bandwidth
 import { join } from 'node:path';
+// The raw references use faiss-node on this thread while the server's FAISS worker thread loads
+// it too: only constructors and instance methods here. Its static factories (read, fromBuffer,
+// fromFactory) must never run on a second thread (faiss-node keeps them in process-wide statics).
 import faissNode from 'faiss-node';
 import { IndexManager } from '../src/index/index-manager.js';
 import { silentLogger } from '../src/logger.js';

@@ -18,6 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+// Raw reference only (constructor and instance methods; see index-bench.ts on faiss-node and threads).
 import faissNode from 'faiss-node';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { startHarness, testConfig } from '../test/helpers/harness.js';
