@@ -61,7 +61,14 @@ class FaissHost {
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, handle, op, ...body }, transfer);
+      try {
+        worker.postMessage({ id, handle, op, ...body }, transfer);
+      } catch (err) {
+        // Nothing was sent (a value that cannot be cloned): no reply will come.
+        this.pending.delete(id);
+        if (this.pending.size === 0) worker.unref();
+        reject(err as Error);
+      }
     });
   }
 
