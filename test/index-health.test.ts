@@ -8,12 +8,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
-import { IndexManager } from '../src/index/index-manager.js';
 import { readSnapshotFileAsync } from '../src/index/snapshot.js';
-import { silentLogger } from '../src/logger.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
 import { cliPath } from './helpers/spawn-server.js';
+import { testIndexManager } from './helpers/index-manager.js';
 import { tempDir } from './helpers/tmp.js';
 
 interface Health {
@@ -314,14 +313,7 @@ describe('snapshot writes interrupted by kill -9', () => {
     const left = readdirSync(indexDir).filter((f) => f.endsWith('.tmp')).length;
     const store = new SqliteStore(join(dir.path, 'm.db'));
     await store.open();
-    const index = new IndexManager({
-      store,
-      fingerprint: 'test:kill:64',
-      dimension: 64,
-      dir: indexDir,
-      logger: silentLogger,
-      persistDelayMs: 0,
-    });
+    const index = testIndexManager(store, 'test:kill:64', 64, indexDir);
     const report = await index.open();
     await index.close();
     await store.close();

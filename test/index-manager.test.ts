@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { IndexManager } from '../src/index/index-manager.js';
-import { silentLogger } from '../src/logger.js';
+import type { IndexManager } from '../src/index/index-manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { MemoryWrite } from '../src/store/types.js';
+import { testIndexManager } from './helpers/index-manager.js';
 import { tempDir } from './helpers/tmp.js';
 import { randomUnitVector, rng } from './helpers/vectors.js';
 
@@ -19,15 +19,7 @@ describe('index manager (real faiss-node, real SQLite)', () => {
   const next = rng(42);
 
   const manager = (extra: Partial<ConstructorParameters<typeof IndexManager>[0]> = {}) =>
-    new IndexManager({
-      store,
-      fingerprint: FP,
-      dimension: DIM,
-      dir: join(dir.path, 'index'),
-      logger: silentLogger,
-      persistDelayMs: 0,
-      ...extra,
-    });
+    testIndexManager(store, FP, DIM, join(dir.path, 'index'), extra);
 
   const put = async (ids: string[], textPrefix = 'text') => {
     const writes: MemoryWrite[] = ids.map((id) => {
@@ -258,14 +250,7 @@ describe('index manager (real faiss-node, real SQLite)', () => {
     });
 
     it('rebuilds when the snapshot was made for another dimension', async () => {
-      const other = new IndexManager({
-        store,
-        fingerprint: 'test:vectors:8',
-        dimension: 8,
-        dir: join(dir.path, 'other'),
-        logger: silentLogger,
-        persistDelayMs: 0,
-      });
+      const other = testIndexManager(store, 'test:vectors:8', 8, join(dir.path, 'other'));
       await other.open();
       await other.close();
       copyFileSync(other.snapshotPath, manager().snapshotPath);

@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { IndexManager } from '../src/index/index-manager.js';
 import { planFor, retrainReason, DEFAULT_IVF_POLICY } from '../src/index/ivf-policy.js';
-import { silentLogger } from '../src/logger.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { MemoryWrite } from '../src/store/types.js';
 import { GLOVE_DIM, gloveSample } from './helpers/glove.js';
+import { testIndexManager } from './helpers/index-manager.js';
 import { tempDir } from './helpers/tmp.js';
 import { rng } from './helpers/vectors.js';
 import { waitFor } from './helpers/wait.js';
@@ -61,15 +60,7 @@ describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300
     written += n;
   };
   const manager = (name: string) =>
-    new IndexManager({
-      store,
-      fingerprint: FP,
-      dimension: GLOVE_DIM,
-      dir: join(dir.path, name),
-      logger: silentLogger,
-      persistDelayMs: 0,
-      ivf: { minVectors: 10_000, recallFloor: 0.95 },
-    });
+    testIndexManager(store, FP, GLOVE_DIM, join(dir.path, name), { ivf: { minVectors: 10_000, recallFloor: 0.95 } });
 
   before(() => {
     vectors = gloveSample(60_000, rng(11));

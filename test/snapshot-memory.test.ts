@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { IndexManager } from '../src/index/index-manager.js';
-import { silentLogger } from '../src/logger.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { testIndexManager } from './helpers/index-manager.js';
 import { tempDir } from './helpers/tmp.js';
 import { randomUnitVector, rng } from './helpers/vectors.js';
 
@@ -34,15 +33,7 @@ describe('snapshot memory', () => {
         })),
       );
     }
-    const manager = () =>
-      new IndexManager({
-        store,
-        fingerprint: FP,
-        dimension: DIM,
-        dir: join(dir.path, 'index'),
-        logger: silentLogger,
-        persistDelayMs: 0,
-      });
+    const manager = () => testIndexManager(store, FP, DIM, join(dir.path, 'index'));
     const settle = async () => {
       for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 50));
       return process.memoryUsage().rss;
