@@ -9,11 +9,11 @@ import { join } from 'node:path';
 // it too: only constructors and instance methods here. Its static factories (read, fromBuffer,
 // fromFactory) must never run on a second thread (faiss-node keeps them in process-wide statics).
 import faissNode from 'faiss-node';
-import { IndexManager } from '../src/index/index-manager.js';
-import { silentLogger } from '../src/logger.js';
+import type { IndexManager } from '../src/index/index-manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { MemoryWrite } from '../src/store/types.js';
 import { gloveVectors, GLOVE_DIM } from '../test/helpers/glove.js';
+import { testIndexManager } from '../test/helpers/index-manager.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { rng } from '../test/helpers/vectors.js';
 import { clusteredVectors, maxLoopStall, note, now, record, stats } from './common.js';
@@ -58,10 +58,9 @@ async function snapshotCycle(
   kind: string,
   rawWriteMs: number,
 ): Promise<void> {
-  (m as unknown as { dirty: boolean }).dirty = true;
   const persisted = await maxLoopStall(async () => {
     const t = now();
-    await m.persist();
+    await m.persist({ force: true });
     return now() - t;
   });
   await m.close();
@@ -163,15 +162,7 @@ async function benchDataset(d: Dataset, opts: { flat: boolean; ivf: boolean; reb
     note(`index bench: ${label}: filling the store`);
     await fillStore(store, d, fp);
     const manager = (name: string, minVectors: number) =>
-      new IndexManager({
-        store,
-        fingerprint: fp,
-        dimension: d.dim,
-        dir: join(dir.path, name),
-        logger: silentLogger,
-        persistDelayMs: 0,
-        ivf: { minVectors, recallFloor: 0.95 },
-      });
+      testIndexManager(store, fp, d.dim, join(dir.path, name), { ivf: { minVectors, recallFloor: 0.95 } });
 
     if (opts.flat) {
       note(`index bench: ${label}: Flat`);

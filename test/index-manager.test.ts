@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { IndexManager } from '../src/index/index-manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { MemoryWrite } from '../src/store/types.js';
+import { heldByAnother } from '../src/index/persist-lock.js';
 import { testIndexManager } from './helpers/index-manager.js';
 import { tempDir } from './helpers/tmp.js';
 import { randomUnitVector, rng } from './helpers/vectors.js';
@@ -90,6 +92,32 @@ describe('index manager (real faiss-node, real SQLite)', () => {
     assert.ok(index.stats().compactions > 0, 'the cycles compacted the index at least once');
     const verify = await index.verify();
     assert.equal(verify.ok, true, JSON.stringify(verify));
+    await index.close();
+  });
+
+  it('leaves the snapshot to another process that holds its lock, and writes it once the lock is free', async () => {
+    const index = manager();
+    await index.open();
+    await put(['l1', 'l2']);
+    await index.sync();
+    const lock = `${index.snapshotPath}.lock`;
+    // The parent process (the test runner) stands for another live server on this host.
+    const other = { pid: process.ppid, host: hostname(), at: Date.now(), token: 'other' };
+    writeFileSync(lock, JSON.stringify(other));
+    assert.equal(heldByAnother(lock, 60_000)?.pid, process.ppid);
+    const before = statSync(index.snapshotPath).mtimeMs;
+    await index.persist({ force: true });
+    assert.equal(index.stats().persistSkipped, 1);
+    assert.equal(statSync(index.snapshotPath).mtimeMs, before, 'the snapshot was left alone');
+    assert.deepEqual(
+      readdirSync(dirname(index.snapshotPath)).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
+    writeFileSync(lock, JSON.stringify({ ...other, pid: process.pid, token: 'mine' }));
+    assert.equal(heldByAnother(lock, 60_000), null, 'our own pid is not another holder');
+    rmSync(lock);
+    await index.persist({ force: true });
+    assert.equal(index.stats().lastPersistSeq, await store.headSeq(), 'written once the lock is free');
     await index.close();
   });
 

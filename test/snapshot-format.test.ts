@@ -5,7 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { completeSnapshot, encodeHeader, openSnapshot, readSnapshotFileAsync } from '../src/index/snapshot.js';
+import {
+  completeSnapshot,
+  encodeHeader,
+  openSnapshot,
+  readSnapshotFileAsync,
+  readSnapshotHeader,
+} from '../src/index/snapshot.js';
 import { tempDir } from './helpers/tmp.js';
 
 describe('snapshot format', () => {
@@ -41,6 +47,9 @@ describe('snapshot format', () => {
     assert.deepEqual([header.count, header.appliedSeq, header.fingerprint], [count, 77, 'test:fmt:4']);
     assert.deepEqual(header.ids, ids);
     assert.deepEqual(header.hashes, hashes);
+    // The model-selection read: the first line only, the map left alone.
+    const meta = await readSnapshotHeader(path);
+    assert.deepEqual([meta.fingerprint, meta.count, 'ids' in meta], ['test:fmt:4', count, false]);
     dir.cleanup();
   });
 

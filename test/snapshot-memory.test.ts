@@ -42,13 +42,10 @@ describe('snapshot memory', () => {
     try {
       const index = manager();
       assert.equal((await index.open()).source, 'rebuilt');
-      const forced = index as unknown as { dirty: boolean };
-      forced.dirty = true;
-      await index.persist(); // warm-up: first-use allocations are not growth
+      await index.persist({ force: true }); // warm-up: first-use allocations are not growth
       const beforePersists = await settle();
       for (let i = 0; i < 10; i++) {
-        forced.dirty = true;
-        await index.persist();
+        await index.persist({ force: true });
       }
       const persistGrowth = ((await settle()) - beforePersists) / MB;
       await index.close();

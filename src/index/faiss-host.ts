@@ -9,11 +9,11 @@
 // add. Vectors travel as one Float32Array per call, transferred, not copied. Indexes go to and
 // from disk as files faiss writes and reads itself (faiss-node's in-memory serialization leaks).
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { fdPath } from './proc-fd.js';
 import type { IndexKind, IndexShape, SearchHits } from './faiss-index.js';
 
 export type { IndexKind, IndexShape, SearchHits } from './faiss-index.js';
@@ -108,10 +108,6 @@ class FaissHost {
 
 const host = new FaissHost();
 
-/** The path through which the worker reaches a file the main thread holds open. */
-function fdPath(fd: number, path: string): string {
-  return existsSync('/proc/self/fd') ? `/proc/self/fd/${fd}` : path;
-}
 const freeOnCollect = new FinalizationRegistry<number>((handle) => {
   void host.call('free', handle, {}).catch(() => undefined);
 });
@@ -127,8 +123,10 @@ export class HostedIndex {
   /** Vectors in the index once every posted request has run (labels are reserved at post time). */
   private posted: number;
   private freed = false;
+  /** An empty Flat index not yet created in the worker: the first request creates it. */
+  private uncreated: boolean;
 
-  private constructor(handle: number, dimension: number, m: IndexMeta) {
+  private constructor(handle: number, dimension: number, m: IndexMeta, created = true) {
     this.handle = handle;
     this.dimension = dimension;
     this.kind = m.type;
@@ -136,17 +134,20 @@ export class HostedIndex {
     this.nprobe = m.nprobe;
     this.trained = m.trained;
     this.posted = m.size;
+    this.uncreated = created === false;
     freeOnCollect.register(this, handle, this);
   }
 
-  /** An empty exact index (created in the worker by the first request that reaches it). */
+  /**
+   * An empty exact index. Nothing reaches the worker until the index is used: a generation that
+   * is replaced or closed unused (the placeholder of a manager not yet opened) costs nothing.
+   */
   static flat(dimension: number): HostedIndex {
     if (!Number.isInteger(dimension) || dimension < 1 || dimension > 65_536) {
       throw new RangeError(`invalid index dimension ${dimension}`);
     }
-    const handle = host.newHandle();
-    void host.call('flat', handle, { dimension }).catch(() => undefined); // any failure surfaces on first use
-    return new HostedIndex(handle, dimension, { size: 0, type: 'Flat', nlist: null, nprobe: null, trained: true });
+    const empty: IndexMeta = { size: 0, type: 'Flat', nlist: null, nprobe: null, trained: true };
+    return new HostedIndex(host.newHandle(), dimension, empty, false);
   }
 
   /**
@@ -216,8 +217,7 @@ export class HostedIndex {
     const valid = [...new Set(labels)].filter((l) => Number.isInteger(l) && l >= 0 && l < this.posted);
     if (valid.length === 0) return 0;
     this.posted -= valid.length;
-    const { removed } = (await this.call('remove', { labels: valid })) as { removed: number };
-    return removed;
+    return (await this.call('remove', { labels: valid })) as number;
   }
 
   /** The vectors the worker actually holds (to check against the id map). */
@@ -238,11 +238,16 @@ export class HostedIndex {
     if (this.freed) return;
     this.freed = true;
     freeOnCollect.unregister(this);
-    void host.call('free', this.handle, {}).catch(() => undefined);
+    if (!this.uncreated) void host.call('free', this.handle, {}).catch(() => undefined);
   }
 
   private call<O extends Op>(op: O, body: Body<O>, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.freed) return Promise.reject(new Error('this search index generation was released'));
+    if (this.uncreated) {
+      this.uncreated = false;
+      // Posted first, so it runs first; a failure (none is expected) surfaces through this request.
+      void host.call('flat', this.handle, { dimension: this.dimension }).catch(() => undefined);
+    }
     return host.call(op, this.handle, body, transfer);
   }
 

@@ -3,7 +3,7 @@
 // the whole process (no catchable error) on some invalid calls: search with k = 0, add of the
 // wrong length, add to an untrained IVF index, training with fewer points than lists, write
 // into a missing folder. Every precondition is checked here, so those calls cannot happen.
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import faissNode from 'faiss-node';
 import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-limits.js';
 
@@ -24,7 +24,6 @@ const IVF_FLAT_FOURCC = 'IwFl';
 const FLAT_IP_FOURCC = 'IxFI';
 const NLIST_OFFSET = 37;
 const NPROBE_OFFSET = 45;
-const PROC_FD = '/proc/self/fd';
 
 export interface SearchHits {
   labels: number[];
@@ -214,12 +213,11 @@ export class FaissIndex {
   }
 
   /**
-   * Writes the index into the file open as `fd` (faiss writes from the start and truncates).
-   * Through /proc/self/fd on Linux, so faiss opens the very file we opened: a folder deleted
-   * meanwhile cannot make faiss's own open fail, which would abort the process.
+   * faiss writes the index into `path` from the start, truncating. If faiss cannot open it, the
+   * process aborts: callers pass a file they opened themselves (a /proc/self/fd path, see proc-fd.ts).
    */
-  writeToFd(fd: number, path: string): void {
-    this.native.write(existsSync(PROC_FD) ? `${PROC_FD}/${fd}` : path);
+  writeFile(path: string): void {
+    this.native.write(path);
   }
 
   private check(v: Float32Array): void {

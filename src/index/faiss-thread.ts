@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { FaissIndex } from './faiss-index.js';
+import { fdPath } from './proc-fd.js';
 import type { HostReply, HostRequest, IndexMeta } from './faiss-host.js';
 
 const indexes = new Map<number, FaissIndex>();
@@ -36,39 +37,36 @@ function rows(data: Float32Array, dimension: number): Float32Array[] {
   return Array.from({ length: data.length / dimension }, (_, i) => data.subarray(i * dimension, (i + 1) * dimension));
 }
 
-function handle(req: HostRequest): { value: unknown } {
+function handle(req: HostRequest): unknown {
   switch (req.op) {
     case 'flat': {
       const index = FaissIndex.flat(req.dimension);
       indexes.set(req.handle, index);
-      return { value: meta(index) };
+      return meta(index);
     }
     case 'read': {
       const index = FaissIndex.readFile(req.path, req.dimension);
       indexes.set(req.handle, index);
-      return { value: meta(index) };
+      return meta(index);
     }
     case 'add': {
       const index = get(req.handle);
       index.add(rows(req.data, index.dimension));
-      return { value: meta(index) };
+      return meta(index);
     }
     case 'search': {
       const index = get(req.handle);
-      return { value: index.search(rows(req.data, index.dimension), req.k) };
+      return index.search(rows(req.data, index.dimension), req.k);
     }
-    case 'remove': {
-      const index = get(req.handle);
-      const removed = index.remove(req.labels);
-      return { value: { removed, meta: meta(index) } };
-    }
+    case 'remove':
+      return get(req.handle).remove(req.labels);
     case 'write': {
       const index = get(req.handle);
       // Our own open first: a missing folder fails here, catchably, never inside faiss.
       const fd = openSync(req.path, 'wx', 0o600);
       try {
-        index.writeToFd(fd, req.path);
-        return { value: fstatSync(fd).size };
+        index.writeFile(fdPath(fd, req.path));
+        return fstatSync(fd).size;
       } catch (err) {
         rmSync(req.path, { force: true });
         throw err;
@@ -77,12 +75,12 @@ function handle(req: HostRequest): { value: unknown } {
       }
     }
     case 'count':
-      return { value: meta(get(req.handle)) };
+      return meta(get(req.handle));
     case 'free': {
       const index = indexes.get(req.handle);
       indexes.delete(req.handle);
       if (index && index.size * index.dimension >= COLLECT_AFTER_FLOATS) collect();
-      return { value: null };
+      return null;
     }
   }
 }
@@ -90,7 +88,7 @@ function handle(req: HostRequest): { value: unknown } {
 parentPort!.on('message', (req: HostRequest) => {
   let reply: HostReply;
   try {
-    reply = { id: req.id, ok: true, value: handle(req).value };
+    reply = { id: req.id, ok: true, value: handle(req) };
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     reply = { id: req.id, ok: false, error: e.message, name: e.name };

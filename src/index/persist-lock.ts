@@ -43,6 +43,16 @@ export function tryLock(path: string, staleMs: number, now: () => number = Date.
   return { acquired: false, holder: readHolder(path) };
 }
 
+/**
+ * The holder when another process holds the lock now (and is not stale), else null. A hint to
+ * skip work before trying; `tryLock` decides.
+ */
+export function heldByAnother(path: string, staleMs: number, now: () => number = Date.now): Holder | null {
+  const holder = readHolder(path);
+  if (!holder || (holder.pid === process.pid && holder.host === hostname())) return null;
+  return isStale(holder, staleMs, now()) ? null : holder;
+}
+
 function readHolder(path: string): Holder | null {
   try {
     const h = JSON.parse(readFileSync(path, 'utf8')) as Holder;

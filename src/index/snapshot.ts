@@ -72,17 +72,27 @@ export async function encodeHeader(header: Omit<SnapshotHeader, 'format'>): Prom
   return lines;
 }
 
-async function decodeHeader(bytes: Buffer): Promise<SnapshotHeader> {
-  let end = bytes.indexOf(NEWLINE);
+type SnapshotMeta = Omit<SnapshotHeader, 'ids' | 'hashes'>;
+
+/** The header's first line: everything but the id map. */
+function decodeMeta(bytes: Buffer): { meta: SnapshotMeta; end: number } {
+  const end = bytes.indexOf(NEWLINE);
   if (end < 0) throw new SnapshotError('header has no first line');
-  let meta: Omit<SnapshotHeader, 'ids' | 'hashes'>;
+  let meta: SnapshotMeta;
   try {
-    meta = JSON.parse(bytes.subarray(0, end).toString('utf8')) as typeof meta;
+    meta = JSON.parse(bytes.subarray(0, end).toString('utf8')) as SnapshotMeta;
   } catch {
     throw new SnapshotError('header is not valid JSON');
   }
   if (meta.format !== FORMAT) throw new SnapshotError(`unsupported snapshot format ${String(meta.format)}`);
   if (!Number.isInteger(meta.count) || meta.count < 0) throw new SnapshotError('header has no valid count');
+  return { meta, end };
+}
+
+async function decodeHeader(bytes: Buffer): Promise<SnapshotHeader> {
+  const first = decodeMeta(bytes);
+  const meta = first.meta;
+  let end = first.end;
   const lists: (string | null)[][] = [[], []];
   for (const list of lists) {
     while (list.length < meta.count) {
@@ -195,34 +205,39 @@ export interface OpenSnapshot {
 export async function openSnapshot(path: string): Promise<OpenSnapshot> {
   const file = await open(path, 'r');
   try {
-    const size = (await file.stat()).size;
-    if (size < TRAILER_BYTES) throw new SnapshotError(`file too short (${size} bytes)`);
-    const t = Buffer.alloc(TRAILER_BYTES);
-    await file.read(t, 0, TRAILER_BYTES, size - TRAILER_BYTES);
-    if (!t.subarray(76).equals(MAGIC)) {
-      throw new SnapshotError('no snapshot trailer at the end of the file (truncated, corrupted, or an older format)');
-    }
-    const faissLength = Number(t.readBigUInt64LE(0));
-    const headerLength = t.readUInt32LE(8);
-    if (headerLength > MAX_HEADER_BYTES || faissLength + headerLength + TRAILER_BYTES !== size) {
-      throw new SnapshotError('part lengths do not add up to the file size (checksum trailer damaged)');
-    }
-    // Not zero-filled: the read fills it (in libuv's threads), and its checksum is checked before use.
-    const json = Buffer.allocUnsafeSlow(headerLength);
-    for (let got = 0; got < headerLength;) {
-      const { bytesRead } = await file.read(json, got, headerLength - got, faissLength + got);
-      if (bytesRead === 0) throw new SnapshotError('file ended early (truncated)');
-      got += bytesRead;
-    }
-    if (!(await sha256InSteps(json)).equals(t.subarray(44, 76))) {
-      throw new SnapshotError('header checksum mismatch (corrupted file)');
-    }
-    const header = await decodeHeader(json);
-    return { header, faissLength, faissDigest: Buffer.from(t.subarray(12, 44)), file };
+    const { json, faissLength, faissDigest } = await readHeaderBytes(file);
+    return { header: await decodeHeader(json), faissLength, faissDigest, file };
   } catch (err) {
     await file.close();
     throw err;
   }
+}
+
+/** Trailer checks, then the header's bytes, checked against their checksum. */
+async function readHeaderBytes(file: FileHandle): Promise<{ json: Buffer; faissLength: number; faissDigest: Buffer }> {
+  const size = (await file.stat()).size;
+  if (size < TRAILER_BYTES) throw new SnapshotError(`file too short (${size} bytes)`);
+  const t = Buffer.alloc(TRAILER_BYTES);
+  await file.read(t, 0, TRAILER_BYTES, size - TRAILER_BYTES);
+  if (!t.subarray(76).equals(MAGIC)) {
+    throw new SnapshotError('no snapshot trailer at the end of the file (truncated, corrupted, or an older format)');
+  }
+  const faissLength = Number(t.readBigUInt64LE(0));
+  const headerLength = t.readUInt32LE(8);
+  if (headerLength > MAX_HEADER_BYTES || faissLength + headerLength + TRAILER_BYTES !== size) {
+    throw new SnapshotError('part lengths do not add up to the file size (checksum trailer damaged)');
+  }
+  // Not zero-filled: the read fills it (in libuv's threads), and its checksum is checked before use.
+  const json = Buffer.allocUnsafeSlow(headerLength);
+  for (let got = 0; got < headerLength;) {
+    const { bytesRead } = await file.read(json, got, headerLength - got, faissLength + got);
+    if (bytesRead === 0) throw new SnapshotError('file ended early (truncated)');
+    got += bytesRead;
+  }
+  if (!(await sha256InSteps(json)).equals(t.subarray(44, 76))) {
+    throw new SnapshotError('header checksum mismatch (corrupted file)');
+  }
+  return { json, faissLength, faissDigest: Buffer.from(t.subarray(12, 44)) };
 }
 
 /** Checks the faiss part against its checksum (without blocking the event loop on the hash). */
@@ -242,10 +257,15 @@ export async function readSnapshotFileAsync(path: string): Promise<{ header: Sna
   }
 }
 
-/** The header alone (the index part not checked): enough to learn which model a snapshot file belongs to. */
-export async function readSnapshotHeader(path: string): Promise<Omit<SnapshotHeader, 'ids' | 'hashes'>> {
-  const snap = await openSnapshot(path);
-  await snap.file.close();
-  const { ids: _ids, hashes: _hashes, ...header } = snap.header;
-  return header;
+/**
+ * The header's first line (the index part and the id map not read): enough to learn which model
+ * a snapshot file belongs to.
+ */
+export async function readSnapshotHeader(path: string): Promise<SnapshotMeta> {
+  const file = await open(path, 'r');
+  try {
+    return decodeMeta((await readHeaderBytes(file)).json).meta;
+  } finally {
+    await file.close();
+  }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MemoryError } from '../errors.js';
 import { healthReport } from '../health.js';
-import { defineTool } from './tool-kit.js';
+import { MigrationSchema, defineTool } from './tool-kit.js';
 
 export const indexHealthTool = defineTool({
   name: 'index_health',
@@ -19,9 +19,7 @@ export const indexHealthTool = defineTool({
     provider: z.record(z.string(), z.unknown()),
     store: z.record(z.string(), z.unknown()),
     index: z.record(z.string(), z.unknown()).nullable(),
-    migration: z
-      .object({ from: z.string(), to: z.string(), done: z.number(), total: z.number(), servingPrevious: z.boolean() })
-      .nullable(),
+    migration: MigrationSchema.nullable(),
     recall: z.record(z.string(), z.unknown()).nullable(),
     limits: z.record(z.string(), z.unknown()),
     event_loop: z.record(z.string(), z.unknown()),

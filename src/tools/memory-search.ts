@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UNTRUSTED_NOTICE, wrapUntrusted } from './untrusted.js';
-import { JsonValueSchema, NamespaceSchema, ProviderSchema, defineTool } from './tool-kit.js';
+import { JsonValueSchema, MigrationSchema, NamespaceSchema, ProviderSchema, defineTool } from './tool-kit.js';
 
 export const memorySearchTool = defineTool({
   name: 'memory_search',
@@ -48,16 +48,9 @@ export const memorySearchTool = defineTool({
     ),
     count: z.number(),
     provider: ProviderSchema,
-    migration: z
-      .object({
-        from: z.string(),
-        to: z.string(),
-        done: z.number(),
-        total: z.number(),
-        servingPrevious: z.boolean(),
-      })
-      .optional()
-      .describe('present while the embedding model is being changed: re-embedding progress'),
+    migration: MigrationSchema.optional().describe(
+      'present while the embedding model is being changed: re-embedding progress',
+    ),
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handle(args, { service }) {

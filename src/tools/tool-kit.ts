@@ -80,6 +80,15 @@ export const ProviderSchema = z.object({
   note: z.string(),
 });
 
+/** A model change in progress (memory-service's MigrationStatus). */
+export const MigrationSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  done: z.number(),
+  total: z.number(),
+  servingPrevious: z.boolean(),
+});
+
 export interface ToolExtra {
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for them (a progressToken); else does nothing. */
