@@ -2,11 +2,11 @@
 // (list -> embed -> write vectors), next to the reference of embedding the same texts alone.
 import { FalkorDB } from 'falkordb';
 import { join } from 'node:path';
-import { BackfillJob } from '../src/backfill.js';
+import { BackfillJob } from '../src/backfill/backfill-job.js';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
-import { silentLogger } from '../src/logger.js';
-import { FalkorDBStore } from '../src/store/falkordb-store.js';
-import { SqliteStore } from '../src/store/sqlite-store.js';
+import { silentLogger } from '../src/shared/logger.js';
+import { FalkorDBStore } from '../src/store/falkordb/falkordb-store.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { MemoryStore } from '../src/store/types.js';
 import { startFalkorDB } from '../scripts/falkordb-server.mjs';
 import { tempDir } from '../test/helpers/tmp.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 // fromFactory) must never run on a second thread (faiss-node keeps them in process-wide statics).
 import faissNode from 'faiss-node';
 import type { IndexManager } from '../src/index/index-manager.js';
-import { SqliteStore } from '../src/store/sqlite-store.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { MemoryWrite } from '../src/store/types.js';
 import { gloveVectors, GLOVE_DIM } from '../test/helpers/glove.js';
 import { testIndexManager } from '../test/helpers/index-manager.js';

@@ -10,9 +10,9 @@ const src = join(root, 'src');
 
 /** package -> the only files (relative to src/) allowed to import it */
 const ADAPTERS = {
-  'faiss-node': ['index/faiss-index.ts'],
-  'better-sqlite3': ['store/sqlite-store.ts'],
-  falkordb: ['store/falkordb-store.ts'],
+  'faiss-node': ['index/faiss/faiss-index.ts'],
+  'better-sqlite3': ['store/sqlite/sqlite-store.ts'],
+  falkordb: ['store/falkordb/falkordb-store.ts'],
   openai: ['embeddings/openai-provider.ts'],
 };
 /**
@@ -20,7 +20,7 @@ const ADAPTERS = {
  * imports excepted): faiss-node may be loaded by one thread per process, the FAISS worker's.
  */
 const THREAD_BOUND = {
-  'index/faiss-index.ts': ['index/faiss-thread.ts', 'index/ivf-worker.ts'],
+  'index/faiss/faiss-index.ts': ['index/faiss/faiss-thread.ts', 'index/ivf/ivf-worker.ts'],
 };
 /** files allowed to read process.env */
 const ENV_READERS = ['cli.ts'];

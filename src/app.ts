@@ -2,24 +2,24 @@
 // index manager factory, the memory service and the backfill job.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 import { createEmbeddingProvider, createProviderFor } from './embeddings/create-provider.js';
 import type { EmbeddingProvider } from './embeddings/types.js';
-import { BackfillJob } from './backfill.js';
-import { CallTracker } from './call-tracker.js';
+import { BackfillJob } from './backfill/backfill-job.js';
+import { CallTracker } from './shared/call-tracker.js';
 import { CircuitBreakerProvider } from './embeddings/circuit-breaker.js';
-import type { ServerDeps } from './server.js';
-import { LoopMonitor, type HealthDeps } from './health.js';
+import type { ServerDeps } from './server/create-server.js';
+import { LoopMonitor, type HealthDeps } from './health/health-report.js';
 import { IndexManager } from './index/index-manager.js';
-import { limitsFromConfig } from './limits.js';
-import type { Logger } from './logger.js';
-import { errorMessage } from './errors.js';
-import { readSnapshotHeader } from './index/snapshot.js';
-import { MemoryService, type PreviousModel } from './memory-service.js';
-import { FalkorDBStore } from './store/falkordb-store.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { limitsFromConfig } from './config/limits.js';
+import type { Logger } from './shared/logger.js';
+import { errorMessage } from './shared/errors.js';
+import { readSnapshotHeader } from './index/snapshot/snapshot.js';
+import { MemoryService, type PreviousModel } from './memory/memory-service.js';
+import { FalkorDBStore } from './store/falkordb/falkordb-store.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { MemoryStore } from './store/types.js';
-import { Notifier } from './notifier.js';
+import { Notifier } from './server/notifier.js';
 
 export interface App {
   config: Config;

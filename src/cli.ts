@@ -5,8 +5,8 @@
 // anything imports faiss-node: the rest of the program is imported only after this line.
 process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
 
-const { main } = await import('./main.js');
-const { errorMessage } = await import('./errors.js');
+const { main } = await import('./cli/main.js');
+const { errorMessage } = await import('./shared/errors.js');
 
 main(process.argv.slice(2), process.env).catch((err: unknown) => {
   process.stderr.write(`vector-memory-mcp: fatal: ${errorMessage(err)}\n`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultDataDir, helpText, parseCommandLine, resolveProvider, SETTINGS } from '../src/config.js';
+import { defaultDataDir, helpText, parseCommandLine, resolveProvider, SETTINGS } from '../src/config/config.js';
 
 const run = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = parseCommandLine(argv, { HOME: '/home/u', ...env });

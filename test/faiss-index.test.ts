@@ -4,7 +4,7 @@
 // index manager's FAISS worker is that thread wherever a manager runs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FaissIndex } from '../src/index/faiss-index.js';
+import { FaissIndex } from '../src/index/faiss/faiss-index.js';
 import { rng } from './helpers/vectors.js';
 
 describe('IVF calls that would abort the process are refused with a catchable error', () => {

@@ -1,6 +1,6 @@
 import { after, before } from 'node:test';
-import { silentLogger } from '../src/logger.js';
-import { FalkorDBStore } from '../src/store/falkordb-store.js';
+import { silentLogger } from '../src/shared/logger.js';
+import { FalkorDBStore } from '../src/store/falkordb/falkordb-store.js';
 import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
 import { storeContract } from './helpers/store-contract.js';
 

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { planFor, retrainReason, DEFAULT_IVF_POLICY } from '../src/index/ivf-policy.js';
-import { SqliteStore } from '../src/store/sqlite-store.js';
+import { planFor, retrainReason, DEFAULT_IVF_POLICY } from '../src/index/ivf/ivf-policy.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { MemoryWrite } from '../src/store/types.js';
 import { GLOVE_DIM, gloveSample } from './helpers/glove.js';
 import { testIndexManager } from './helpers/index-manager.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { OpenAIEmbeddingProvider } from '../src/embeddings/openai-provider.js';
-import { EmbeddingError } from '../src/errors.js';
+import { EmbeddingError } from '../src/shared/errors.js';
 import { FakeOpenAI } from './helpers/fake-openai.js';
 
 const norm = (v: Float32Array) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));

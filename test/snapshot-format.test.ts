@@ -11,7 +11,7 @@ import {
   openSnapshot,
   readSnapshotFileAsync,
   readSnapshotHeader,
-} from '../src/index/snapshot.js';
+} from '../src/index/snapshot/snapshot.js';
 import { tempDir } from './helpers/tmp.js';
 
 describe('snapshot format', () => {

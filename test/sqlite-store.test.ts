@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { SqliteStore } from '../src/store/sqlite-store.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { storeContract } from './helpers/store-contract.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -93,7 +93,7 @@ describe('sqlite store specifics', () => {
 describe('sqlite store: several processes opening one new database at once', () => {
   it('all succeed: each migration runs exactly once', { timeout: 120_000 }, async () => {
     const { spawn } = await import('node:child_process');
-    const storeModule = new URL('../src/store/sqlite-store.ts', import.meta.url).pathname;
+    const storeModule = new URL('../src/store/sqlite/sqlite-store.ts', import.meta.url).pathname;
     let failures: string[] = [];
     for (let round = 0; round < 5; round++) {
       const dir = tempDir();

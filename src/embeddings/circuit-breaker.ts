@@ -3,7 +3,7 @@
 // say why) until `cooldownMs` has passed; then one trial call goes through, and its success
 // closes the circuit. Input errors (a text too long, HTTP 400/422) say nothing about the
 // provider's health and are not counted.
-import { EmbeddingError, errorMessage } from '../errors.js';
+import { EmbeddingError, errorMessage } from '../shared/errors.js';
 import type { EmbeddingProvider } from './types.js';
 
 export interface BreakerStatus {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import type { Config } from '../config.js';
-import { resolveProvider } from '../config.js';
-import { MemoryError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Config } from '../config/config.js';
+import { resolveProvider } from '../config/config.js';
+import { MemoryError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
 import { HashEmbeddingProvider } from './hash-provider.js';
 import { OpenAIEmbeddingProvider } from './openai-provider.js';
 import type { EmbeddingProvider } from './types.js';

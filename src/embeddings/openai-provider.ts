@@ -6,7 +6,7 @@
 import type OpenAI from 'openai';
 
 type OpenAIModule = typeof import('openai');
-import { EmbeddingError, errorMessage } from '../errors.js';
+import { EmbeddingError, errorMessage } from '../shared/errors.js';
 import type { EmbeddingProvider } from './types.js';
 import { normalize } from './types.js';
 

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic } from '../shared/fs-atomic.js';
 
 const MAGIC = Buffer.from('VMMWV001', 'ascii');
 export const PROCESSING = 'abtt1';

@@ -13,11 +13,11 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { setImmediate as turn } from 'node:timers/promises';
 import { basename, dirname, join } from 'node:path';
-import { MemoryError, errorMessage } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { MemoryError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
 import type { MemoryStore } from '../store/types.js';
-import { HostedIndex, type IndexShape } from './faiss-host.js';
-import { MIN_POINTS_PER_LIST } from './faiss-limits.js';
+import { HostedIndex, type IndexShape } from './faiss/faiss-host.js';
+import { MIN_POINTS_PER_LIST } from './faiss/faiss-limits.js';
 import { IndexState, type Hit, type TrainingInfo } from './index-state.js';
 import {
   DEFAULT_IVF_POLICY,
@@ -26,11 +26,17 @@ import {
   retrainReason,
   retryAfterRefusal,
   type IvfPolicy,
-} from './ivf-policy.js';
-import { trainInWorker } from './ivf-train.js';
-import { Mutex } from './mutex.js';
-import { heldByAnother, tryLock } from './persist-lock.js';
-import { completeSnapshot, encodeHeader, openSnapshot, verifyIndexPart, type SnapshotHeader } from './snapshot.js';
+} from './ivf/ivf-policy.js';
+import { trainInWorker } from './ivf/ivf-train.js';
+import { Mutex } from '../shared/mutex.js';
+import { heldByAnother, tryLock } from './snapshot/persist-lock.js';
+import {
+  completeSnapshot,
+  encodeHeader,
+  openSnapshot,
+  verifyIndexPart,
+  type SnapshotHeader,
+} from './snapshot/snapshot.js';
 
 export type { Hit } from './index-state.js';
 

@@ -6,10 +6,10 @@
 // The map changes synchronously when a change is posted to the worker, and the worker applies
 // requests in posting order, so the map always describes the index as of everything posted;
 // the returned promises say when the worker has caught up (and fail if it could not).
-import { errorMessage } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
 import type { ChangeEvent } from '../store/types.js';
-import { HostedIndex } from './faiss-host.js';
+import { HostedIndex } from './faiss/faiss-host.js';
 
 const HASH_CHARS = 16;
 

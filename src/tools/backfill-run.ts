@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MemoryError } from '../errors.js';
+import { MemoryError } from '../shared/errors.js';
 import { BackfillRunSchema } from './backfill-schemas.js';
 import { defineTool } from './tool-kit.js';
 

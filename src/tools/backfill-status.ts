@@ -1,4 +1,4 @@
-import { MemoryError } from '../errors.js';
+import { MemoryError } from '../shared/errors.js';
 import { BackfillStatusShape } from './backfill-schemas.js';
 import { defineTool } from './tool-kit.js';
 

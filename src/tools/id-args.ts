@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MemoryError } from '../errors.js';
+import { MemoryError } from '../shared/errors.js';
 
 /** Input of the tools that take one id or several. */
 export const IdOrIdsInput = {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { MemoryError } from '../errors.js';
-import { healthReport } from '../health.js';
+import { MemoryError } from '../shared/errors.js';
+import { healthReport } from '../health/health-report.js';
 import { MigrationSchema, defineTool } from './tool-kit.js';
 
 export const indexHealthTool = defineTool({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeRepair, runRepair } from '../repair.js';
+import { describeRepair, runRepair } from '../health/repair.js';
 import { defineTool } from './tool-kit.js';
 
 export const indexRepairTool = defineTool({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { MemoryError } from '../errors.js';
-import type { StoreItem } from '../memory-service.js';
+import { MemoryError } from '../shared/errors.js';
+import type { StoreItem } from '../memory/memory-service.js';
 import { MetadataSchema, NamespaceSchema, TagsSchema, defineTool } from './tool-kit.js';
 
 const ItemSchema = z.object({

@@ -9,12 +9,12 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { MemoryError, errorMessage } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { MemoryService } from '../memory-service.js';
-import type { BackfillJob } from '../backfill.js';
-import type { CallTracker } from '../call-tracker.js';
-import type { HealthDeps } from '../health.js';
+import { MemoryError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { MemoryService } from '../memory/memory-service.js';
+import type { BackfillJob } from '../backfill/backfill-job.js';
+import type { CallTracker } from '../shared/call-tracker.js';
+import type { HealthDeps } from '../health/health-report.js';
 import type { JsonValue, MemoryRecord } from '../store/types.js';
 
 export interface ToolContext {

@@ -9,9 +9,9 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { App } from '../app.js';
-import { MemoryError, errorMessage } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { createServer } from '../server.js';
+import { MemoryError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { createServer } from '../server/create-server.js';
 import { buildPolicy, checkAccess, isLoopbackHost } from './http-security.js';
 
 export interface HttpHandle {

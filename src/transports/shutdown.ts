@@ -1,5 +1,5 @@
-import { errorMessage } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
 
 const SHUTDOWN_TIMEOUT_MS = 15_000;
 

@@ -2,8 +2,8 @@
 // opened after the handshake, so a large index cannot delay `initialize`.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { App } from '../app.js';
-import type { Logger } from '../logger.js';
-import { createServer } from '../server.js';
+import type { Logger } from '../shared/logger.js';
+import { createServer } from '../server/create-server.js';
 import { installShutdown } from './shutdown.js';
 
 const OPEN_INDEX_AFTER_MS = 2_000;

@@ -4,9 +4,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createApp, type App, type AppOverrides } from '../../src/app.js';
-import { parseCommandLine, type Config } from '../../src/config.js';
-import { createLogger, type Logger } from '../../src/logger.js';
-import { createServer } from '../../src/server.js';
+import { parseCommandLine, type Config } from '../../src/config/config.js';
+import { createLogger, type Logger } from '../../src/shared/logger.js';
+import { createServer } from '../../src/server/create-server.js';
 
 export interface Harness {
   app: App;

@@ -1,7 +1,7 @@
 // An IndexManager as the tests use it: silent, and writing snapshots only when asked (persist
 // or close), so that what is on disk is what the test made.
 import { IndexManager, type IndexManagerOptions } from '../../src/index/index-manager.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger } from '../../src/shared/logger.js';
 import type { MemoryStore } from '../../src/store/types.js';
 
 export function testIndexManager(

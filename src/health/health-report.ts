@@ -2,11 +2,11 @@
 // (ok / degraded / failing) and the reasons for it. Every reason here can turn the verdict;
 // tests show each one doing so.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { BackfillJob } from './backfill.js';
-import type { BreakerStatus } from './embeddings/circuit-breaker.js';
-import { errorMessage } from './errors.js';
-import type { Limits } from './limits.js';
-import type { MemoryService, MigrationStatus } from './memory-service.js';
+import type { BackfillJob } from '../backfill/backfill-job.js';
+import type { BreakerStatus } from '../embeddings/circuit-breaker.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Limits } from '../config/limits.js';
+import type { MemoryService, MigrationStatus } from '../memory/memory-service.js';
 
 export interface HealthReason {
   code: string;

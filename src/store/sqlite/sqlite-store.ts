@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { MemoryError } from '../errors.js';
+import { MemoryError } from '../../shared/errors.js';
 import type {
   ChangeEvent,
   ChangePage,
@@ -17,9 +17,9 @@ import type {
   EmbeddingFailure,
   BackfillScope,
   EmbeddingCount,
-} from './types.js';
-import { contentHash } from './content-hash.js';
-import { statsFromCounts } from './stats.js';
+} from '../types.js';
+import { contentHash } from '../content-hash.js';
+import { statsFromCounts } from '../stats.js';
 
 /** Ids per page when listing a whole model's embedded ids. */
 const ID_PAGE = 10_000;

@@ -1,9 +1,9 @@
 // `vector-memory-mcp backfill`: runs the backfill job from the command line, once (for cron)
 // or on an interval (as its own container). A progress bar on a terminal, log lines otherwise.
-import type { App } from './app.js';
-import type { BackfillRun } from './backfill.js';
-import type { BackfillCommand } from './config.js';
-import type { Logger } from './logger.js';
+import type { App } from '../app.js';
+import type { BackfillRun } from '../backfill/backfill-job.js';
+import type { BackfillCommand } from '../config/config.js';
+import type { Logger } from '../shared/logger.js';
 
 export async function runBackfillCommand(app: App, command: BackfillCommand, logger: Logger): Promise<number> {
   await app.open();

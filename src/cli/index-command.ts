@@ -1,9 +1,9 @@
 // `vector-memory-mcp health` and `vector-memory-mcp repair`: the index_health and
 // index_repair tools from a shell (a progress bar on a terminal while rebuilding).
-import type { App } from './app.js';
-import { errorMessage } from './errors.js';
-import { healthReport } from './health.js';
-import { describeRepair, runRepair, type RepairMode } from './repair.js';
+import type { App } from '../app.js';
+import { errorMessage } from '../shared/errors.js';
+import { healthReport } from '../health/health-report.js';
+import { describeRepair, runRepair, type RepairMode } from '../health/repair.js';
 
 export async function runIndexCommand(app: App, repair: { mode: RepairMode; dryRun: boolean } | null): Promise<number> {
   await app.open();

@@ -1,7 +1,7 @@
 // A point-in-time report of the store, the index, the provider and the backfill job,
 // served as the `memory://status` resource. (The index-health issue adds checks and verdicts.)
-import type { BackfillJob } from './backfill.js';
-import type { MemoryService } from './memory-service.js';
+import type { BackfillJob } from '../backfill/backfill-job.js';
+import type { MemoryService } from '../memory/memory-service.js';
 
 export interface StatusSources {
   service: MemoryService;

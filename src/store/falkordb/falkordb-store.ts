@@ -16,10 +16,10 @@
 // identifier pattern before they are put inside a query; every value is a query parameter.
 // Loaded on first connection: the client library takes ~180 ms to load, which SQLite users should not pay.
 import type { FalkorDB } from 'falkordb';
-import { MemoryError, errorMessage } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { contentHash } from './content-hash.js';
-import { statsFromCounts } from './stats.js';
+import { MemoryError, errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { contentHash } from '../content-hash.js';
+import { statsFromCounts } from '../stats.js';
 import type {
   ChangeEvent,
   ChangePage,
@@ -35,7 +35,7 @@ import type {
   ForeignCount,
   StoreStats,
   StoredVector,
-} from './types.js';
+} from '../types.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const COUNTER = 'VmmCounter';

@@ -1,6 +1,6 @@
 // When the search index should be exact (Flat) and when IVF, with how many lists, trained on
 // how many stored vectors. Pure functions: the manager asks, tests check the numbers.
-import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-limits.js';
+import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from '../faiss/faiss-limits.js';
 
 export interface IvfPolicy {
   /** Collections smaller than this stay Flat (exact). */

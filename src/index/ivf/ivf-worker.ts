@@ -6,7 +6,7 @@
 // exact search of the same rows until recall@10 reaches the target. Out: the trained, still
 // empty index (with that nprobe) in a file, and the measured curve as a message.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { FaissIndex } from './faiss-index.js';
+import { FaissIndex } from '../faiss/faiss-index.js';
 import type { WorkerReply, WorkerRequest } from './ivf-train.js';
 
 const K = 10;

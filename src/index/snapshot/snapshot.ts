@@ -17,8 +17,8 @@
 import { createHash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { setImmediate as turn } from 'node:timers/promises';
-import { replaceAtomically } from '../fs-atomic.js';
-import type { TrainingInfo } from './index-state.js';
+import { replaceAtomically } from '../../shared/fs-atomic.js';
+import type { TrainingInfo } from '../index-state.js';
 
 const MAGIC = Buffer.from('VMMSNAP2', 'ascii');
 const FORMAT = 2;

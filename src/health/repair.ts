@@ -1,8 +1,8 @@
 // index_repair and `vector-memory-mcp repair`: verify, sync or rebuild the search index from
 // the store (the store itself is never changed).
-import { MemoryError } from './errors.js';
-import type { VerifyReport } from './index/index-manager.js';
-import type { MemoryService } from './memory-service.js';
+import { MemoryError } from '../shared/errors.js';
+import type { VerifyReport } from '../index/index-manager.js';
+import type { MemoryService } from '../memory/memory-service.js';
 
 export type RepairMode = 'verify' | 'sync' | 'rebuild';
 

@@ -15,11 +15,11 @@
 // All progress is in the store (a record is done once its vector is written), so a run that is
 // killed resumes where it stopped without redoing finished records.
 import { randomUUID } from 'node:crypto';
-import type { BreakerStatus } from './embeddings/circuit-breaker.js';
-import type { EmbeddingProvider } from './embeddings/types.js';
-import { EmbeddingError, MemoryError, errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import type { BackfillScope, EmbeddingCount, ForeignCount, MemoryRecord, MemoryStore } from './store/types.js';
+import type { BreakerStatus } from '../embeddings/circuit-breaker.js';
+import type { EmbeddingProvider } from '../embeddings/types.js';
+import { EmbeddingError, MemoryError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { BackfillScope, EmbeddingCount, ForeignCount, MemoryRecord, MemoryStore } from '../store/types.js';
 
 export type BackfillTrigger = 'startup' | 'interval' | 'write' | 'manual' | 'cli';
 export type BackfillOutcome = 'running' | 'completed' | 'limit_reached' | 'failed' | 'stopped';

@@ -3,12 +3,12 @@
 // A write is acknowledged only after the store committed it; when the embedding provider
 // fails, the memory is stored as pending (never lost) and embedded later by the backfill job.
 import { randomUUID } from 'node:crypto';
-import type { EmbeddingProvider } from './embeddings/types.js';
-import { EmbeddingError, MemoryError, errorMessage } from './errors.js';
-import type { Hit, IndexManager } from './index/index-manager.js';
-import type { Limits } from './limits.js';
-import type { Logger } from './logger.js';
-import type { JsonValue, MemoryRecord, MemoryStore, Metadata } from './store/types.js';
+import type { EmbeddingProvider } from '../embeddings/types.js';
+import { EmbeddingError, MemoryError, errorMessage } from '../shared/errors.js';
+import type { Hit, IndexManager } from '../index/index-manager.js';
+import type { Limits } from '../config/limits.js';
+import type { Logger } from '../shared/logger.js';
+import type { JsonValue, MemoryRecord, MemoryStore, Metadata } from '../store/types.js';
 
 export const DEFAULT_NAMESPACE = 'default';
 

@@ -1,14 +1,14 @@
 // The program: reads config once, then serves over stdio (default) or HTTP, or runs a command.
-import { createApp } from './app.js';
-import { runBackfillCommand } from './backfill-cli.js';
-import { runIndexCommand } from './index-cli.js';
-import { parseCommandLine } from './config.js';
-import { MemoryError } from './errors.js';
-import { createLogger } from './logger.js';
-import type { HttpHandle } from './transports/http.js';
-import { installShutdown } from './transports/shutdown.js';
-import { runStdio } from './transports/stdio.js';
-import { VERSION } from './version.js';
+import { createApp } from '../app.js';
+import { runBackfillCommand } from './backfill-command.js';
+import { runIndexCommand } from './index-command.js';
+import { parseCommandLine } from '../config/config.js';
+import { MemoryError } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import type { HttpHandle } from '../transports/http.js';
+import { installShutdown } from '../transports/shutdown.js';
+import { runStdio } from '../transports/stdio.js';
+import { VERSION } from '../shared/version.js';
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const parsed = parseCommandLine(argv, env);
@@ -45,7 +45,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   let http: HttpHandle;
   try {
     // Loaded only when asked for: the HTTP stack takes ~60 ms to load, which stdio users should not pay.
-    const { startHttp } = await import('./transports/http.js');
+    const { startHttp } = await import('../transports/http.js');
     http = await startHttp(app, logger);
   } catch (err) {
     await app.close();

@@ -3,17 +3,17 @@
 // makes one per session, all sharing the same service.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { BackfillJob } from './backfill.js';
-import type { CallTracker } from './call-tracker.js';
-import type { HealthDeps } from './health.js';
-import { errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import type { MemoryService } from './memory-service.js';
+import type { BackfillJob } from '../backfill/backfill-job.js';
+import type { CallTracker } from '../shared/call-tracker.js';
+import type { HealthDeps } from '../health/health-report.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { MemoryService } from '../memory/memory-service.js';
 import type { Notifier } from './notifier.js';
 import { statusReport } from './status.js';
-import { registerTools } from './tools/index.js';
-import { UNTRUSTED_NOTICE, wrapUntrusted } from './tools/untrusted.js';
-import { VERSION } from './version.js';
+import { registerTools } from '../tools/index.js';
+import { UNTRUSTED_NOTICE, wrapUntrusted } from '../tools/untrusted.js';
+import { VERSION } from '../shared/version.js';
 
 export interface ServerDeps {
   service: MemoryService;

@@ -1,4 +1,4 @@
-import { MemoryError } from '../errors.js';
+import { MemoryError } from './errors.js';
 
 /** Runs async critical sections one at a time, in call order. */
 export class Mutex {
