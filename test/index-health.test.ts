@@ -13,6 +13,7 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
 import { cliPath } from './helpers/spawn-server.js';
 import { testIndexManager } from './helpers/index-manager.js';
+import { swapMappedIds } from './helpers/snapshot-damage.js';
 import { tempDir } from './helpers/tmp.js';
 
 interface Health {
@@ -109,7 +110,12 @@ describe('index health and repair', () => {
   });
 
   it('low recall turns it failing; repair "rebuild" restores it', async () => {
-    h.app.service.openIndex!.corruptForTest(10);
+    // A snapshot whose id map maps each id to another memory's vector: well-formed, same ids.
+    const snapshot = h.app.service.openIndex!.snapshotPath;
+    await h.close();
+    await swapMappedIds(snapshot, 10);
+    h = await startHarness(testConfig(dir.path, { MEMORY_MAX_MEMORIES: '40', BACKFILL_INTERVAL_MS: '0' }));
+    assert.equal((await h.app.service.ready()).stats().lastOpen?.source, 'snapshot');
     const r = await health();
     assert.ok(
       r.reasons.some((x) => x.code === 'low_recall' && x.severity === 'failing'),

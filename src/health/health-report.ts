@@ -5,6 +5,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { BackfillJob } from '../backfill/backfill-job.js';
 import type { BreakerStatus } from '../embeddings/circuit-breaker.js';
 import { errorMessage } from '../shared/errors.js';
+import { measureRecallAt10 } from './recall.js';
 import type { Limits } from '../config/limits.js';
 import type { MemoryService, MigrationStatus } from '../memory/memory-service.js';
 
@@ -125,7 +126,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
     }
     // Query sample sized so the exact side costs about 1e9 multiply-adds (about a second here).
     const budget = Math.floor(1e9 / Math.max(1, s.live * s.dimension));
-    const measured = await open.recallAt10(deps.sample ?? Math.max(10, Math.min(64, budget)));
+    const measured = await measureRecallAt10(open, service.store, deps.sample ?? Math.max(10, Math.min(64, budget)));
     recall = {
       recall_at_10: measured.recall,
       sample: measured.sample,
