@@ -12,7 +12,7 @@ const src = join(root, 'src');
 const ADAPTERS = {
   'faiss-node': ['index/faiss/faiss-index.ts'],
   'better-sqlite3': ['store/sqlite/sqlite-store.ts'],
-  falkordb: ['store/falkordb/falkordb-store.ts'],
+  falkordb: ['store/falkordb/connection.ts'],
   openai: ['embeddings/openai-provider.ts'],
 };
 /**

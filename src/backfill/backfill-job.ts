@@ -209,8 +209,7 @@ export class BackfillJob {
       fingerprint = null; // the provider has not told us its dimension yet
     }
     const byNamespace = fingerprint ? await this.o.store.embeddingCounts(fingerprint) : [];
-    const byGraphLabel =
-      fingerprint && this.o.store.foreignCounts ? await this.o.store.foreignCounts(fingerprint) : null;
+    const byGraphLabel = fingerprint && this.o.store.foreign ? await this.o.store.foreign.counts(fingerprint) : null;
     const inProgress = this.current?.run.in_progress ?? 0;
     const foreign = foreignTotals(byGraphLabel);
     const sum = (k: 'pending' | 'done' | 'failed') => byNamespace.reduce((a, c) => a + c[k], 0) + foreign[k];
@@ -255,8 +254,8 @@ export class BackfillJob {
     const limit = request.limit;
     await embedder.init();
     const fingerprint = embedder.fingerprint;
-    if (store.reconcileForeign) {
-      const r = await store.reconcileForeign(fingerprint);
+    if (store.foreign) {
+      const r = await store.foreign.reconcile(fingerprint);
       if (r.removed + r.changed + r.adopted > 0) logger.info('backfill: reconciled nodes of other tools', r);
       if (r.removed + r.changed + r.adopted > 0) await this.o.onEmbedded?.();
     }
@@ -395,8 +394,8 @@ export class BackfillJob {
       .filter((c) => scope.namespace === undefined || c.namespace === scope.namespace)
       .reduce((a, c) => a + c.pending, 0);
     let foreign = 0;
-    if (this.o.store.foreignCounts) {
-      const rows = (await this.o.store.foreignCounts(fingerprint)).filter(
+    if (this.o.store.foreign) {
+      const rows = (await this.o.store.foreign.counts(fingerprint)).filter(
         (c) =>
           (scope.graph === undefined || c.graph === scope.graph) &&
           (scope.namespace === undefined || c.graph === scope.namespace) &&

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { IDENTIFIER } from '../shared/identifier.js';
 
 const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -17,8 +18,6 @@ const booleanish = z
   .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])])
   .transform((v) => v === true || v === '1' || v === 'true' || v === 'yes');
 
-/** Graph names, labels and property names end up inside Cypher: only plain identifiers. */
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const identifier = z
   .string()
   .regex(IDENTIFIER, 'must be a plain identifier (letters, digits, _; not starting with a digit)');

@@ -485,12 +485,6 @@ export class MemoryService {
       return await write();
     } catch (err) {
       if (err instanceof MemoryError) throw err;
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-        throw new MemoryError('TIMEOUT', 'the database stayed locked by another process longer than the busy timeout', {
-          cause: err,
-          hint: 'nothing was changed; try again (MEMORY_DB_BUSY_TIMEOUT_MS sets the wait)',
-        });
-      }
       throw new MemoryError('STORE_FAILED', `the store rejected the write: ${errorMessage(err)}`, {
         cause: err,
         hint: 'nothing was changed; try again',

@@ -108,6 +108,17 @@ export interface ForeignCount {
   failed: number;
 }
 
+/** Nodes written by other tools, which the backfill embeds in place (FalkorDB). */
+export interface ForeignNodes {
+  /** Embedding counts per graph and label. */
+  counts(fingerprint: string): Promise<ForeignCount[]>;
+  /**
+   * Drops references to nodes deleted or changed by their own tool, and registers nodes that
+   * already carry an embedding of this fingerprint.
+   */
+  reconcile(fingerprint: string): Promise<{ removed: number; changed: number; adopted: number }>;
+}
+
 export interface StoreStats {
   total: number;
   pending: number;
@@ -139,13 +150,8 @@ export interface MemoryStore {
   listNeedingEmbedding(fingerprint: string, limit: number, scope?: BackfillScope): Promise<MemoryRecord[]>;
   /** Embedding state per namespace, judged against this fingerprint. */
   embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]>;
-  /** FalkorDB only: nodes written by other tools, per graph and label. */
-  foreignCounts?(fingerprint: string): Promise<ForeignCount[]>;
-  /**
-   * FalkorDB only: drops references to nodes deleted or changed by their own tool, and registers
-   * nodes that already carry an embedding of this fingerprint.
-   */
-  reconcileForeign?(fingerprint: string): Promise<{ removed: number; changed: number; adopted: number }>;
+  /** Present when the store can embed nodes written by other tools (FalkorDB). */
+  readonly foreign?: ForeignNodes;
 
   /** Changes after `afterSeq` in sequence order, at most `limit` events. */
   changesSince(afterSeq: number, limit: number): Promise<ChangePage>;

@@ -19,6 +19,7 @@ import type {
   EmbeddingCount,
 } from '../types.js';
 import { contentHash } from '../content-hash.js';
+import { embeddingColumns } from '../embedding-state.js';
 import { statsFromCounts } from '../stats.js';
 
 /** Ids per page when listing a whole model's embedded ids. */
@@ -124,6 +125,24 @@ export class SqliteStore implements MemoryStore {
     return this.db;
   }
 
+  /**
+   * Runs a write. Another process holding the write lock longer than the busy timeout is a
+   * timeout (nothing was changed), not a store failure.
+   */
+  private write<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new MemoryError('TIMEOUT', 'the database stayed locked by another process longer than the busy timeout', {
+          cause: err,
+          hint: 'nothing was changed; try again (MEMORY_DB_BUSY_TIMEOUT_MS sets the wait)',
+        });
+      }
+      throw err;
+    }
+  }
+
   private nextSeq(): number {
     const row = this.q('UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value').get() as {
       value: number;
@@ -158,15 +177,12 @@ export class SqliteStore implements MemoryStore {
           now,
           seq: this.nextSeq(),
           embedding: w.embedding ? vectorToBlob(w.embedding.vector) : null,
-          fingerprint: w.embedding?.fingerprint ?? null,
-          status: w.embedding ? 'done' : 'pending',
-          attempts: w.embedding || w.embeddingError !== undefined ? 1 : 0,
-          error: w.embeddingError ?? null,
+          ...embeddingColumns(w.embedding, w.embeddingError),
         });
       }
       return this.getSync(items.map((w) => w.id));
     });
-    return run.immediate(writes);
+    return this.write(() => run.immediate(writes));
   }
 
   async patch(id: string, patch: MemoryPatch): Promise<MemoryRecord | null> {
@@ -203,16 +219,15 @@ export class SqliteStore implements MemoryStore {
           'embedding_error = @error',
           'attempt_fingerprint = NULL',
         );
-        params['embedding'] = patch.embedding ? vectorToBlob(patch.embedding.vector) : null;
-        params['fingerprint'] = patch.embedding?.fingerprint ?? null;
-        params['status'] = patch.embedding ? 'done' : 'pending';
-        params['attempts'] = patch.embedding || patch.embeddingError !== undefined ? 1 : 0;
-        params['error'] = patch.embeddingError ?? null;
+        Object.assign(params, {
+          embedding: patch.embedding ? vectorToBlob(patch.embedding.vector) : null,
+          ...embeddingColumns(patch.embedding, patch.embeddingError),
+        });
       }
       this.q(`UPDATE memories SET ${sets.join(', ')} WHERE id = @id`).run(params);
       return this.getSync([id])[0] ?? null;
     });
-    return run.immediate();
+    return this.write(() => run.immediate());
   }
 
   async get(ids: readonly string[]): Promise<MemoryRecord[]> {
@@ -246,7 +261,7 @@ export class SqliteStore implements MemoryStore {
       }
       return deleted;
     });
-    return run.immediate(ids);
+    return this.write(() => run.immediate(ids));
   }
 
   async setEmbedding(id: string, hash: string, vector: StoredVector): Promise<boolean> {
@@ -262,24 +277,26 @@ export class SqliteStore implements MemoryStore {
       ).run(vectorToBlob(vector.vector), vector.fingerprint, this.nextSeq(), id);
       return true;
     });
-    return run.immediate();
+    return this.write(() => run.immediate());
   }
 
   async recordEmbeddingFailure(id: string, hash: string, failure: EmbeddingFailure): Promise<void> {
-    this.q(
-      `UPDATE memories SET embedding_attempts = embedding_attempts + 1, embedding_error = @error,
+    this.write(() =>
+      this.q(
+        `UPDATE memories SET embedding_attempts = embedding_attempts + 1, embedding_error = @error,
            embedding_status = CASE WHEN @permanent OR embedding_attempts + 1 >= @maxAttempts
              THEN 'failed' ELSE embedding_status END,
            attempt_fingerprint = @fingerprint
          WHERE id = @id AND content_hash = @hash`,
-    ).run({
-      error: failure.error,
-      permanent: failure.permanent ? 1 : 0,
-      maxAttempts: failure.maxAttempts,
-      fingerprint: failure.fingerprint,
-      id,
-      hash,
-    });
+      ).run({
+        error: failure.error,
+        permanent: failure.permanent ? 1 : 0,
+        maxAttempts: failure.maxAttempts,
+        fingerprint: failure.fingerprint,
+        id,
+        hash,
+      }),
+    );
   }
 
   async listNeedingEmbedding(fingerprint: string, limit: number, scope: BackfillScope = {}): Promise<MemoryRecord[]> {
