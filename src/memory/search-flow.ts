@@ -1,0 +1,169 @@
+// The search flow: embed the query, take candidates from the index, load them from the store
+// (the source of truth) and apply the filters. With filters it asks the index for more than k
+// and widens until k pass or the whole index was examined, so a filter never hides a match.
+// During a model change the previous model's index is searched too and the two rankings are
+// merged by reciprocal rank fusion.
+import type { EmbeddingProvider } from '../embeddings/types.js';
+import type { Hit, IndexManager } from '../index/index-manager.js';
+import { MemoryError, errorMessage } from '../shared/errors.js';
+import type { JsonValue, MemoryRecord, MemoryStore } from '../store/types.js';
+import type { PreviousModel } from './model-migration.js';
+
+/** Reciprocal rank fusion constant (the usual 60). */
+const RRF_K = 60;
+
+export interface SearchParams {
+  query: string;
+  k?: number | undefined;
+  namespace?: string | undefined;
+  tags?: string[] | undefined;
+  filter?: Record<string, JsonValue> | undefined;
+  minScore?: number | undefined;
+}
+
+export interface SearchHit {
+  record: MemoryRecord;
+  score: number;
+}
+
+export interface SearchDeps {
+  store: MemoryStore;
+  embedder: EmbeddingProvider;
+  index: IndexManager;
+  previous: PreviousModel | undefined;
+}
+
+export async function searchIndexes(
+  deps: SearchDeps,
+  params: SearchParams & { k: number },
+  signal?: AbortSignal,
+): Promise<{ hits: SearchHit[]; examined: number }> {
+  const { embedder, index, previous } = deps;
+  const { k } = params;
+  // During a model change the query is embedded by both models; if the new one fails, the
+  // previous model's index alone still answers.
+  const [mine, theirs] = await Promise.allSettled([
+    embedder.embed([params.query], signal).then(([v]) => v!),
+    previous ? previous.embedder.embed([params.query], signal).then(([v]) => v!) : Promise.resolve(undefined),
+  ]);
+  const previousVector = theirs.status === 'fulfilled' ? theirs.value : undefined;
+  if (mine.status === 'rejected' && (!previous || !previousVector)) {
+    throw asEmbeddingFailure(mine.reason, 'could not embed the query');
+  }
+  const accept = filterOf(params);
+  const first = accept.filtering ? Math.max(k * 4, 50) : k;
+  const current =
+    mine.status === 'fulfilled'
+      ? await candidates(deps.store, index, mine.value, first, k, accept.test, params.minScore, false, signal)
+      : { hits: [], examined: 0 };
+  if (!previous || !previousVector) return current;
+  // The previous model's index still knows every memory it knew (minus those deleted or edited
+  // since: their old vector no longer matches their text); the new one knows what was
+  // re-embedded or written since.
+  const old = await candidates(
+    deps.store,
+    previous.index,
+    previousVector,
+    first,
+    k,
+    accept.test,
+    params.minScore,
+    true,
+    signal,
+  );
+  return { hits: fuseByRank([old.hits, current.hits], k), examined: current.examined + old.examined };
+}
+
+/** Merges rankings whose scores are not comparable by reciprocal rank fusion. */
+export function fuseByRank(lists: readonly SearchHit[][], k: number): SearchHit[] {
+  const fused = new Map<string, { hit: SearchHit; rrf: number }>();
+  for (const list of lists) {
+    list.forEach((hit, rank) => {
+      const seen = fused.get(hit.record.id);
+      const rrf = 1 / (RRF_K + rank + 1);
+      if (seen) seen.rrf += rrf;
+      else fused.set(hit.record.id, { hit, rrf });
+    });
+  }
+  return [...fused.values()]
+    .sort((a, b) => b.rrf - a.rrf)
+    .slice(0, k)
+    .map((f) => f.hit);
+}
+
+/** The filters of a search as one predicate (namespace, all tags, metadata equality). */
+export function filterOf(params: SearchParams): { filtering: boolean; test: (r: MemoryRecord) => boolean } {
+  const wantTags = params.tags ?? [];
+  const entries = Object.entries(params.filter ?? {});
+  return {
+    filtering: params.namespace !== undefined || wantTags.length > 0 || entries.length > 0,
+    test: (r) =>
+      (params.namespace === undefined || r.namespace === params.namespace) &&
+      wantTags.every((t) => r.tags.includes(t)) &&
+      entries.every(([key, value]) => Object.hasOwn(r.metadata, key) && jsonEqual(r.metadata[key]!, value)),
+  };
+}
+
+/**
+ * The best `k` records of one index that pass the filters, widening by 4 until k pass or the
+ * index has nothing more. `checkText`: drop hits whose vector was made from another text than
+ * the record's current one (the previous model's frozen index).
+ */
+async function candidates(
+  store: MemoryStore,
+  index: IndexManager,
+  vector: Float32Array,
+  first: number,
+  k: number,
+  accept: (r: MemoryRecord) => boolean,
+  minScore: number | undefined,
+  checkText: boolean,
+  signal: AbortSignal | undefined,
+): Promise<{ hits: SearchHit[]; examined: number }> {
+  // (The index clamps k to its size; fetch never drops to 0, or a search racing the index's
+  // first catch-up could widen 0 x 4 forever.)
+  let fetch = first;
+  let hits: Hit[];
+  let out: SearchHit[];
+  for (;;) {
+    [hits] = (await index.search([vector], fetch, signal)) as [Hit[]];
+    const records = new Map((await store.get(hits.map((h) => h.id))).map((r) => [r.id, r]));
+    out = [];
+    for (const h of hits) {
+      const r = records.get(h.id);
+      if (!r || !accept(r)) continue;
+      if (checkText && !r.contentHash.startsWith(h.hash ?? '\u0000')) continue;
+      if (minScore !== undefined && h.score < minScore) continue;
+      out.push({ record: r, score: h.score });
+      if (out.length === k) break;
+    }
+    const lastScore = hits[hits.length - 1]?.score ?? -Infinity;
+    const belowFloor = minScore !== undefined && lastScore < minScore;
+    if (out.length >= k || hits.length < fetch || fetch >= index.liveCount || belowFloor) break;
+    fetch *= 4;
+  }
+  return { hits: out, examined: hits.length };
+}
+
+export function asEmbeddingFailure(err: unknown, what: string): MemoryError {
+  if (err instanceof MemoryError) {
+    return new MemoryError(err.code, `${what}: ${err.message}`, {
+      cause: err,
+      ...(err.hint !== undefined ? { hint: err.hint } : {}),
+    });
+  }
+  return new MemoryError('EMBEDDING_UNAVAILABLE', `${what}: ${errorMessage(err)}`, { cause: err });
+}
+
+export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]!));
+  const ao = a as Record<string, JsonValue>;
+  const bo = b as Record<string, JsonValue>;
+  const ak = Object.keys(ao);
+  return (
+    ak.length === Object.keys(bo).length && ak.every((key) => Object.hasOwn(bo, key) && jsonEqual(ao[key]!, bo[key]!))
+  );
+}

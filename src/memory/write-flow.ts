@@ -1,0 +1,233 @@
+// The write flow: validate -> embed -> store (source of truth) -> catch the index up. A write
+// is acknowledged only after the store committed it; when the embedding provider fails, the
+// memory is stored as pending (never lost) and embedded later by the backfill job. A call
+// cancelled before its commit writes nothing; one cancelled after it is committed as a whole.
+import { randomUUID } from 'node:crypto';
+import type { Limits } from '../config/limits.js';
+import type { EmbeddingProvider } from '../embeddings/types.js';
+import type { IndexManager } from '../index/index-manager.js';
+import { throwIfAborted } from '../shared/abort.js';
+import { MemoryError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { MemoryRecord, MemoryStore, Metadata, StoredVector } from '../store/types.js';
+import { DEFAULT_NAMESPACE, invalid, notFound, type InputRules } from './validation.js';
+
+export interface StoreItem {
+  text: string;
+  id?: string | undefined;
+  namespace?: string | undefined;
+  metadata?: Metadata | undefined;
+  tags?: string[] | undefined;
+}
+
+export interface StoredItem {
+  id: string;
+  status: 'created' | 'updated';
+  embedding: 'done' | 'pending';
+}
+
+export interface StoreOutcome {
+  items: StoredItem[];
+  /** Set when the provider failed and the memories wait for the background embedder. */
+  embeddingError?: string;
+}
+
+export interface UpdateParams {
+  id: string;
+  text?: string | undefined;
+  metadata?: Metadata | undefined;
+  tags?: string[] | undefined;
+}
+
+export interface WriteOptions {
+  signal?: AbortSignal | undefined;
+  onProgress?: ((done: number, total: number) => Promise<void> | void) | undefined;
+}
+
+export interface WriteDeps {
+  store: MemoryStore;
+  embedder: EmbeddingProvider;
+  rules: InputRules;
+  limits: Limits;
+  logger: Logger;
+  /** The open index, if any (a write never waits for the index to open). */
+  index: () => IndexManager | undefined;
+  /** Called after a write that left memories waiting for an embedding. */
+  onPending?: (() => void) | undefined;
+}
+
+export class WriteFlow {
+  constructor(private readonly d: WriteDeps) {}
+
+  async store(items: readonly StoreItem[], options: WriteOptions = {}): Promise<StoreOutcome> {
+    const { rules, limits, store } = this.d;
+    if (items.length === 0) throw invalid('nothing to store', 'pass `text`, or `items` with at least one memory');
+    if (items.length > limits.maxBatchItems) {
+      throw invalid(`${items.length} items in one call; the limit is ${limits.maxBatchItems}`, 'split the batch');
+    }
+    const seen = new Set<string>();
+    const writes = items.map((item, i) => {
+      const where = items.length > 1 ? `items[${i}]: ` : '';
+      rules.text(item.text, where);
+      const id = item.id ?? randomUUID();
+      rules.id(id, where);
+      if (seen.has(id)) throw invalid(`${where}id "${id}" appears twice in this call`, 'give each memory its own id');
+      seen.add(id);
+      const metadata = item.metadata ?? {};
+      rules.metadata(metadata, where);
+      const tags = rules.tags(item.tags ?? [], where);
+      const namespace = rules.namespace(item.namespace ?? DEFAULT_NAMESPACE, where);
+      return { id, namespace, text: item.text, metadata, tags };
+    });
+
+    const existing = new Set((await store.get(writes.map((w) => w.id))).map((r) => r.id));
+    await this.checkCapacity(writes.length - existing.size);
+    const embedded = await this.embed(
+      writes.map((w) => w.text),
+      options,
+    );
+    throwIfAborted(options.signal); // cancelled before the commit: nothing is written
+    await this.commit(() =>
+      store.upsert(
+        writes.map((w, i) => ({
+          ...w,
+          embedding: embedded.vectors?.[i] ?? null,
+          embeddingError: embedded.error,
+        })),
+      ),
+    );
+    await this.catchUpIndex(options.signal);
+    if (!embedded.vectors) this.d.onPending?.();
+    return {
+      items: writes.map((w) => ({
+        id: w.id,
+        status: existing.has(w.id) ? 'updated' : 'created',
+        embedding: embedded.vectors ? 'done' : 'pending',
+      })),
+      ...(embedded.error !== undefined ? { embeddingError: embedded.error } : {}),
+    };
+  }
+
+  async update(
+    params: UpdateParams,
+    options: WriteOptions = {},
+  ): Promise<{ record: MemoryRecord; reembedded: boolean; embeddingError?: string }> {
+    const { rules, store } = this.d;
+    rules.id(params.id, '');
+    if (params.text === undefined && params.metadata === undefined && params.tags === undefined) {
+      throw invalid('nothing to update', 'pass text, metadata or tags');
+    }
+    if (params.text !== undefined) rules.text(params.text, '');
+    if (params.metadata !== undefined) rules.metadata(params.metadata, '');
+    const tags = params.tags !== undefined ? rules.tags(params.tags, '') : undefined;
+    const [current] = await store.get([params.id]);
+    if (!current) throw notFound(params.id);
+
+    const textChanged = params.text !== undefined && params.text !== current.text;
+    const embedded = textChanged ? await this.embed([params.text!], options) : undefined;
+    throwIfAborted(options.signal);
+    const record = await this.commit(() =>
+      store.patch(params.id, {
+        ...(textChanged
+          ? { text: params.text!, embedding: embedded?.vectors?.[0] ?? null, embeddingError: embedded?.error }
+          : {}),
+        ...(params.metadata !== undefined ? { metadata: params.metadata } : {}),
+        ...(tags !== undefined ? { tags } : {}),
+      }),
+    );
+    if (!record) throw notFound(params.id);
+    await this.catchUpIndex(options.signal);
+    if (embedded && !embedded.vectors) this.d.onPending?.();
+    return {
+      record,
+      reembedded: embedded?.vectors !== null && embedded !== undefined,
+      ...(embedded?.error !== undefined ? { embeddingError: embedded.error } : {}),
+    };
+  }
+
+  async delete(ids: readonly string[], options: WriteOptions = {}): Promise<{ deleted: string[]; missing: string[] }> {
+    this.d.rules.idList(ids);
+    throwIfAborted(options.signal);
+    const deleted = await this.commit(() => this.d.store.delete(ids));
+    await this.catchUpIndex(options.signal);
+    const gone = new Set(deleted);
+    return { deleted, missing: [...new Set(ids)].filter((id) => !gone.has(id)) };
+  }
+
+  /**
+   * The vectors of `texts`, in provider-sized batches, or null with the reason when the provider
+   * failed (the memories are then stored as pending). A cancellation is not a provider failure:
+   * it propagates, and nothing is written.
+   */
+  private async embed(
+    texts: string[],
+    options: WriteOptions,
+  ): Promise<{ vectors: StoredVector[] | null; error?: string }> {
+    const { embedder, logger } = this.d;
+    try {
+      await embedder.init(options.signal);
+      const vectors: StoredVector[] = [];
+      const step = embedder.maxBatchSize;
+      for (let start = 0; start < texts.length; start += step) {
+        const chunk = await embedder.embed(texts.slice(start, start + step), options.signal);
+        for (const vector of chunk) vectors.push({ vector, fingerprint: embedder.fingerprint });
+        await options.onProgress?.(Math.min(start + step, texts.length), texts.length);
+      }
+      return { vectors };
+    } catch (err) {
+      throwIfAborted(options.signal);
+      const error = errorMessage(err);
+      logger.warn('embedding failed; storing as pending', { error, count: texts.length });
+      return { vectors: null, error };
+    }
+  }
+
+  /** Makes a committed write visible to searches before it is acknowledged. */
+  private async catchUpIndex(signal: AbortSignal | undefined): Promise<void> {
+    const index = this.d.index();
+    if (!index) return; // still opening: opening catches up with the store itself
+    try {
+      await index.sync(signal);
+    } catch (err) {
+      // The write is committed; the next search retries the catch-up.
+      this.d.logger.error('index catch-up failed after a write', { error: errorMessage(err) });
+    }
+  }
+
+  private async commit<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (err instanceof MemoryError) throw err;
+      throw new MemoryError('STORE_FAILED', `the store rejected the write: ${errorMessage(err)}`, {
+        cause: err,
+        hint: 'nothing was changed; try again',
+      });
+    }
+  }
+
+  /** Refuses writes beyond the configured size limits, before they can exhaust memory. */
+  private async checkCapacity(added: number): Promise<void> {
+    if (added <= 0) return;
+    const { maxMemories, maxIndexBytes } = this.d.limits;
+    const total = await this.d.store.count();
+    if (total + added > maxMemories) {
+      throw new MemoryError(
+        'TOO_LARGE',
+        `the store holds ${total} memories; ${added} more would pass the limit of ${maxMemories}`,
+        { hint: 'delete memories you no longer need, or raise MEMORY_MAX_MEMORIES' },
+      );
+    }
+    const index = this.d.index();
+    if (index) {
+      const bytes = (index.vectorCount + added) * index.dimension * 4;
+      if (bytes > maxIndexBytes) {
+        throw new MemoryError(
+          'TOO_LARGE',
+          `the search index would need ${bytes} bytes of vectors; the limit is ${maxIndexBytes}`,
+          { hint: 'delete memories you no longer need, or raise MEMORY_MAX_INDEX_BYTES' },
+        );
+      }
+    }
+  }
+}
