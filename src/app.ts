@@ -13,7 +13,7 @@ import { LoopMonitor, type HealthDeps } from './health/health-report.js';
 import { IndexManager } from './index/index-manager.js';
 import { limitsFromConfig } from './config/limits.js';
 import type { Logger } from './shared/logger.js';
-import { errorMessage } from './shared/errors.js';
+import { MemoryError, errorMessage } from './shared/errors.js';
 import { readSnapshotHeader } from './index/snapshot/snapshot.js';
 import { MemoryService, type PreviousModel } from './memory/memory-service.js';
 import { FalkorDBStore } from './store/falkordb/falkordb-store.js';
@@ -41,8 +41,15 @@ export interface App {
   open(): Promise<void>;
   /** Starts opening the index and the background embedder. */
   start(): void;
-  close(): Promise<void>;
+  /**
+   * Lets tool calls in flight finish (bounded, then cancels them), closes the transport, stops
+   * the backfill, writes the index snapshot and closes the store.
+   */
+  close(closeTransport?: () => Promise<void>): Promise<void>;
 }
+
+/** How long cancelled calls get to unwind before the rest of shutdown goes on. */
+const CANCELLED_CALLS_MS = 1000;
 
 export interface AppOverrides {
   embedder?: EmbeddingProvider;
@@ -137,10 +144,17 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         .then(() => backfill.kick(0, 'startup'))
         .catch(() => backfill.kick(5000, 'startup'));
     },
-    async close() {
+    async close(closeTransport) {
+      // The one drain: calls in flight get MEMORY_SHUTDOWN_TIMEOUT_MS to finish and answer, then
+      // are cancelled (a cancelled write commits nothing it had not committed).
       if (!(await calls.drain(config.shutdownTimeoutMs))) {
-        logger.warn('shutting down with tool calls still running', { inFlight: calls.size });
+        logger.warn('cancelling tool calls still running at shutdown', { inFlight: calls.size });
+        calls.abortAll(
+          new MemoryError('TIMEOUT', 'the server is shutting down', { hint: 'try again once it is back' }),
+        );
+        await calls.drain(CANCELLED_CALLS_MS);
       }
+      await closeTransport?.();
       await backfill.stop();
       loop.stop();
       await service.close();

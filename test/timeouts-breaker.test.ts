@@ -44,7 +44,7 @@ describe('timeouts', () => {
     assert.match(textOf(store), /not searchable yet.*timed out/);
   });
 
-  it('a whole tool call: answers TIMEOUT in time, and the write it started completes as a whole', async () => {
+  it('a whole tool call: answers TIMEOUT in time, cancels its embedding request, and writes nothing', async () => {
     h = await startHarness(
       testConfig(dir.path, openai({ MEMORY_TOOL_TIMEOUT_MS: '300', EMBEDDING_TIMEOUT_MS: '5000' })),
     );
@@ -58,18 +58,35 @@ describe('timeouts', () => {
       ],
     });
     assert.equal(r.isError, true);
-    assert.match(textOf(r), /TIMEOUT: memory_store did not finish within 300 ms.*completes or is rolled back/);
+    assert.match(textOf(r), /TIMEOUT: memory_store did not finish within 300 ms.*rest was cancelled/);
     assert.ok(Date.now() - started < 1000, 'answered at the timeout, not when the work ended');
+    await waitFor(() => api.abandoned === 1, 3000, 'the embedding request to be closed');
     api.delayMs = 0;
-    const got = await waitFor(
-      async () => {
-        const g = await h!.call('memory_get', { ids: ['late-1', 'late-2'] });
-        return g.isError ? undefined : (g.structuredContent as { memories: unknown[] });
-      },
-      5000,
-      'the write to complete',
+    await new Promise((r) => setTimeout(r, 1500)); // past the moment the provider would have answered
+    const got = await h.call('memory_get', { ids: ['late-1', 'late-2'] });
+    assert.equal(got.isError, true, 'neither memory was written');
+    assert.equal((await h.app.store.stats()).total, 0);
+  });
+
+  it('a memory_store the client cancels: its embedding request is closed, nothing is written, the server goes on', async () => {
+    h = await startHarness(testConfig(dir.path, openai({ EMBEDDING_TIMEOUT_MS: '10000' })));
+    await h.app.service.ready();
+    api.script.push({ kind: 'hang' });
+    const controller = new AbortController();
+    const call = h.client.callTool(
+      { name: 'memory_store', arguments: { id: 'cancelled', text: 'never written' } },
+      undefined,
+      { signal: controller.signal },
     );
-    assert.equal(got!.memories.length, 2, 'both or neither: here both');
+    await waitFor(() => api.requests.length === 1, 3000, 'the embedding request');
+    controller.abort();
+    await assert.rejects(call, /abort/i);
+    await waitFor(() => api.abandoned === 1, 3000, 'the embedding request to be closed');
+    await waitFor(() => h!.app.calls.size === 0, 3000, 'the call to end on the server');
+    assert.equal((await h.app.store.stats()).total, 0, 'nothing half-written');
+    assert.equal(h.app.breaker.status().consecutive_failures, 0, 'a cancellation is not a provider failure');
+    const ok = await h.call('memory_store', { id: 'after', text: 'written after the cancelled one' });
+    assert.equal(ok.isError, undefined, textOf(ok));
   });
 
   it('a SQLite write lock held by another process: fails after the busy timeout, nothing changed, then works', async () => {
@@ -213,6 +230,56 @@ describe('circuit breaker', () => {
 });
 
 describe('graceful shutdown under load', () => {
+  it('SIGTERM during a provider outage: the backfill sleep and the calls in flight are cut short, exit 0, snapshot written', async () => {
+    const api = await new FakeOpenAI().start();
+    const dir = tempDir();
+    const drainMs = 2000;
+    const child = await spawnServer(dir.path, api.env(16, { MEMORY_SHUTDOWN_TIMEOUT_MS: String(drainMs) }));
+    try {
+      const ok = await child.call('memory_store', { id: 'kept', text: 'stored while the provider answered' });
+      assert.equal(ok.isError, undefined, textOf(ok));
+      assert.equal((await child.call('memory_search', { query: 'provider', k: 1 })).isError, undefined);
+      // The outage: failures first (a pending memory; the backfill backs off), then no answer at all.
+      api.failIf = () => 503;
+      const pending = await child.call('memory_store', { id: 'pending', text: 'stored during the outage' });
+      assert.match(textOf(pending), /not searchable yet/);
+      await waitFor(() => /backfill backing off/.test(child.stderr()), 15_000, 'the backfill to back off');
+      api.failIf = undefined;
+      api.delayMs = 120_000;
+      const inFlight = child.call('memory_store', { id: 'in-flight', text: 'never acknowledged' }).catch(() => null);
+      await waitFor(
+        () => api.requests.some((r) => r.input.includes('never acknowledged')),
+        5000,
+        'the hanging request',
+      );
+      const started = Date.now();
+      process.kill(child.pid, 'SIGTERM');
+      const code = await child.exited;
+      const took = Date.now() - started;
+      assert.equal(code, 0, child.stderr());
+      assert.ok(took < drainMs + 3000, `shutdown took ${took} ms`);
+      assert.equal(await inFlight, null, 'the call in flight was never acknowledged');
+    } finally {
+      await child.close().catch(() => undefined);
+    }
+    api.delayMs = 0;
+    const again = await spawnServer(dir.path, api.env(16, { BACKFILL_INTERVAL_MS: '0' }));
+    try {
+      assert.equal((await again.call('memory_search', { query: 'provider', k: 1 })).isError, undefined);
+      const s = await statusOf(again);
+      assert.equal(s.index.lastOpen?.source, 'snapshot', 'the snapshot was written at shutdown');
+      const got = await again.call('memory_get', { ids: ['kept', 'pending', 'in-flight'] });
+      assert.deepEqual((got.structuredContent as { memories: { id: string }[] }).memories.map((m) => m.id).sort(), [
+        'kept',
+        'pending',
+      ]);
+    } finally {
+      await again.close();
+      await api.stop();
+      dir.cleanup();
+    }
+  });
+
   it(
     'SIGTERM with 60 stores in flight: exits 0, every acknowledged write is there, the snapshot loads',
     { timeout: 120_000 },

@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BreakerStatus } from '../embeddings/circuit-breaker.js';
 import type { EmbeddingProvider } from '../embeddings/types.js';
+import { sleep } from '../shared/abort.js';
 import { EmbeddingError, MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { BackfillScope, EmbeddingCount, ForeignCount, MemoryRecord, MemoryStore } from '../store/types.js';
@@ -112,6 +113,8 @@ export class BackfillJob {
   private kickTimer: NodeJS.Timeout | undefined;
   private nextRunAt: number | null = null;
   private stopped = false;
+  /** Aborted by stop(): ends a backoff sleep and the provider requests in flight at once. */
+  private readonly stopping = new AbortController();
   private readonly progressListeners = new Set<(run: BackfillRun) => void | Promise<void>>();
 
   constructor(options: BackfillOptions) {
@@ -239,6 +242,7 @@ export class BackfillJob {
   /** Stops timers and waits for the run in progress to stop after its current batch. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(new Error('the backfill job is stopping'));
     if (this.interval) clearInterval(this.interval);
     if (this.kickTimer) clearTimeout(this.kickTimer);
     this.interval = undefined;
@@ -252,7 +256,7 @@ export class BackfillJob {
     const { store, embedder, logger } = this.o;
     const scope = request.scope ?? {};
     const limit = request.limit;
-    await embedder.init();
+    await embedder.init(this.stopping.signal);
     const fingerprint = embedder.fingerprint;
     if (store.foreign) {
       const r = await store.foreign.reconcile(fingerprint);
@@ -296,6 +300,7 @@ export class BackfillJob {
       if (run.embedded > before) await this.o.onEmbedded?.();
       this.updateRates(run, started);
       await this.emitProgress(run);
+      if (this.stopped) break; // a request cut short by stop() is not a provider failure
 
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (!failure) {
@@ -312,7 +317,11 @@ export class BackfillJob {
       const wait = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (consecutive - 1));
       logger.warn('backfill backing off after a provider failure', { error: errorMessage(err), waitMs: wait });
       this.o.onEvent?.('warning', { message: 'backfill backing off', error: errorMessage(err), wait_ms: wait });
-      await sleep(wait);
+      try {
+        await sleep(wait, this.stopping.signal);
+      } catch {
+        break; // stop() ended the sleep
+      }
     }
     run.outcome = 'stopped';
   }
@@ -332,8 +341,12 @@ export class BackfillJob {
     }
     let vectors: Float32Array[];
     try {
-      vectors = await this.o.embedder.embed(batch.map((r) => r.text));
+      vectors = await this.o.embedder.embed(
+        batch.map((r) => r.text),
+        this.stopping.signal,
+      );
     } catch (err) {
+      if (this.stopped) throw err;
       if (err instanceof EmbeddingError && err.permanent && !ACCOUNT_LEVEL.has(err.status ?? 0)) {
         for (const r of batch) await this.embedOne(run, r, fingerprint, skip, false);
         return;
@@ -351,9 +364,10 @@ export class BackfillJob {
     countTransient: boolean,
   ): Promise<void> {
     try {
-      const [vector] = (await this.o.embedder.embed([r.text])) as [Float32Array];
+      const [vector] = (await this.o.embedder.embed([r.text], this.stopping.signal)) as [Float32Array];
       await this.write(run, [r], [vector], fingerprint);
     } catch (err) {
+      if (this.stopped) throw err;
       const permanent = err instanceof EmbeddingError && err.permanent;
       if (permanent && ACCOUNT_LEVEL.has((err as EmbeddingError).status ?? 0)) throw classify(err);
       if (!permanent && !countTransient) throw classify(err);
@@ -462,8 +476,4 @@ function summary(run: BackfillRun): Record<string, unknown> {
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

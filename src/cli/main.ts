@@ -55,10 +55,6 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
     throw err;
   }
-  installShutdown(logger, async () => {
-    await app.calls.drain(config.shutdownTimeoutMs);
-    await http.close();
-    await app.close();
-  });
+  installShutdown(logger, config.shutdownTimeoutMs, () => app.close(() => http.close()));
   app.start();
 }

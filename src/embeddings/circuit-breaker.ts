@@ -53,7 +53,7 @@ export class CircuitBreakerProvider implements EmbeddingProvider {
   init(signal?: AbortSignal): Promise<void> {
     // Once the dimension is known, init() calls nobody: it must not count as a success.
     if (this.knowsDimension()) return Promise.resolve();
-    return this.guard(() => this.inner.init(signal));
+    return this.guard(() => this.inner.init(signal), signal);
   }
 
   private knowsDimension(): boolean {
@@ -65,7 +65,7 @@ export class CircuitBreakerProvider implements EmbeddingProvider {
   }
 
   embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    return this.guard(() => this.inner.embed(texts, signal));
+    return this.guard(() => this.inner.embed(texts, signal), signal);
   }
 
   status(): BreakerStatus {
@@ -84,7 +84,7 @@ export class CircuitBreakerProvider implements EmbeddingProvider {
     return (this.options.now ?? Date.now)();
   }
 
-  private async guard<T>(call: () => Promise<T>): Promise<T> {
+  private async guard<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     let trial = false;
     if (this.state === 'open') {
       if (this.now() - this.openedAt < this.options.cooldownMs) throw this.refusal();
@@ -101,6 +101,8 @@ export class CircuitBreakerProvider implements EmbeddingProvider {
       this.failures = 0;
       return result;
     } catch (err) {
+      // A call its caller cancelled says nothing about the provider (a trial then stays undecided).
+      if (signal?.aborted) throw err;
       if (counts(err)) {
         this.failures++;
         this.lastError = errorMessage(err);

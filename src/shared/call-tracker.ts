@@ -1,17 +1,21 @@
-/** Counts tool calls in flight, so that shutdown can let them finish (for a bounded time). */
+/**
+ * Tool calls in flight, each with the controller that cancels it, so that shutdown can let
+ * them finish for a bounded time and then cancel what is left.
+ */
 export class CallTracker {
-  private inFlight = 0;
+  private readonly calls = new Set<AbortController>();
   private waiters: (() => void)[] = [];
 
   get size(): number {
-    return this.inFlight;
+    return this.calls.size;
   }
 
-  track<T>(work: Promise<T>): Promise<T> {
-    this.inFlight++;
+  /** Tracks `work` until it settles; `controller` cancels it (abortAll). */
+  track<T>(work: Promise<T>, controller: AbortController): Promise<T> {
+    this.calls.add(controller);
     const done = () => {
-      this.inFlight--;
-      if (this.inFlight === 0) for (const w of this.waiters.splice(0)) w();
+      this.calls.delete(controller);
+      if (this.calls.size === 0) for (const w of this.waiters.splice(0)) w();
     };
     work.then(done, done);
     return work;
@@ -19,7 +23,7 @@ export class CallTracker {
 
   /** Resolves true when nothing is in flight, or false after `timeoutMs`. */
   drain(timeoutMs: number): Promise<boolean> {
-    if (this.inFlight === 0) return Promise.resolve(true);
+    if (this.calls.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       this.waiters.push(() => {
@@ -27,5 +31,10 @@ export class CallTracker {
         resolve(true);
       });
     });
+  }
+
+  /** Cancels every call in flight with `reason`. */
+  abortAll(reason: Error): void {
+    for (const c of this.calls) c.abort(reason);
   }
 }

@@ -14,8 +14,8 @@ export const memoryDeleteTool = defineTool({
     missing: z.array(z.string()),
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handle(args, { service }) {
-    const { deleted, missing } = await service.delete(idList(args));
+  async handle(args, { service }, { signal }) {
+    const { deleted, missing } = await service.delete(idList(args), { signal });
     if (deleted.length === 0) throw noneFound(missing, 'nothing was deleted; use memory_search to find the right id');
     const text = `Deleted ${deleted.join(', ')}` + (missing.length > 0 ? `; not found: ${missing.join(', ')}` : '');
     return { structured: { deleted, missing }, text };

@@ -53,15 +53,18 @@ export const memorySearchTool = defineTool({
     ),
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handle(args, { service }) {
-    const outcome = await service.search({
-      query: args.query,
-      k: args.k,
-      namespace: args.namespace,
-      tags: args.tags,
-      filter: args.filter,
-      minScore: args.min_score,
-    });
+  async handle(args, { service }, { signal }) {
+    const outcome = await service.search(
+      {
+        query: args.query,
+        k: args.k,
+        namespace: args.namespace,
+        tags: args.tags,
+        filter: args.filter,
+        minScore: args.min_score,
+      },
+      { signal },
+    );
     const results = outcome.hits.map(({ record: r, score }) => ({
       id: r.id,
       text: r.text,

@@ -49,6 +49,7 @@ export const memoryStoreTool = defineTool({
       ? [{ text: args.text!, id: args.id, namespace: args.namespace, metadata: args.metadata, tags: args.tags }]
       : args.items!.map((i) => ({ ...i }));
     const outcome = await service.storeMemories(items, {
+      signal: extra.signal,
       onProgress: (done, total) => extra.progress(done, total, `embedded ${done} of ${total}`),
     });
     const pending = outcome.items.filter((i) => i.embedding === 'pending').length;

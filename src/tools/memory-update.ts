@@ -19,8 +19,8 @@ export const memoryUpdateTool = defineTool({
     embedding_error: z.string().optional(),
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handle(args, { service }) {
-    const { record, reembedded, embeddingError } = await service.update(args);
+  async handle(args, { service }, { signal }) {
+    const { record, reembedded, embeddingError } = await service.update(args, { signal });
     const text =
       `Updated ${record.id}` +
       (reembedded ? ' (text re-embedded).' : '.') +

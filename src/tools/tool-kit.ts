@@ -9,8 +9,8 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { compose, deadline, mapErrors, track } from './call-chain.js';
 import type { MemoryService } from '../memory/memory-service.js';
 import type { BackfillJob } from '../backfill/backfill-job.js';
 import type { CallTracker } from '../shared/call-tracker.js';
@@ -90,6 +90,7 @@ export const MigrationSchema = z.object({
 });
 
 export interface ToolExtra {
+  /** Aborts when the client cancels the call, at its deadline, or at shutdown: pass it on. */
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for them (a progressToken); else does nothing. */
   progress(done: number, total: number, message?: string): Promise<void>;
@@ -97,10 +98,10 @@ export interface ToolExtra {
 
 type SdkExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-function toolExtra(extra: SdkExtra): ToolExtra {
+function toolExtra(extra: SdkExtra, signal: AbortSignal): ToolExtra {
   const token = extra._meta?.progressToken;
   return {
-    signal: extra.signal,
+    signal,
     async progress(done, total, message) {
       if (token === undefined) return;
       await extra
@@ -149,47 +150,16 @@ export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape
       annotations: { title: tool.title, ...tool.annotations },
     },
     (async (args: z.infer<z.ZodObject<In>>, extra: SdkExtra): Promise<CallToolResult> => {
-      try {
-        const work = tool.handle(args, ctx, toolExtra(extra));
-        ctx.calls?.track(work).catch(() => undefined);
-        const { structured, text } = await withTimeout(work, ctx.toolTimeoutMs, tool.name);
-        return { content: [{ type: 'text', text }], structuredContent: structured as Record<string, unknown> };
-      } catch (err) {
-        return toolError(err, tool.name, ctx.logger);
-      }
+      const run = compose(
+        // Outermost first: errors (the deadline's too) become tool errors; the deadline answers
+        // in time; the tracker holds the handler's own promise, so shutdown waits for the work.
+        [mapErrors(ctx.logger), deadline(ctx.toolTimeoutMs), track(ctx.calls)],
+        async (call) => {
+          const { structured, text } = await tool.handle(args, ctx, toolExtra(extra, call.signal));
+          return { content: [{ type: 'text', text }], structuredContent: structured as Record<string, unknown> };
+        },
+      );
+      return run({ tool: tool.name, signal: extra.signal });
     }) as never,
   );
-}
-
-export function toolError(err: unknown, toolName: string, logger: Logger): CallToolResult {
-  if (err instanceof MemoryError) {
-    const hint = err.hint ? ` (${err.hint})` : '';
-    return { content: [{ type: 'text', text: `${err.code}: ${err.message}${hint}` }], isError: true };
-  }
-  logger.error(`tool ${toolName} failed unexpectedly`, { error: errorMessage(err) });
-  return {
-    content: [
-      { type: 'text', text: `INTERNAL: ${toolName} failed: ${errorMessage(err)} (nothing was lost; try again)` },
-    ],
-    isError: true,
-  };
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number | undefined, toolName: string): Promise<T> {
-  if (ms === undefined) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new MemoryError('TIMEOUT', `${toolName} did not finish within ${ms} ms`, {
-            hint:
-              'whatever it started completes or is rolled back as a whole (each write is one transaction); ' +
-              'check with memory_get or memory_search before retrying',
-          }),
-        ),
-      ms,
-    );
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,13 +1,18 @@
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
-const SHUTDOWN_TIMEOUT_MS = 15_000;
+/** Time for the index snapshot and the store to close once calls are drained (a large snapshot takes seconds). */
+const CLOSE_GRACE_MS = 15_000;
 
 /**
  * Runs `stop` once on SIGINT / SIGTERM (and whatever else calls the returned function), then
- * exits 0; exits 1 if stopping fails or takes longer than 15 s.
+ * exits 0; exits 1 if stopping fails or takes longer than the drain time plus a grace period.
  */
-export function installShutdown(logger: Logger, stop: () => Promise<void>): (why: string) => Promise<void> {
+export function installShutdown(
+  logger: Logger,
+  drainMs: number,
+  stop: () => Promise<void>,
+): (why: string) => Promise<void> {
   let closing: Promise<void> | undefined;
   const shutdown = (why: string): Promise<void> => {
     closing ??= (async () => {
@@ -15,7 +20,7 @@ export function installShutdown(logger: Logger, stop: () => Promise<void>): (why
       const timer = setTimeout(() => {
         logger.error('shutdown took too long; exiting');
         process.exit(1);
-      }, SHUTDOWN_TIMEOUT_MS);
+      }, drainMs + CLOSE_GRACE_MS);
       timer.unref();
       try {
         await stop();

@@ -17,13 +17,13 @@ export async function runStdio(app: App, logger: Logger): Promise<void> {
   // A client that never sends `initialized` still gets its index, a little later.
   setTimeout(() => app.start(), OPEN_INDEX_AFTER_MS).unref();
 
-  const shutdown = installShutdown(logger, async () => {
-    // Let calls in flight finish and answer first, then close the transport and the store.
-    await app.calls.drain(app.config.shutdownTimeoutMs);
-    cleanup();
-    await server.close();
-    await app.close();
-  });
+  // Calls in flight finish and answer first (app.close drains them), then the transport closes.
+  const shutdown = installShutdown(logger, app.config.shutdownTimeoutMs, () =>
+    app.close(async () => {
+      cleanup();
+      await server.close();
+    }),
+  );
   process.stdin.on('end', () => void shutdown('stdin closed'));
   process.stdin.on('close', () => void shutdown('stdin closed'));
 

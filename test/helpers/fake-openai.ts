@@ -25,6 +25,8 @@ export type Reply =
 export class FakeOpenAI {
   readonly requests: EmbeddingRequest[] = [];
   readonly unexpected: string[] = [];
+  /** Embedding requests whose connection the client closed before an answer was sent. */
+  abandoned = 0;
   /** Scripted replies, consumed one per request; when empty every request is answered `ok`. */
   readonly script: Reply[] = [];
   defaultDimension = 64;
@@ -80,6 +82,9 @@ export class FakeOpenAI {
     };
     const input = Array.isArray(body.input) ? body.input : [body.input];
     this.requests.push({ ...body, input, authorization: req.headers.authorization });
+    res.on('close', () => {
+      if (!res.writableEnded) this.abandoned++;
+    });
 
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const forced = this.failIf?.(input);

@@ -1,4 +1,5 @@
 // The built binary as a separate process, driven by a real MCP client over stdio.
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -13,6 +14,8 @@ export interface ServerProcess {
   pid: number;
   call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
   stderr(): string;
+  /** Resolves with the process's exit code once it has exited. */
+  exited: Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -27,7 +30,14 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   transport.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-20_000)));
   const client = new Client({ name: 'spawned-test', version: '1' });
   await client.connect(transport);
+  // The SDK keeps the child process private; its exit code is what shutdown tests check.
+  const child = (transport as unknown as { _process: ChildProcess })._process;
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.on('exit', (code) => resolve(code));
+  });
   return {
+    exited,
     client,
     transport,
     pid: transport.pid!,
