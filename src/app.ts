@@ -2,7 +2,7 @@
 // index manager factory, the memory service and the backfill job.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from './config/config.js';
+import type { Config } from './config/settings.js';
 import { createEmbeddingProvider, createProviderFor } from './embeddings/create-provider.js';
 import type { EmbeddingProvider } from './embeddings/types.js';
 import { BackfillJob } from './backfill/backfill-job.js';
@@ -63,13 +63,14 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     cooldownMs: config.breakerCooldownMs,
   });
   const embedder: EmbeddingProvider = breaker;
+  const limits = limitsFromConfig(config);
   const calls = new CallTracker();
   const loop = new LoopMonitor();
   const notifier = new Notifier();
   const service = new MemoryService({
     store,
     embedder,
-    limits: limitsFromConfig(config),
+    limits,
     logger,
     createIndex: (e) =>
       new IndexManager({
@@ -104,7 +105,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     service,
     backfill,
     circuit: () => breaker.status(),
-    limits: limitsFromConfig(config),
+    limits,
     recallFloor: config.recallFloor,
     loop,
   });
@@ -122,6 +123,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     serverDeps(logger2: Logger) {
       return {
         service,
+        limits,
         logger: logger2,
         notifier,
         backfill,

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultDataDir, helpText, parseCommandLine, resolveProvider, SETTINGS } from '../src/config/config.js';
+import { helpText, parseCommandLine } from '../src/config/command-line.js';
+import { defaultDataDir } from '../src/config/data-dir.js';
+import { SETTING_LIST } from '../src/config/settings.js';
+import { resolveProvider } from '../src/embeddings/create-provider.js';
 
 const run = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = parseCommandLine(argv, { HOME: '/home/u', ...env });
@@ -59,7 +62,7 @@ describe('config', () => {
   it('lists every setting in --help', () => {
     const parsed = parseCommandLine(['--help'], {});
     assert.equal(parsed.kind, 'help');
-    for (const s of SETTINGS) {
+    for (const s of SETTING_LIST) {
       assert.ok(helpText().includes(`--${s.flag}`), s.flag);
       assert.ok(helpText().includes(s.env), s.env);
     }

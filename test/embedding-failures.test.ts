@@ -133,7 +133,7 @@ describe('provider failures and model changes lose nothing', () => {
     );
     await h.app.service.ready();
     type Out = SearchOut & {
-      migration?: { from: string; to: string; done: number; total: number; servingPrevious: boolean };
+      migration?: { from: string; to: string; done: number; total: number; serving_previous: boolean };
     };
     const during = (await h.call('memory_search', { query: 'gardening', k: 5 })).structuredContent as Out;
     assert.equal(during.provider.fingerprint, 'openai:text-embedding-3-small:32');
@@ -144,7 +144,7 @@ describe('provider failures and model changes lose nothing', () => {
         to: 'openai:text-embedding-3-small:32',
         done: undefined,
         total: 30,
-        servingPrevious: true,
+        serving_previous: true,
       },
     );
     assert.equal(during.results.length, 5);

@@ -142,10 +142,10 @@ describe('index health and repair', () => {
     }
     await h.call('index_repair', { mode: 'rebuild' });
     const r = (await h.call('index_health', {})).structuredContent as unknown as Health & {
-      index: { type: string; lastTrainingAttempt: { outcome: string; reason: string } };
+      index: { type: string; last_training_attempt: { outcome: string; reason: string } };
     };
     assert.equal(r.index.type, 'Flat');
-    assert.equal(r.index.lastTrainingAttempt.outcome, 'refused');
+    assert.equal(r.index.last_training_attempt.outcome, 'refused');
     assert.ok(
       r.reasons.some((x) => x.code === 'ivf_refused' && x.severity === 'degraded'),
       JSON.stringify(r.reasons),

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { parseCommandLine, SETTINGS } from '../src/config/config.js';
+import { parseCommandLine } from '../src/config/command-line.js';
+import { SETTING_LIST } from '../src/config/settings.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -23,7 +24,7 @@ const config = JSON.parse(readFileSync(join(root, 'mcp.json'), 'utf8')) as { mcp
 
 describe('mcp.json', () => {
   it('has entries whose settings all exist', () => {
-    const known = new Set(SETTINGS.map((s) => s.env));
+    const known = new Set(SETTING_LIST.map((s) => s.env));
     assert.ok(Object.keys(config.mcpServers).length >= 2);
     for (const [name, entry] of Object.entries(config.mcpServers)) {
       if (entry.url !== undefined) {

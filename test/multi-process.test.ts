@@ -88,9 +88,9 @@ describe('several server processes on one store', () => {
         assert.equal(s.store.total, 900);
         assert.equal(s.index.live, 900, 'index agrees with the store');
         assert.equal(
-          s.index.lastOpen?.source,
+          s.index.last_open?.source,
           'snapshot',
-          `the snapshot on disk matched the store (${s.index.lastOpen?.reason ?? ''})`,
+          `the snapshot on disk matched the store (${s.index.last_open?.reason ?? ''})`,
         );
       } finally {
         await again.close();

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '../src/config/config.js';
+import { SETTING_LIST } from '../src/config/settings.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -12,7 +12,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { sc
 
 describe('README.md', () => {
   it('documents every setting, with its flag and environment variable', () => {
-    for (const s of SETTINGS) {
+    for (const s of SETTING_LIST) {
       assert.ok(readme.includes(`\`--${s.flag}\``), `README lacks --${s.flag}`);
       assert.ok(readme.includes(`\`${s.env}\``), `README lacks ${s.env}`);
     }

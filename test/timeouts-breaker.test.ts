@@ -267,7 +267,7 @@ describe('graceful shutdown under load', () => {
     try {
       assert.equal((await again.call('memory_search', { query: 'provider', k: 1 })).isError, undefined);
       const s = await statusOf(again);
-      assert.equal(s.index.lastOpen?.source, 'snapshot', 'the snapshot was written at shutdown');
+      assert.equal(s.index.last_open?.source, 'snapshot', 'the snapshot was written at shutdown');
       const got = await again.call('memory_get', { ids: ['kept', 'pending', 'in-flight'] });
       assert.deepEqual((got.structuredContent as { memories: { id: string }[] }).memories.map((m) => m.id).sort(), [
         'kept',
@@ -339,7 +339,7 @@ describe('graceful shutdown under load', () => {
         // memory_get does not need the index; a search waits until it has opened.
         assert.equal((await again.call('memory_search', { query: 'shutdown test', k: 1 })).isError, undefined);
         const s = await statusOf(again);
-        assert.equal(s.index.lastOpen?.source, 'snapshot', 'the index was persisted on shutdown');
+        assert.equal(s.index.last_open?.source, 'snapshot', 'the index was persisted on shutdown');
         assert.equal(s.index.live, s.store.total);
         assert.equal(s.store.total % 20, 0, 'no batch is half there');
       } finally {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { parseCommandLine } from '../src/config/config.js';
+import { parseCommandLine } from '../src/config/command-line.js';
 import { createEmbeddingProvider, WORD_VECTORS_INSTALL } from '../src/embeddings/create-provider.js';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { OpenAIEmbeddingProvider } from '../src/embeddings/openai-provider.js';

@@ -18,57 +18,18 @@ import { randomUUID } from 'node:crypto';
 import type { BreakerStatus } from '../embeddings/circuit-breaker.js';
 import type { EmbeddingProvider } from '../embeddings/types.js';
 import { sleep } from '../shared/abort.js';
+import type { BackfillFailure, BackfillRun, BackfillStatus, BackfillTrigger } from './backfill-schemas.js';
 import { EmbeddingError, MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { BackfillScope, EmbeddingCount, ForeignCount, MemoryRecord, MemoryStore } from '../store/types.js';
+import type { BackfillScope, ForeignCount, MemoryRecord, MemoryStore } from '../store/types.js';
 
-export type BackfillTrigger = 'startup' | 'interval' | 'write' | 'manual' | 'cli';
-export type BackfillOutcome = 'running' | 'completed' | 'limit_reached' | 'failed' | 'stopped';
-
-export interface BackfillRun {
-  id: string;
-  trigger: BackfillTrigger;
-  scope: BackfillScope & { limit?: number | undefined };
-  started_at: string;
-  ended_at: string | null;
-  outcome: BackfillOutcome;
-  error: string | null;
-  /** Records in scope that needed an embedding when the run started (capped by limit). */
-  planned: number;
-  embedded: number;
-  failed: number;
-  /** Records whose text changed while they were being embedded (left for the next run). */
-  skipped: number;
-  in_progress: number;
-  current_batch: { size: number; started_at: string } | null;
-  throughput_per_s: number | null;
-  eta_s: number | null;
-}
-
-export interface BackfillFailure {
-  id: string;
-  namespace: string;
-  error: string;
-  permanent: boolean;
-  at: string;
-}
-
-export interface BackfillStatus {
-  state: 'idle' | 'running';
-  provider: { name: string; model: string; fingerprint: string | null; circuit: BreakerStatus | null };
-  counts: {
-    pending: number;
-    in_progress: number;
-    done: number;
-    failed: number;
-    by_namespace: EmbeddingCount[];
-    by_graph_label: ForeignCount[] | null;
-  };
-  current: BackfillRun | null;
-  last: BackfillRun | null;
-  recent_failures: BackfillFailure[];
-  next_run_at: string | null;
-}
+export type {
+  BackfillFailure,
+  BackfillOutcome,
+  BackfillRun,
+  BackfillStatus,
+  BackfillTrigger,
+} from './backfill-schemas.js';
 
 export interface BackfillOptions {
   store: MemoryStore;

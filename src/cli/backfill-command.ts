@@ -2,7 +2,7 @@
 // or on an interval (as its own container). A progress bar on a terminal, log lines otherwise.
 import type { App } from '../app.js';
 import type { BackfillRun } from '../backfill/backfill-job.js';
-import type { BackfillCommand } from '../config/config.js';
+import type { BackfillCommand } from '../config/command-line.js';
 import type { Logger } from '../shared/logger.js';
 
 export async function runBackfillCommand(app: App, command: BackfillCommand, logger: Logger): Promise<number> {

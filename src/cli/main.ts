@@ -2,7 +2,7 @@
 import { createApp } from '../app.js';
 import { runBackfillCommand } from './backfill-command.js';
 import { runIndexCommand } from './index-command.js';
-import { parseCommandLine } from '../config/config.js';
+import { parseCommandLine } from '../config/command-line.js';
 import { MemoryError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import type { HttpHandle } from '../transports/http.js';

@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import type { Config } from './settings.js';
 
 /** The limits the service enforces on every input, taken from config. */
 export interface Limits {
@@ -13,6 +13,7 @@ export interface Limits {
   maxIndexBytes: number;
 }
 
+/** Tags per memory, characters per tag and per id, results per search: fixed, named here once. */
 export function limitsFromConfig(config: Config): Limits {
   return {
     maxTextChars: config.maxTextChars,
@@ -26,15 +27,3 @@ export function limitsFromConfig(config: Config): Limits {
     maxIndexBytes: config.maxIndexBytes,
   };
 }
-
-export const DEFAULT_LIMITS: Limits = {
-  maxTextChars: 32_000,
-  maxMetadataBytes: 16_384,
-  maxBatchItems: 256,
-  maxTags: 64,
-  maxTagChars: 128,
-  maxIdChars: 256,
-  maxK: 100,
-  maxMemories: 1_000_000,
-  maxIndexBytes: 4 * 1024 ** 3,
-};

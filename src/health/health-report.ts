@@ -3,37 +3,58 @@
 // tests show each one doing so.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { BackfillJob } from '../backfill/backfill-job.js';
-import type { BreakerStatus } from '../embeddings/circuit-breaker.js';
+import { z } from 'zod';
+import { BreakerStatusSchema, type BreakerStatus } from '../embeddings/circuit-breaker.js';
 import { errorMessage } from '../shared/errors.js';
 import { measureRecallAt10 } from './recall.js';
 import type { Limits } from '../config/limits.js';
-import type { MemoryService, MigrationStatus } from '../memory/memory-service.js';
+import type { MemoryService } from '../memory/memory-service.js';
+import { IndexReportSchema, MigrationSchema, indexReport, migrationReport } from './index-report.js';
 
-export interface HealthReason {
-  code: string;
-  severity: 'degraded' | 'failing';
-  message: string;
-}
+const ReasonSchema = z.object({
+  code: z.string(),
+  severity: z.enum(['degraded', 'failing']),
+  message: z.string(),
+});
 
-export interface HealthReport {
-  status: 'ok' | 'degraded' | 'failing';
-  reasons: HealthReason[];
-  checked_at: string;
-  provider: { name: string; model: string; kind: string; fingerprint: string | null; circuit: BreakerStatus | null };
-  store: {
-    kind: string;
-    total: number;
-    embedded_current_model: number;
-    pending: number;
-    failed: number;
-    other_model: number;
-  };
-  index: Record<string, unknown> | null;
-  migration: MigrationStatus | null;
-  recall: { recall_at_10: number; sample: number; floor: number; method: string } | null;
-  limits: { max_memories: number; memories: number; max_index_bytes: number; index_bytes: number };
-  event_loop: { p50_ms: number; p99_ms: number; max_ms: number };
-}
+export const HealthReportSchema = z.object({
+  status: z.enum(['ok', 'degraded', 'failing']),
+  reasons: z.array(ReasonSchema),
+  checked_at: z.string(),
+  provider: z.object({
+    name: z.string(),
+    model: z.string(),
+    kind: z.string(),
+    fingerprint: z.string().nullable(),
+    circuit: BreakerStatusSchema.nullable(),
+  }),
+  store: z.object({
+    kind: z.string(),
+    total: z.number(),
+    embedded_current_model: z.number(),
+    pending: z.number(),
+    failed: z.number(),
+    other_model: z.number(),
+  }),
+  index: IndexReportSchema.extend({
+    matches_provider: z.boolean(),
+    missing_count: z.number(),
+    missing_sample: z.array(z.string()),
+    extra_count: z.number(),
+    extra_sample: z.array(z.string()),
+  }).nullable(),
+  migration: MigrationSchema.nullable(),
+  recall: z.object({ recall_at_10: z.number(), sample: z.number(), floor: z.number(), method: z.string() }).nullable(),
+  limits: z.object({
+    max_memories: z.number(),
+    memories: z.number(),
+    max_index_bytes: z.number(),
+    index_bytes: z.number(),
+  }),
+  event_loop: z.object({ p50_ms: z.number(), p99_ms: z.number(), max_ms: z.number() }),
+});
+export type HealthReport = z.infer<typeof HealthReportSchema>;
+export type HealthReason = z.infer<typeof ReasonSchema>;
 
 /** Event-loop delay since start: a stalled loop means late answers to every client. */
 export class LoopMonitor {
@@ -73,7 +94,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   // Memories embedded by the configured model: counted by verify() when the index is open.
   let current = 0;
 
-  let index: Record<string, unknown> | null = null;
+  let index: HealthReport['index'] = null;
   let recall: HealthReport['recall'] = null;
   const manager = service.openIndex;
   if (!manager) {
@@ -91,7 +112,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
     current = verify.storeCount;
     const s = open.stats();
     index = {
-      ...s,
+      ...indexReport(s),
       matches_provider: s.fingerprint === fingerprint,
       missing_count: verify.missingCount,
       missing_sample: verify.missingFromIndex,
@@ -111,6 +132,25 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
         'extra_vectors',
         share(verify.extraCount) > 0.1 ? 'failing' : 'degraded',
         `${verify.extraCount} vectors in the search index belong to no memory of the store (index_repair mode "sync" drops them)`,
+      );
+    }
+    const counted = verify.storeCount - verify.missingCount + verify.extraCount;
+    if (verify.sizeMismatch !== null || (!verify.inconclusive && counted !== verify.indexCount)) {
+      add(
+        'count_mismatch',
+        'failing',
+        `the store holds ${verify.storeCount} embedded memories and the index ${verify.indexCount}, ` +
+          `which ${verify.missingCount} missing and ${verify.extraCount} extra do not explain` +
+          (verify.sizeMismatch ? ` (${verify.sizeMismatch})` : '') +
+          ' (index_repair mode "rebuild")',
+      );
+    }
+    if (s.persistFailure) {
+      add(
+        'snapshot_write_failing',
+        'degraded',
+        `index snapshots cannot be written since ${s.persistFailure.since}: ${s.persistFailure.error} ` +
+          '(searches work; a restart rebuilds the index from the store)',
       );
     }
     const attempt = s.lastTrainingAttempt;
@@ -201,7 +241,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
       other_model: otherModel,
     },
     index,
-    migration: migration ?? null,
+    migration: migration ? migrationReport(migration) : null,
     recall,
     limits: {
       max_memories: limits.maxMemories,

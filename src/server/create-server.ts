@@ -7,6 +7,7 @@ import type { BackfillJob } from '../backfill/backfill-job.js';
 import type { CallTracker } from '../shared/call-tracker.js';
 import type { HealthDeps } from '../health/health-report.js';
 import { errorMessage } from '../shared/errors.js';
+import type { Limits } from '../config/limits.js';
 import type { Logger } from '../shared/logger.js';
 import type { MemoryService } from '../memory/memory-service.js';
 import type { Notifier } from './notifier.js';
@@ -17,6 +18,7 @@ import { VERSION } from '../shared/version.js';
 
 export interface ServerDeps {
   service: MemoryService;
+  limits: Limits;
   logger: Logger;
   notifier?: Notifier | undefined;
   backfill?: BackfillJob | undefined;
@@ -46,6 +48,7 @@ export function createServer(deps: ServerDeps): CreatedServer {
   );
   registerTools(server, {
     service: deps.service,
+    limits: deps.limits,
     logger: deps.logger,
     backfill: deps.backfill,
     calls: deps.calls,

@@ -1,5 +1,5 @@
 import { MemoryError } from '../shared/errors.js';
-import { BackfillStatusShape } from './backfill-schemas.js';
+import { BackfillStatusShape } from '../backfill/backfill-schemas.js';
 import { defineTool } from './tool-kit.js';
 
 export const backfillStatusTool = defineTool({

@@ -1,7 +1,6 @@
-import { z } from 'zod';
 import { MemoryError } from '../shared/errors.js';
-import { healthReport } from '../health/health-report.js';
-import { MigrationSchema, defineTool } from './tool-kit.js';
+import { HealthReportSchema, healthReport } from '../health/health-report.js';
+import { defineTool } from './tool-kit.js';
 
 export const indexHealthTool = defineTool({
   name: 'index_health',
@@ -12,18 +11,7 @@ export const indexHealthTool = defineTool({
     'against the configured one, index type and parameters, recall@10 measured on a sample, memory and file size, ' +
     'the last snapshot, size limits, event-loop lag, and a verdict (ok / degraded / failing) with its reasons.',
   inputSchema: {},
-  outputSchema: {
-    status: z.enum(['ok', 'degraded', 'failing']),
-    reasons: z.array(z.object({ code: z.string(), severity: z.enum(['degraded', 'failing']), message: z.string() })),
-    checked_at: z.string(),
-    provider: z.record(z.string(), z.unknown()),
-    store: z.record(z.string(), z.unknown()),
-    index: z.record(z.string(), z.unknown()).nullable(),
-    migration: MigrationSchema.nullable(),
-    recall: z.record(z.string(), z.unknown()).nullable(),
-    limits: z.record(z.string(), z.unknown()),
-    event_loop: z.record(z.string(), z.unknown()),
-  },
+  outputSchema: HealthReportSchema.shape,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handle(_args, { health }) {
     if (!health) throw new MemoryError('INTERNAL', 'this server has no health report');

@@ -1,5 +1,5 @@
-// Shared shapes and helpers for the tools: the result envelope, error mapping, and the
-// memory schema every tool returns.
+// Shared shapes and helpers for the tools: the context and environment a tool gets, the wire
+// schemas several tools return, and registration through the call chain.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type {
@@ -9,6 +9,7 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import type { Limits } from '../config/limits.js';
 import type { Logger } from '../shared/logger.js';
 import { compose, deadline, mapErrors, track } from './call-chain.js';
 import type { MemoryService } from '../memory/memory-service.js';
@@ -17,8 +18,16 @@ import type { CallTracker } from '../shared/call-tracker.js';
 import type { HealthDeps } from '../health/health-report.js';
 import type { JsonValue, MemoryRecord } from '../store/types.js';
 
+/** What a tool's schema and description depend on: the configured limits, the store's capabilities. */
+export interface ToolEnv {
+  limits: Limits;
+  /** The store embeds nodes written by other tools (FalkorDB): graph and label scopes apply. */
+  foreignNodes: boolean;
+}
+
 export interface ToolContext {
   service: MemoryService;
+  limits: Limits;
   logger: Logger;
   backfill?: BackfillJob | undefined;
   /** Calls in flight, for a graceful shutdown. */
@@ -80,15 +89,6 @@ export const ProviderSchema = z.object({
   note: z.string(),
 });
 
-/** A model change in progress (memory-service's MigrationStatus). */
-export const MigrationSchema = z.object({
-  from: z.string(),
-  to: z.string(),
-  done: z.number(),
-  total: z.number(),
-  servingPrevious: z.boolean(),
-});
-
 export interface ToolExtra {
   /** Aborts when the client cancels the call, at its deadline, or at shutdown: pass it on. */
   signal: AbortSignal;
@@ -145,7 +145,7 @@ export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape
     {
       title: tool.title,
       description: tool.description,
-      inputSchema: tool.inputSchema,
+      inputSchema: strictShape(tool.name, tool.inputSchema),
       outputSchema: tool.outputSchema,
       annotations: { title: tool.title, ...tool.annotations },
     },
@@ -162,4 +162,18 @@ export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape
       return run({ tool: tool.name, signal: extra.signal });
     }) as never,
   );
+}
+
+/**
+ * Unknown arguments are errors, never silently dropped: a model that misnames an argument (or
+ * passes one a tool does not take) learns it at once. `what` names the object in the message.
+ */
+export function strictShape<In extends z.ZodRawShape>(what: string, shape: In): z.ZodObject<In> {
+  const names = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `INVALID_INPUT: unknown argument ${issue.keys.map((k) => `"${k}"`).join(', ')}; ${what} takes ${names.length > 0 ? names.join(', ') : 'no arguments'}`
+        : undefined,
+  });
 }

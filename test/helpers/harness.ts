@@ -4,7 +4,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createApp, type App, type AppOverrides } from '../../src/app.js';
-import { parseCommandLine, type Config } from '../../src/config/config.js';
+import { parseCommandLine } from '../../src/config/command-line.js';
+import type { Config } from '../../src/config/settings.js';
 import { createLogger, type Logger } from '../../src/shared/logger.js';
 import { createServer } from '../../src/server/create-server.js';
 

@@ -49,7 +49,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
 
 export async function statusOf(p: ServerProcess): Promise<{
   store: { total: number; done: number; pending: number };
-  index: { live: number; lastOpen: { source: string; reason?: string } | null; persistSkipped: number };
+  index: { live: number; last_open: { source: string; reason?: string } | null; persist_skipped: number };
 }> {
   const r = await p.client.readResource({ uri: 'memory://status' });
   return JSON.parse((r.contents[0] as { text: string }).text) as never;

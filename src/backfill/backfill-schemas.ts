@@ -1,4 +1,7 @@
+// The backfill job's status and runs as they go on the wire (backfill_status, backfill_run,
+// memory://status): the schemas are the source, the TypeScript types are inferred from them.
 import { z } from 'zod';
+import { BreakerStatusSchema } from '../embeddings/circuit-breaker.js';
 
 const Counts = z.object({ pending: z.number(), done: z.number(), failed: z.number() });
 
@@ -15,14 +18,22 @@ export const BackfillRunSchema = z.object({
   ended_at: z.string().nullable(),
   outcome: z.enum(['running', 'completed', 'limit_reached', 'failed', 'stopped']),
   error: z.string().nullable(),
-  planned: z.number(),
+  planned: z.number().describe('records in scope that needed an embedding when the run started (capped by limit)'),
   embedded: z.number(),
   failed: z.number(),
-  skipped: z.number(),
+  skipped: z.number().describe('records whose text changed while they were being embedded (left for the next run)'),
   in_progress: z.number(),
   current_batch: z.object({ size: z.number(), started_at: z.string() }).nullable(),
   throughput_per_s: z.number().nullable(),
   eta_s: z.number().nullable(),
+});
+
+export const BackfillFailureSchema = z.object({
+  id: z.string(),
+  namespace: z.string(),
+  error: z.string(),
+  permanent: z.boolean(),
+  at: z.string(),
 });
 
 export const BackfillStatusShape = {
@@ -31,17 +42,7 @@ export const BackfillStatusShape = {
     name: z.string(),
     model: z.string(),
     fingerprint: z.string().nullable(),
-    circuit: z
-      .object({
-        state: z.enum(['closed', 'open', 'half_open']),
-        consecutive_failures: z.number(),
-        opened_at: z.string().nullable(),
-        retry_at: z.string().nullable(),
-        last_error: z.string().nullable(),
-        times_opened: z.number(),
-      })
-      .nullable()
-      .describe('the circuit breaker that stops calls to a provider that keeps failing'),
+    circuit: BreakerStatusSchema.nullable(),
   }),
   counts: z.object({
     pending: z.number(),
@@ -53,8 +54,13 @@ export const BackfillStatusShape = {
   }),
   current: BackfillRunSchema.nullable(),
   last: BackfillRunSchema.nullable(),
-  recent_failures: z.array(
-    z.object({ id: z.string(), namespace: z.string(), error: z.string(), permanent: z.boolean(), at: z.string() }),
-  ),
+  recent_failures: z.array(BackfillFailureSchema),
   next_run_at: z.string().nullable(),
 };
+
+export const BackfillStatusSchema = z.object(BackfillStatusShape);
+export type BackfillRun = z.infer<typeof BackfillRunSchema>;
+export type BackfillFailure = z.infer<typeof BackfillFailureSchema>;
+export type BackfillStatus = z.infer<typeof BackfillStatusSchema>;
+export type BackfillTrigger = BackfillRun['trigger'];
+export type BackfillOutcome = BackfillRun['outcome'];

@@ -1,0 +1,140 @@
+// The command line: sub-commands and their own options, then every setting from flags <-
+// environment <- defaults, validated by the one config schema. Pure: no process state is read.
+import { parseArgs } from 'node:util';
+import { defaultDataDir } from './data-dir.js';
+import type { RepairMode } from '../health/repair.js';
+import { ConfigSchema, SETTING_LIST, defaultOf, type Config } from './settings.js';
+
+export interface BackfillCommand {
+  once: boolean;
+  namespace?: string;
+  graph?: string;
+  label?: string;
+  limit?: number;
+}
+
+export type ParsedCommandLine =
+  | { kind: 'run'; command: 'serve'; config: Config }
+  | { kind: 'run'; command: 'backfill'; config: Config; backfill: BackfillCommand }
+  | { kind: 'run'; command: 'health'; config: Config }
+  | { kind: 'run'; command: 'repair'; config: Config; repair: { mode: RepairMode; dryRun: boolean } }
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | { kind: 'error'; message: string };
+
+/** Options that belong to one sub-command, with their type. */
+const COMMAND_OPTIONS = {
+  backfill: { once: 'boolean', namespace: 'string', graph: 'string', label: 'string', limit: 'string' },
+  repair: { mode: 'string', 'dry-run': 'boolean' },
+} as const;
+const COMMANDS = ['serve', 'backfill', 'health', 'repair'] as const;
+const REPAIR_MODES: readonly RepairMode[] = ['verify', 'sync', 'rebuild'];
+
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  for (const own of Object.values(COMMAND_OPTIONS)) {
+    for (const [name, type] of Object.entries(own)) options[name] = { type };
+  }
+  for (const s of SETTING_LIST) options[s.flag] = { type: s.boolean ? 'boolean' : 'string' };
+
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    return { kind: 'error', message: `${(err as Error).message}. Run with --help to list the settings.` };
+  }
+  if (parsed.values['help']) return { kind: 'help', text: helpText() };
+  if (parsed.values['version']) return { kind: 'version' };
+  const command = (parsed.positionals[0] ?? 'serve') as (typeof COMMANDS)[number];
+  if (!COMMANDS.includes(command) || parsed.positionals.length > 1) {
+    return { kind: 'error', message: `unknown command "${parsed.positionals.join(' ')}". Run with --help.` };
+  }
+  const v = parsed.values;
+  for (const [owner, own] of Object.entries(COMMAND_OPTIONS)) {
+    const misplaced = Object.keys(own).find((name) => v[name] !== undefined);
+    if (command !== owner && misplaced !== undefined) {
+      return { kind: 'error', message: `--${misplaced} belongs to the ${owner} command. Run with --help.` };
+    }
+  }
+  const mode = (v['mode'] ?? 'verify') as RepairMode;
+  if (command === 'repair' && !REPAIR_MODES.includes(mode)) {
+    return { kind: 'error', message: `--mode must be ${REPAIR_MODES.join(', ')}` };
+  }
+  let limit: number | undefined;
+  if (typeof v['limit'] === 'string') {
+    limit = Number(v['limit']);
+    if (!Number.isInteger(limit) || limit < 1) return { kind: 'error', message: '--limit must be a whole number >= 1' };
+  }
+
+  const raw: Record<string, unknown> = {};
+  for (const s of SETTING_LIST) {
+    const fromFlag = v[s.flag];
+    const fromEnv = env[s.env];
+    const fromCommandLine = typeof fromFlag === 'string' || typeof fromFlag === 'boolean' ? fromFlag : undefined;
+    const value = fromCommandLine ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
+    if (value !== undefined) raw[s.key] = value;
+  }
+  raw['dataDir'] ??= defaultDataDir(env);
+
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path[0];
+      const setting = SETTING_LIST.find((s) => s.key === key);
+      const name = setting ? `${setting.env} (--${setting.flag})` : String(key);
+      const shown = setting?.secret ? '' : ` (got ${JSON.stringify(raw[String(key)])})`;
+      return `invalid setting ${name}: ${issue.message}${shown}`;
+    });
+    return { kind: 'error', message: lines.join('\n') };
+  }
+  const config = result.data;
+  if (command === 'backfill') {
+    const str = (k: string) => (typeof v[k] === 'string' ? { [k]: v[k] as string } : {});
+    return {
+      kind: 'run',
+      command,
+      config,
+      backfill: {
+        once: v['once'] === true,
+        ...str('namespace'),
+        ...str('graph'),
+        ...str('label'),
+        ...(limit !== undefined ? { limit } : {}),
+      },
+    };
+  }
+  if (command === 'repair') return { kind: 'run', command, config, repair: { mode, dryRun: v['dry-run'] === true } };
+  return { kind: 'run', command, config };
+}
+
+export function helpText(): string {
+  const rows = SETTING_LIST.map((s) => {
+    const value = defaultOf(s);
+    const shown =
+      value === undefined || (Array.isArray(value) && value.length === 0) ? '' : ` (default ${String(value)})`;
+    return `  --${s.flag.padEnd(27)} ${s.env.padEnd(30)} ${s.help}${shown}`;
+  });
+  return [
+    'vector-memory-mcp: a semantic memory server for MCP clients (stdio or HTTP).',
+    '',
+    'Usage: vector-memory-mcp [serve] [options]',
+    '       vector-memory-mcp backfill [--once] [--namespace N] [--graph G] [--label L] [--limit N] [options]',
+    '       vector-memory-mcp health [options]          prints the index health report; exit 1 unless ok',
+    `       vector-memory-mcp repair --mode ${REPAIR_MODES.join('|')} [--dry-run] [options]`,
+    '',
+    'backfill embeds every record that lacks an embedding from the configured model, then exits (--once; exit',
+    'status 1 when records failed) or keeps running every BACKFILL_INTERVAL_MS (for cron jobs and containers).',
+    '',
+    'Every setting can be given as a flag or as an environment variable (the flag wins).',
+    '',
+    `  ${'flag'.padEnd(29)} ${'environment'.padEnd(30)} meaning`,
+    ...rows,
+    `  --${'help, -h'.padEnd(27)} ${''.padEnd(30)} this text`,
+    `  --${'version'.padEnd(27)} ${''.padEnd(30)} print the version`,
+    '',
+    'A bad setting exits with status 2 and names the setting.',
+  ].join('\n');
+}
