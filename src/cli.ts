@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Command-line entry. FAISS's OpenMP and OpenBLAS threads read OMP_WAIT_POLICY when the native
-// addon loads; left to spin ("active"), they fight each other on small machines (measured here
-// on two cores: batched searches 3x slower). So it is set, unless the user chose, before
+// addon loads; left to spin ("active"), they fight each other on small machines (batched
+// searches several times slower: see README's performance section). So it is set, unless the user chose, before
 // anything imports faiss-node: the rest of the program is imported only after this line.
 process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
 

@@ -4,6 +4,7 @@ import type { App } from '../app.js';
 import type { BackfillRun } from '../backfill/backfill-job.js';
 import type { BackfillCommand } from '../config/command-line.js';
 import type { Logger } from '../shared/logger.js';
+import { endProgressBar, progressBar } from './progress-bar.js';
 
 export async function runBackfillCommand(app: App, command: BackfillCommand, logger: Logger): Promise<number> {
   await app.open();
@@ -13,12 +14,10 @@ export async function runBackfillCommand(app: App, command: BackfillCommand, log
     const done = run.embedded + run.failed;
     const total = Math.max(run.planned, done);
     if (tty) {
-      const width = 30;
-      const filled = total > 0 ? Math.round((done / total) * width) : width;
-      const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
       const rate = run.throughput_per_s !== null ? ` ${run.throughput_per_s}/s` : '';
       const eta = run.eta_s !== null && !final ? ` ETA ${formatSeconds(run.eta_s)}` : '';
-      process.stderr.write(`\r[${bar}] ${done}/${total} (${run.failed} failed)${rate}${eta}   ${final ? '\n' : ''}`);
+      progressBar(done, total, ` (${run.failed} failed)${rate}${eta}`);
+      if (final) endProgressBar();
     } else if (final || Date.now() - lastLine > 2000) {
       lastLine = Date.now();
       logger.info('backfill progress', {

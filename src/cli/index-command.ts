@@ -1,6 +1,7 @@
 // `vector-memory-mcp health` and `vector-memory-mcp repair`: the index_health and
 // index_repair tools from a shell (a progress bar on a terminal while rebuilding).
 import type { App } from '../app.js';
+import { endProgressBar, progressBar } from './progress-bar.js';
 import { errorMessage } from '../shared/errors.js';
 import { healthReport } from '../health/health-report.js';
 import { describeRepair, runRepair, type RepairMode } from '../health/repair.js';
@@ -13,13 +14,7 @@ export async function runIndexCommand(app: App, repair: { mode: RepairMode; dryR
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       return report.status === 'ok' ? 0 : 1;
     }
-    const tty = process.stderr.isTTY === true;
-    const result = await runRepair(app.service, repair.mode, repair.dryRun, (done, total) => {
-      if (!tty) return;
-      const filled = total > 0 ? Math.round((done / total) * 30) : 30;
-      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(30 - filled)}] ${done}/${total}   `);
-    });
-    if (tty && repair.mode === 'rebuild' && !repair.dryRun) process.stderr.write('\n');
+    const result = await runRepair(app.service, repair.mode, repair.dryRun, progressBar).finally(endProgressBar);
     process.stderr.write(describeRepair(result) + '\n');
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return 0;

@@ -44,7 +44,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await app.open();
   let http: HttpHandle;
   try {
-    // Loaded only when asked for: the HTTP stack takes ~60 ms to load, which stdio users should not pay.
+    // Loaded only when asked for: stdio users should not pay for loading the HTTP stack.
     const { startHttp } = await import('../transports/http.js');
     http = await startHttp(app, logger);
   } catch (err) {

@@ -2,7 +2,7 @@
 // the official `openai` client. The client retries 408/409/429/5xx with backoff and honours
 // `retry-after`; it never retries 400/401/403 (nor 402, which we treat as permanent too).
 // Every request is bounded by a timeout.
-// Loaded on first request: the client library takes ~90 ms to load, which offline users should not pay.
+// Loaded on first request: offline users should not pay for loading the client library.
 import type OpenAI from 'openai';
 
 type OpenAIModule = typeof import('openai');

@@ -68,7 +68,7 @@ export class IndexState {
       if (id === null || id === undefined) this.tombstones++;
       else if (this.labels.has(id)) return `snapshot maps memory ${id} twice`;
       else this.labels.set(id, label);
-      // A turn of the event loop every 50k labels (100k took ~14 ms here); nobody searches this generation yet.
+      // A turn of the event loop every 50k labels; nobody searches this generation yet.
       if (label % 50_000 === 49_999) await new Promise((resolve) => setImmediate(resolve));
     }
     this.appliedSeq = appliedSeq;

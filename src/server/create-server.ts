@@ -122,6 +122,7 @@ export function createServer(deps: ServerDeps): CreatedServer {
         // The SDK keeps each session's chosen level under its transport's session id.
         server.server.transport?.sessionId,
       )
+      // A session whose transport just closed misses the event; nobody else is affected.
       .catch(() => undefined);
   });
   return { server, cleanup: () => unsubscribe?.() };

@@ -1,6 +1,8 @@
 // The one logger. In stdio mode stdout carries the MCP protocol, so every log line goes
 // to stderr (or to a sink a test provides).
 
+import { writeLogLine } from './status-line.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -13,9 +15,7 @@ export interface Logger {
 
 export type LogSink = (line: string) => void;
 
-const stderrSink: LogSink = (line) => {
-  process.stderr.write(line + '\n');
-};
+const stderrSink: LogSink = writeLogLine;
 
 export function createLogger(level: LogLevel = 'info', sink: LogSink = stderrSink): Logger {
   const threshold = ORDER[level];

@@ -109,6 +109,7 @@ function toolExtra(extra: SdkExtra, signal: AbortSignal): ToolExtra {
           method: 'notifications/progress',
           params: { progressToken: token, progress: done, total, ...(message !== undefined ? { message } : {}) },
         })
+        // Progress is advisory: a client gone or slow must not fail the call itself.
         .catch(() => undefined);
     },
   };

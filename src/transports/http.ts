@@ -185,6 +185,7 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
         if (s.lastSeen < cutoff) {
           logger.info('closing an idle HTTP session', { id, kind: s.kind });
           sessions.delete(id);
+          // An idle session's transport failing to close has nothing left to tell its client.
           s.close().catch(() => undefined);
         }
       }
@@ -207,6 +208,7 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
     sessionCount: () => sessions.size,
     async close() {
       clearInterval(sweep);
+      // Shutting down: a session that fails to close must not keep the others open.
       await Promise.all([...sessions.values()].map((s) => s.close().catch(() => undefined)));
       sessions.clear();
       await new Promise<void>((resolve) => {

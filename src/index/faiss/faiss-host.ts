@@ -108,6 +108,7 @@ class FaissHost {
 
 const host = new FaissHost();
 
+// Freeing can only fail when the worker has stopped, and then its indexes are gone anyway.
 const freeOnCollect = new FinalizationRegistry<number>((handle) => {
   void host.call('free', handle, {}).catch(() => undefined);
 });

@@ -172,9 +172,9 @@ export class FaissIndex {
     if (kk < 1) return queries.map(() => ({ labels: [], scores: [] }));
     for (const q of queries) this.check(q);
     // A flat index answers 20 or more queries with one BLAS matrix product and fewer with a
-    // scan per query, about 7 times slower per query here (19 queries over 100k x 384: 214 ms;
-    // 20: 32 ms). Small batches are padded with copies of their first query; the copies'
-    // results are dropped.
+    // scan per query, which is several times slower per query (the bench's batched rows show
+    // it). Small batches are padded with copies of their first query; the copies' results are
+    // dropped.
     const pad = this.kind === 'Flat' && queries.length >= MIN_PADDED_BATCH && queries.length < BLAS_BATCH;
     const rows = pad ? BLAS_BATCH : queries.length;
     const flat = new Array<number>(rows * this.dimension);

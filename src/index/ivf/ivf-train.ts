@@ -1,6 +1,6 @@
 // Runs IVF training in a child process (ivf-worker.ts) and waits for it without blocking.
 // Not a worker thread: faiss-node keeps its class constructors in process-wide statics, so
-// loading it in a second thread breaks it in the first (a V8 fatal error, measured here).
+// loading it in a second thread breaks it in the first (a V8 fatal error).
 // Vectors go to the child and the trained index comes back through files, written and read
 // asynchronously, so nothing large is serialized on the event loop.
 import { fork } from 'node:child_process';

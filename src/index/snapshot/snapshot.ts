@@ -8,7 +8,7 @@
 //   arrays of at most 50,000 entries: the ids' lines, then the content hashes' lines.
 //
 // The map is encoded and parsed a line at a time with a turn of the event loop between lines:
-// as one JSON document, 1M ids took ~0.4 s to encode and ~0.75 s to parse in one stall here.
+// as one JSON document, a large map is one stall of most of a second to encode or parse.
 //
 // The faiss bytes come first because faiss writes and reads them itself, from the start of a
 // file (`write_index` / `read_index` on a path): faiss-node's in-memory (de)serialization leaks

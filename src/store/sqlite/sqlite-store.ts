@@ -50,7 +50,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX memories_status ON memories (embedding_status, embedding_fingerprint);
    CREATE TABLE deletions (seq INTEGER PRIMARY KEY, id TEXT NOT NULL) STRICT;`,
   // A covering index for "ids embedded by model X": listing them no longer reads every row's
-  // text and embedding (100k x 384: 250 -> ~30 ms). It serves every query the old one did.
+  // text and embedding. It serves every query the old one did.
   `CREATE INDEX memories_embedded ON memories (embedding_status, embedding_fingerprint, id);
    DROP INDEX memories_status;`,
 ];
