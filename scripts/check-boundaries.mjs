@@ -24,6 +24,26 @@ const THREAD_BOUND = {
 };
 /** files allowed to read process.env */
 const ENV_READERS = ['cli.ts'];
+/**
+ * The layers (folders of src/) and the layers each may import values from; type-only imports
+ * are free. Lower layers never reach up: the store knows nothing of the index, the service
+ * nothing of MCP. app.ts (the composition root) and cli.ts may import anything.
+ */
+const LAYERS = {
+  shared: [],
+  config: ['shared'],
+  store: ['shared'],
+  embeddings: ['shared', 'config'],
+  index: ['shared'],
+  memory: ['shared'],
+  backfill: ['shared', 'embeddings'],
+  health: ['shared', 'embeddings', 'index', 'memory'],
+  tools: ['shared', 'health', 'backfill'],
+  server: ['shared', 'tools', 'health'],
+  transports: ['shared', 'server'],
+  cli: ['shared', 'config', 'health', 'transports', 'root'],
+};
+const layerOf = (rel) => (rel.includes('/') ? rel.split('/')[0] : 'root');
 
 const files = [];
 const walk = (dir) => {
@@ -47,10 +67,15 @@ for (const file of files) {
   }
   for (const m of text.matchAll(/import\s+(type\s+)?[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) {
     if (m[1]) continue;
-    const target = join(dirname(file), m[2].replace(/\.js$/, '.ts'));
-    const bound = THREAD_BOUND[relative(src, target).split('\\').join('/')];
+    const target = relative(src, join(dirname(file), m[2].replace(/\.js$/, '.ts'))).split('\\').join('/');
+    const bound = THREAD_BOUND[target];
     if (bound && !bound.includes(rel)) {
       problems.push(`${rel}: imports ${m[2]}, which loads faiss-node; only ${bound.join(', ')} may`);
+    }
+    const from = layerOf(rel);
+    const to = layerOf(target);
+    if (from !== 'root' && from !== to && !LAYERS[from]?.includes(to)) {
+      problems.push(`${rel}: the ${from} layer imports ${target} (${to}); it may import from ${LAYERS[from]?.join(', ') || 'nothing else'}`);
     }
   }
   const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');

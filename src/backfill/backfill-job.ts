@@ -19,7 +19,8 @@ import type { BreakerStatus } from '../embeddings/circuit-breaker.js';
 import type { EmbeddingProvider } from '../embeddings/types.js';
 import { sleep } from '../shared/abort.js';
 import type { BackfillFailure, BackfillRun, BackfillStatus, BackfillTrigger } from './backfill-schemas.js';
-import { EmbeddingError, MemoryError, errorMessage } from '../shared/errors.js';
+import { errorMessage } from '../shared/errors.js';
+import { TransientError, batchError, failureKind } from './failures.js';
 import type { Logger } from '../shared/logger.js';
 import type { BackfillScope, ForeignCount, MemoryRecord, MemoryStore } from '../store/types.js';
 
@@ -60,9 +61,6 @@ export interface RunRequest {
 }
 
 const RECENT_FAILURES = 20;
-const ACCOUNT_LEVEL = new Set([401, 402, 403, 404]);
-
-class TransientError extends Error {}
 
 export class BackfillJob {
   private readonly o: Required<Omit<BackfillOptions, 'onEmbedded' | 'onEvent' | 'circuit'>> &
@@ -308,11 +306,11 @@ export class BackfillJob {
       );
     } catch (err) {
       if (this.stopped) throw err;
-      if (err instanceof EmbeddingError && err.permanent && !ACCOUNT_LEVEL.has(err.status ?? 0)) {
+      if (failureKind(err) === 'input') {
         for (const r of batch) await this.embedOne(run, r, fingerprint, skip, false);
         return;
       }
-      throw classify(err);
+      throw batchError(err);
     }
     await this.write(run, batch, vectors, fingerprint);
   }
@@ -329,9 +327,9 @@ export class BackfillJob {
       await this.write(run, [r], [vector], fingerprint);
     } catch (err) {
       if (this.stopped) throw err;
-      const permanent = err instanceof EmbeddingError && err.permanent;
-      if (permanent && ACCOUNT_LEVEL.has((err as EmbeddingError).status ?? 0)) throw classify(err);
-      if (!permanent && !countTransient) throw classify(err);
+      const kind = failureKind(err);
+      if (kind === 'account' || (kind === 'transient' && !countTransient)) throw batchError(err);
+      const permanent = kind === 'input';
       skip.add(r.id);
       await this.o.store.recordEmbeddingFailure(
         r.id,
@@ -411,16 +409,6 @@ function foreignTotals(rows: ForeignCount[] | null): { pending: number; done: nu
     out.failed += r.failed;
   }
   return out;
-}
-
-function classify(err: unknown): Error {
-  if (err instanceof EmbeddingError && err.permanent) {
-    return new MemoryError('EMBEDDING_FAILED', err.message, {
-      cause: err,
-      ...(err.hint !== undefined ? { hint: err.hint } : {}),
-    });
-  }
-  return new TransientError(errorMessage(err), { cause: err });
 }
 
 function summary(run: BackfillRun): Record<string, unknown> {
