@@ -67,7 +67,9 @@ for (const file of files) {
   }
   for (const m of text.matchAll(/import\s+(type\s+)?[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) {
     if (m[1]) continue;
-    const target = relative(src, join(dirname(file), m[2].replace(/\.js$/, '.ts'))).split('\\').join('/');
+    const target = relative(src, join(dirname(file), m[2].replace(/\.js$/, '.ts')))
+      .split('\\')
+      .join('/');
     const bound = THREAD_BOUND[target];
     if (bound && !bound.includes(rel)) {
       problems.push(`${rel}: imports ${m[2]}, which loads faiss-node; only ${bound.join(', ')} may`);
@@ -75,7 +77,9 @@ for (const file of files) {
     const from = layerOf(rel);
     const to = layerOf(target);
     if (from !== 'root' && from !== to && !LAYERS[from]?.includes(to)) {
-      problems.push(`${rel}: the ${from} layer imports ${target} (${to}); it may import from ${LAYERS[from]?.join(', ') || 'nothing else'}`);
+      problems.push(
+        `${rel}: the ${from} layer imports ${target} (${to}); it may import from ${LAYERS[from]?.join(', ') || 'nothing else'}`,
+      );
     }
   }
   const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');

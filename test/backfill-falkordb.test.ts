@@ -8,21 +8,10 @@ import { FakeOpenAI } from './helpers/fake-openai.js';
 import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
 import { tempDir } from './helpers/tmp.js';
+import { callOk, output } from './helpers/tool-call.js';
 
 const DIM = 32;
 const FP = `openai:text-embedding-3-small:${DIM}`;
-
-interface Status {
-  counts: {
-    pending: number;
-    in_progress: number;
-    done: number;
-    failed: number;
-    by_graph_label: { graph: string; label: string; pending: number; done: number; failed: number }[] | null;
-  };
-  last: { outcome: string; embedded: number; failed: number; error: string | null } | null;
-  recent_failures: { id: string; error: string; permanent: boolean }[];
-}
 
 describe('backfill on FalkorDB', () => {
   let server: FalkorServer;
@@ -72,15 +61,15 @@ describe('backfill on FalkorDB', () => {
     await h.app.service.ready();
     return h;
   };
-  const status = async () => (await h!.call('backfill_status', {})).structuredContent as unknown as Status;
+  const status = () => callOk(h!, 'backfill_status', {});
   const runAndWait = async (args: Record<string, unknown> = {}) => {
     const r = await h!.call('backfill_run', { ...args, wait: true });
     assert.equal(r.isError, undefined, textOf(r));
-    return r.structuredContent as { run: { outcome: string; embedded: number; failed: number; error: string | null } };
+    return output('backfill_run', r);
   };
   const topHit = async (query: string, namespace?: string) => {
     const r = await h!.call('memory_search', { query, k: 1, ...(namespace ? { namespace } : {}) });
-    return (r.structuredContent as { results: { id: string; text: string; namespace: string }[] }).results[0];
+    return output('memory_search', r).results[0];
   };
 
   it('embeds nodes written with raw Cypher (several labels), skips those already embedded, and makes all searchable', async () => {
@@ -151,9 +140,7 @@ describe('backfill on FalkorDB', () => {
 
     // Found, fetched and deleted through the tools.
     const hit = await topHit('the deploy pipeline runs nightly', kb);
-    const got = (await h!.call('memory_get', { id: hit!.id })).structuredContent as {
-      memories: { text: string; namespace: string; tags: string[] }[];
-    };
+    const got = await callOk(h!, 'memory_get', { id: hit!.id });
     assert.equal(got.memories[0]!.text, 'the deploy pipeline runs nightly');
     assert.deepEqual(got.memories[0]!.tags, ['Doc']);
     const del = await h!.call('memory_delete', { id: hit!.id });

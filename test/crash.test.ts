@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { rng } from './helpers/vectors.js';
 import { spawnServer, statusOf } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
+import { output } from './helpers/tool-call.js';
 
 const MAX_ROUNDS = 8;
 const MAX_MS = 90_000;
@@ -105,8 +106,8 @@ describe('crash safety', () => {
         const present = new Map<string, string>();
         for (let i = 0; i < ids.length; i += 250) {
           const r = await check.call('memory_get', { ids: ids.slice(i, i + 250) });
-          for (const m of (r.structuredContent as { memories?: { id: string; text: string }[] } | undefined)
-            ?.memories ?? []) {
+          // A batch whose ids are all missing is a NOT_FOUND error: nothing present.
+          for (const m of (r.isError ? undefined : output('memory_get', r))?.memories ?? []) {
             present.set(m.id, m.text);
           }
         }
@@ -117,19 +118,19 @@ describe('crash safety', () => {
         }
         for (const op of inFlight) {
           const r = await check.call('memory_get', { ids: op.ids });
-          const n = ((r.structuredContent as { memories?: unknown[] } | undefined)?.memories ?? []).length;
+          const n = ((r.isError ? undefined : output('memory_get', r))?.memories ?? []).length;
           assert.ok(
             n === 0 || n === op.ids.length,
             `round ${rounds}: unacknowledged batch half-present (${n}/${op.ids.length})`,
           );
           if (n === op.ids.length) {
-            const got = (r.structuredContent as { memories: { id: string; text: string }[] }).memories;
+            const got = output('memory_get', r).memories;
             for (const m of got) acked.set(m.id, m.text); // it committed: it is now part of the state
           }
         }
         for (const id of uncertain) {
           const r = await check.call('memory_get', { id });
-          const m = (r.structuredContent as { memories?: { text: string }[] } | undefined)?.memories?.[0];
+          const m = (r.isError ? undefined : output('memory_get', r))?.memories[0];
           if (m) acked.set(id, m.text);
           else acked.set(id, null);
         }
@@ -137,11 +138,7 @@ describe('crash safety', () => {
         const live = [...acked].filter(([, v]) => v !== null) as [string, string][];
         for (const [id, text] of live.filter(() => next() < Math.min(1, 40 / Math.max(1, live.length)))) {
           const r = await check.call('memory_search', { query: text, k: 1 });
-          assert.equal(
-            (r.structuredContent as { results: { id: string }[] }).results[0]?.id,
-            id,
-            `round ${rounds}: ${id} not found by search`,
-          );
+          assert.equal(output('memory_search', r).results[0]?.id, id, `round ${rounds}: ${id} not found by search`);
           checked++;
         }
         const s = await statusOf(check);

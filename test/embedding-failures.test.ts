@@ -5,9 +5,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FakeOpenAI } from './helpers/fake-openai.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
 import { tempDir } from './helpers/tmp.js';
+import { callOk, output } from './helpers/tool-call.js';
 import { waitFor } from './helpers/wait.js';
-
-type SearchOut = { results: { id: string }[]; provider: { name: string; fingerprint: string } };
 
 describe('provider failures and model changes lose nothing', () => {
   let api: FakeOpenAI;
@@ -27,8 +26,7 @@ describe('provider failures and model changes lose nothing', () => {
     assert.deepEqual(api.unexpected, []);
   });
 
-  const ids = async (query: string) =>
-    (((await h!.call('memory_search', { query })).structuredContent as SearchOut).results ?? []).map((r) => r.id);
+  const ids = async (query: string) => (await callOk(h!, 'memory_search', { query })).results.map((r) => r.id);
 
   it('keeps a memory stored while the provider fails as pending, and makes it searchable when it recovers', async () => {
     h = await startHarness(testConfig(dir.path, openaiEnv()));
@@ -36,15 +34,11 @@ describe('provider failures and model changes lose nothing', () => {
     api.script.push({ kind: 'status', status: 503 });
     const r = await h.call('memory_store', { id: 'm1', text: 'the deploy key rotates every ninety days' });
     assert.equal(r.isError, undefined, textOf(r));
-    assert.deepEqual((r.structuredContent as { items: unknown[] }).items, [
-      { id: 'm1', status: 'created', embedding: 'pending' },
-    ]);
+    assert.deepEqual(output('memory_store', r).items, [{ id: 'm1', status: 'created', embedding: 'pending' }]);
     assert.match(textOf(r), /not searchable yet.*503/);
-    const got = (await h.call('memory_get', { id: 'm1' })).structuredContent as {
-      memories: { embedding_status: string; embedding_error: string }[];
-    };
+    const got = await callOk(h, 'memory_get', { id: 'm1' });
     assert.equal(got.memories[0]!.embedding_status, 'pending');
-    assert.match(got.memories[0]!.embedding_error, /503/);
+    assert.match(got.memories[0]!.embedding_error ?? '', /503/);
     // The backfill job retries (kicked one second after the failed write).
     try {
       await waitFor(async () => (await ids('deploy key rotates')).includes('m1'), 10_000, 'm1 to become searchable');
@@ -72,17 +66,13 @@ describe('provider failures and model changes lose nothing', () => {
     assert.match(textOf(r), /400/);
     await waitFor(
       async () => {
-        const m = (await h!.call('memory_get', { ids: ['short1', 'long', 'short2'] })).structuredContent as {
-          memories: { id: string; embedding_status: string }[];
-        };
+        const m = await callOk(h!, 'memory_get', { ids: ['short1', 'long', 'short2'] });
         return m.memories.every((x) => x.embedding_status !== 'pending');
       },
       10_000,
       'every memory to leave pending',
     );
-    const m = (await h.call('memory_get', { ids: ['short1', 'long', 'short2'] })).structuredContent as {
-      memories: { id: string; embedding_status: string; embedding_error: string | null }[];
-    };
+    const m = await callOk(h, 'memory_get', { ids: ['short1', 'long', 'short2'] });
     const byId = new Map(m.memories.map((x) => [x.id, x]));
     assert.equal(byId.get('short1')!.embedding_status, 'done');
     assert.equal(byId.get('short2')!.embedding_status, 'done');
@@ -96,13 +86,13 @@ describe('provider failures and model changes lose nothing', () => {
     await h.call('memory_store', {
       items: Array.from({ length: 20 }, (_, i) => ({ id: `k${i}`, text: `knowledge item ${i} about gardening` })),
     });
-    const before = (await h.call('memory_search', { query: 'gardening' })).structuredContent as SearchOut;
+    const before = await callOk(h, 'memory_search', { query: 'gardening' });
     assert.equal(before.provider.name, 'hash');
     await h.close();
 
     h = await startHarness(testConfig(dir.path, openaiEnv()));
     await waitFor(async () => (await ids('gardening')).length === 10, 10_000, 're-embedded memories to be searchable');
-    const after = (await h.call('memory_search', { query: 'gardening', k: 50 })).structuredContent as SearchOut;
+    const after = await callOk(h, 'memory_search', { query: 'gardening', k: 50 });
     assert.equal(after.provider.fingerprint, 'openai:text-embedding-3-small:32');
     assert.equal(after.results.length, 20);
     const embeddedTexts = api.requests.flatMap((r) => r.input);
@@ -132,10 +122,7 @@ describe('provider failures and model changes lose nothing', () => {
       testConfig(dir.path, openaiEnv({ EMBEDDING_BREAKER_THRESHOLD: '1000', BACKFILL_INTERVAL_MS: '0' })),
     );
     await h.app.service.ready();
-    type Out = SearchOut & {
-      migration?: { from: string; to: string; done: number; total: number; serving_previous: boolean };
-    };
-    const during = (await h.call('memory_search', { query: 'gardening', k: 5 })).structuredContent as Out;
+    const during = await callOk(h, 'memory_search', { query: 'gardening', k: 5 });
     assert.equal(during.provider.fingerprint, 'openai:text-embedding-3-small:32');
     assert.deepEqual(
       { ...during.migration, done: undefined },
@@ -160,9 +147,7 @@ describe('provider failures and model changes lose nothing', () => {
     await h.call('memory_update', { id: 'c0', text: 'now about bicycles entirely' });
     const oldWords = await ids('cooking recipe 0 with lentils');
     assert.notEqual(oldWords[0], 'c0', JSON.stringify(oldWords));
-    const health = (await h.call('index_health', {})).structuredContent as {
-      reasons: { code: string; message: string }[];
-    };
+    const health = await callOk(h, 'index_health', {});
     assert.match(health.reasons.find((r) => r.code === 'model_migration')?.message ?? '', /previous model's index/);
 
     // The new model's endpoint down altogether: the previous model's index alone still answers.
@@ -170,7 +155,7 @@ describe('provider failures and model changes lose nothing', () => {
     const offline = await h.call('memory_search', { query: 'gardening', k: 3 });
     assert.equal(offline.isError, undefined, textOf(offline));
     assert.deepEqual(
-      (offline.structuredContent as Out).results.map((r) => r.id[0]),
+      output('memory_search', offline).results.map((r) => r.id[0]),
       ['k', 'k', 'k'],
     );
 
@@ -178,12 +163,11 @@ describe('provider failures and model changes lose nothing', () => {
     api.failIf = undefined;
     await h.call('backfill_run', {});
     await waitFor(
-      async () =>
-        ((await h!.call('memory_search', { query: 'gardening' })).structuredContent as Out).migration === undefined,
+      async () => (await callOk(h!, 'memory_search', { query: 'gardening' })).migration === undefined,
       20_000,
       'the model change to complete',
     );
-    const after = (await h.call('memory_search', { query: 'gardening', k: 50 })).structuredContent as Out;
+    const after = await callOk(h, 'memory_search', { query: 'gardening', k: 50 });
     assert.equal(after.results.filter((r) => r.id.startsWith('k')).length, 20);
     assert.deepEqual(
       await h.app.store.embeddedIds('hash:feature-hash-v1:384'),

@@ -10,6 +10,7 @@ import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkord
 import { startHarness, testConfig, textOf } from './helpers/harness.js';
 import { cliPath } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
+import { output } from './helpers/tool-call.js';
 import { waitFor } from './helpers/wait.js';
 
 describe('FalkorDB outage', () => {
@@ -62,7 +63,7 @@ describe('FalkorDB outage', () => {
         15_000,
         'calls to work again',
       );
-      const results = (back!.structuredContent as { results: { id: string }[] }).results;
+      const results = output('memory_search', back!).results;
       assert.equal(results[0]?.id, 'before', 'the memory stored before the outage survived');
       const during = await h.call('memory_get', { id: 'during' });
       assert.equal(during.isError, true, 'the write refused during the outage did not happen later');
@@ -135,7 +136,7 @@ describe('FalkorDB outage', () => {
       name: 'memory_search',
       arguments: { query: 'where is the staging cluster', k: 1 },
     })) as CallToolResult;
-    assert.equal((found.structuredContent as { results: { id: string }[] }).results[0]?.id, 'fdb-1');
+    assert.equal(output('memory_search', found).results[0]?.id, 'fdb-1');
     await second.close();
     dir.cleanup();
   });

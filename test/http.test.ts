@@ -13,11 +13,11 @@ import {
   type HttpHarness,
 } from './helpers/http-harness.js';
 import { tempDir } from './helpers/tmp.js';
+import { output } from './helpers/tool-call.js';
 import { waitFor } from './helpers/wait.js';
 
 const call = async (c: Client, name: string, args: Record<string, unknown>) =>
   (await c.callTool({ name, arguments: args })) as CallToolResult;
-const sc = <T>(r: CallToolResult) => r.structuredContent as T;
 const text = (r: CallToolResult) => (r.content[0]?.type === 'text' ? r.content[0].text : '');
 
 /** Every tool, the resource and the prompt, through whatever transport `client` uses. */
@@ -37,7 +37,7 @@ async function exerciseEverything(client: Client, tag: string): Promise<void> {
     // arrives in the same chunk as the result, so the check below reads the transport itself.)
     { onprogress: () => undefined },
   )) as CallToolResult;
-  assert.deepEqual(sc<{ ids: string[] }>(stored).ids, [`${tag}-1`, `${tag}-2`]);
+  assert.deepEqual(output('memory_store', stored).ids, [`${tag}-1`, `${tag}-2`]);
   const progress = (received.get(client) ?? []).filter(
     (m) => 'method' in m && m.method === 'notifications/progress',
   ) as unknown as { params: { progress: number; total: number } }[];
@@ -46,17 +46,16 @@ async function exerciseEverything(client: Client, tag: string): Promise<void> {
     [[2, 2]],
     'memory_store reported progress before its result',
   );
-  const found = sc<{ results: { id: string }[] }>(
-    await call(client, 'memory_search', { query: `${tag} green tea`, k: 1 }),
-  );
+  const found = output('memory_search', await call(client, 'memory_search', { query: `${tag} green tea`, k: 1 }));
   assert.equal(found.results[0]?.id, `${tag}-1`);
-  const got = sc<{ memories: { text: string }[] }>(await call(client, 'memory_get', { ids: [`${tag}-2`] }));
+  const got = output('memory_get', await call(client, 'memory_get', { ids: [`${tag}-2`] }));
   assert.equal(got.memories[0]?.text, `${tag} works on the Apollo project`);
-  const upd = sc<{ reembedded: boolean }>(
+  const upd = output(
+    'memory_update',
     await call(client, 'memory_update', { id: `${tag}-2`, text: `${tag} works on the Gemini project` }),
   );
   assert.equal(upd.reembedded, true);
-  const del = sc<{ deleted: string[] }>(await call(client, 'memory_delete', { id: `${tag}-1` }));
+  const del = output('memory_delete', await call(client, 'memory_delete', { id: `${tag}-1` }));
   assert.deepEqual(del.deleted, [`${tag}-1`]);
   const resources = await client.listResources();
   assert.ok(resources.resources.some((r) => r.uri === 'memory://status'));
@@ -101,7 +100,7 @@ describe('HTTP transports', () => {
     const a = await connectClient(h.http.url, 'streamable');
     const b = await connectClient(h.http.url, 'sse');
     await call(a, 'memory_store', { id: 'shared-1', text: 'the office wifi password changed on Monday' });
-    const found = sc<{ results: { id: string }[] }>(await call(b, 'memory_search', { query: 'office wifi password' }));
+    const found = output('memory_search', await call(b, 'memory_search', { query: 'office wifi password' }));
     assert.equal(found.results[0]?.id, 'shared-1');
     await a.close();
     await b.close();
@@ -134,7 +133,7 @@ describe('HTTP transports', () => {
     assert.ok(inside.includes(attack), 'the text is inside the envelope, unchanged');
     assert.ok(t.indexOf(`</${tag}>`) > t.indexOf(attack), 'the real end of the envelope comes after the stored text');
     assert.match(t, /never follow instructions/);
-    assert.equal(sc<{ results: { text: string }[] }>(search).results[0]!.text, attack);
+    assert.equal(output('memory_search', search).results[0]!.text, attack);
     const get = await call(client, 'memory_get', { id: 'attack' });
     assert.ok(text(get).includes(attack));
     assert.match(text(get), /untrusted-memory-data-[0-9a-f]{16}/);

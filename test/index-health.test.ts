@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import Database from 'better-sqlite3';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { readSnapshotFileAsync } from '../src/index/snapshot/snapshot.js';
@@ -15,6 +16,7 @@ import { cliPath } from './helpers/spawn-server.js';
 import { testIndexManager } from './helpers/index-manager.js';
 import { swapMappedIds } from './helpers/snapshot-damage.js';
 import { tempDir } from './helpers/tmp.js';
+import { callOk, output } from './helpers/tool-call.js';
 
 interface Health {
   status: 'ok' | 'degraded' | 'failing';
@@ -27,7 +29,7 @@ describe('index health and repair', () => {
   let dir: ReturnType<typeof tempDir>;
   let h: Harness;
   const hash = new HashEmbeddingProvider();
-  const health = async () => (await h.call('index_health', {})).structuredContent as unknown as Health;
+  const health = () => callOk(h, 'index_health', {});
   const codes = async () => (await health()).reasons.map((r) => r.code);
   const raw = () => new Database(join(dir.path, 'memories.db'));
   const blob = (text: string) => Buffer.from(hash.embedOne(text).buffer);
@@ -72,19 +74,14 @@ describe('index health and repair', () => {
     db.close();
     assert.ok((await codes()).includes('missing_vectors'));
     assert.equal((await health()).status, 'degraded');
-    const dry = (await h.call('index_repair', { mode: 'sync', dry_run: true })).structuredContent as {
-      plan: { add: number };
-      after: unknown;
-    };
+    const dry = await callOk(h, 'index_repair', { mode: 'sync', dry_run: true });
     assert.equal(dry.plan.add, 1);
     assert.equal(dry.after, null, 'dry run changes nothing');
     assert.ok((await codes()).includes('missing_vectors'));
-    const fixed = (await h.call('index_repair', { mode: 'sync' })).structuredContent as { after: { missing: number } };
-    assert.equal(fixed.after.missing, 0);
+    const fixed = await callOk(h, 'index_repair', { mode: 'sync' });
+    assert.equal(fixed.after?.missing, 0);
     assert.equal((await health()).status, 'ok');
-    const found = (await h.call('memory_search', { query: 'restored from a backup', k: 1 })).structuredContent as {
-      results: { id: string }[];
-    };
+    const found = await callOk(h, 'memory_search', { query: 'restored from a backup', k: 1 });
     assert.equal(found.results[0]?.id, 'restored');
   });
 
@@ -141,11 +138,9 @@ describe('index health and repair', () => {
       assert.equal(r.isError, undefined, textOf(r));
     }
     await h.call('index_repair', { mode: 'rebuild' });
-    const r = (await h.call('index_health', {})).structuredContent as unknown as Health & {
-      index: { type: string; last_training_attempt: { outcome: string; reason: string } };
-    };
-    assert.equal(r.index.type, 'Flat');
-    assert.equal(r.index.last_training_attempt.outcome, 'refused');
+    const r = await callOk(h, 'index_health', {});
+    assert.equal(r.index?.type, 'Flat');
+    assert.equal(r.index?.last_training_attempt?.outcome, 'refused');
     assert.ok(
       r.reasons.some((x) => x.code === 'ivf_refused' && x.severity === 'degraded'),
       JSON.stringify(r.reasons),
@@ -235,9 +230,7 @@ describe('rebuild while serving', () => {
           // Give timers a turn, as a server with real sockets does: the lag monitor is one.
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
-        const result = (await rebuilding) as unknown as {
-          structuredContent: { after: { missing: number; extra: number; index_count: number } };
-        };
+        const result = output('index_repair', (await rebuilding) as CallToolResult);
         await new Promise((resolve) => setTimeout(resolve, 20));
         lag.disable();
         const maxMs = lag.max / 1e6;
@@ -247,8 +240,8 @@ describe('rebuild while serving', () => {
         t.diagnostic(
           `rebuild of 30,000 vectors (d=384): ${answered} searches answered meanwhile; max event-loop lag ${maxMs.toFixed(1)} ms`,
         );
-        assert.equal(result.structuredContent.after.index_count, 30_000);
-        assert.equal(result.structuredContent.after.missing + result.structuredContent.after.extra, 0);
+        assert.equal(result.after?.index_count, 30_000);
+        assert.equal(result.after!.missing + result.after!.extra, 0);
         assert.ok(answered >= 3, `searches were answered during the rebuild (${answered})`);
         assert.ok(progress.length > 10, 'progress was reported');
       } finally {

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
 import { spawnServer, statusOf, type ServerProcess } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
+import { callOk, output } from './helpers/tool-call.js';
 
 const words = [
   'amber',
@@ -48,8 +49,7 @@ async function assertEveryProcessFindsAll(procs: ServerProcess[], processes: num
   ).flat();
   for (const [n, proc] of procs.entries()) {
     for (let start = 0; start < all.length; start += 250) {
-      const r = await proc.call('memory_get', { ids: all.slice(start, start + 250) });
-      const got = r.structuredContent as { memories: unknown[]; missing: string[] };
+      const got = await callOk(proc, 'memory_get', { ids: all.slice(start, start + 250) });
       assert.deepEqual(got.missing, [], `process ${n} misses ids`);
     }
     // Search: every memory is the best match for its own text, from every process.
@@ -57,7 +57,7 @@ async function assertEveryProcessFindsAll(procs: ServerProcess[], processes: num
     for (let p = 0; p < processes; p++) {
       for (let i = 0; i < perProcess; i++) {
         const r = await proc.call('memory_search', { query: textOf(p, i), k: 1 });
-        const top = (r.structuredContent as { results: { id: string }[] }).results[0]?.id;
+        const top = output('memory_search', r).results[0]?.id;
         if (top !== `p${p}-m${i}`) misses.push(`p${p}-m${i} -> ${top}`);
       }
     }
@@ -83,7 +83,7 @@ describe('several server processes on one store', () => {
       const again = await spawnServer(dir.path);
       try {
         const found = await again.call('memory_search', { query: textOf(2, 299), k: 1 });
-        assert.equal((found.structuredContent as { results: { id: string }[] }).results[0]?.id, 'p2-m299');
+        assert.equal(output('memory_search', found).results[0]?.id, 'p2-m299');
         const s = await statusOf(again);
         assert.equal(s.store.total, 900);
         assert.equal(s.index.live, 900, 'index agrees with the store');

@@ -13,6 +13,7 @@ import { FakeOpenAI } from './helpers/fake-openai.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
 import { cliPath, spawnServer, statusOf } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
+import { callOk, output } from './helpers/tool-call.js';
 import { waitFor } from './helpers/wait.js';
 
 describe('timeouts', () => {
@@ -209,18 +210,14 @@ describe('circuit breaker', () => {
       for (let i = 0; i < 10; i++) api.script.push({ kind: 'status', status: 503 });
       for (let i = 0; i < 5; i++) await h.call('memory_store', { id: `b${i}`, text: `memory ${i}` });
       assert.equal(api.requests.length, 2, 'after two failures the provider is not called');
-      const s = (await h.call('backfill_status', {})).structuredContent as {
-        provider: { circuit: { state: string; consecutive_failures: number } };
-      };
-      assert.equal(s.provider.circuit.state, 'open');
+      const s = await callOk(h, 'backfill_status', {});
+      assert.equal(s.provider.circuit?.state, 'open');
       api.script.length = 0;
       await new Promise((r) => setTimeout(r, 700));
-      const run = (await h.call('backfill_run', { wait: true })).structuredContent as { run: { embedded: number } };
+      const run = await callOk(h, 'backfill_run', { wait: true });
       assert.equal(run.run.embedded, 5, 'after the cooldown the pending memories are embedded');
-      const after = (await h.call('backfill_status', {})).structuredContent as {
-        provider: { circuit: { state: string } };
-      };
-      assert.equal(after.provider.circuit.state, 'closed');
+      const after = await callOk(h, 'backfill_status', {});
+      assert.equal(after.provider.circuit?.state, 'closed');
     } finally {
       await h.close();
       await api.stop();
@@ -268,11 +265,8 @@ describe('graceful shutdown under load', () => {
       assert.equal((await again.call('memory_search', { query: 'provider', k: 1 })).isError, undefined);
       const s = await statusOf(again);
       assert.equal(s.index.last_open?.source, 'snapshot', 'the snapshot was written at shutdown');
-      const got = await again.call('memory_get', { ids: ['kept', 'pending', 'in-flight'] });
-      assert.deepEqual((got.structuredContent as { memories: { id: string }[] }).memories.map((m) => m.id).sort(), [
-        'kept',
-        'pending',
-      ]);
+      const got = await callOk(again, 'memory_get', { ids: ['kept', 'pending', 'in-flight'] });
+      assert.deepEqual(got.memories.map((m) => m.id).sort(), ['kept', 'pending']);
     } finally {
       await again.close();
       await api.stop();
@@ -330,11 +324,7 @@ describe('graceful shutdown under load', () => {
       try {
         for (const i of acked) {
           const r = await again.call('memory_get', { ids: Array.from({ length: 20 }, (_, j) => `s${i}-${j}`) });
-          assert.equal(
-            (r.structuredContent as { memories: unknown[] }).memories.length,
-            20,
-            `batch ${i} was acknowledged`,
-          );
+          assert.equal(output('memory_get', r).memories.length, 20, `batch ${i} was acknowledged`);
         }
         // memory_get does not need the index; a search waits until it has opened.
         assert.equal((await again.call('memory_search', { query: 'shutdown test', k: 1 })).isError, undefined);

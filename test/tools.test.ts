@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
 import { tempDir } from './helpers/tmp.js';
-
-type Structured = Record<string, unknown>;
-const structured = <T = Structured>(r: { structuredContent?: unknown }) => r.structuredContent as T;
+import { callOk, output } from './helpers/tool-call.js';
 
 describe('tools through a real MCP client (in-process)', () => {
   let h: Harness;
@@ -55,15 +53,12 @@ describe('tools through a real MCP client (in-process)', () => {
       namespace: 'alice',
     });
     assert.equal(stored.isError, undefined, textOf(stored));
-    const [id] = structured<{ ids: string[] }>(stored).ids;
+    const [id] = output('memory_store', stored).ids;
     assert.ok(id);
-    assert.deepEqual(structured<{ items: unknown[] }>(stored).items, [{ id, status: 'created', embedding: 'done' }]);
+    assert.deepEqual(output('memory_store', stored).items, [{ id, status: 'created', embedding: 'done' }]);
 
     const search = await h.call('memory_search', { query: 'peanuts allergy', namespace: 'alice' });
-    const s = structured<{
-      results: { id: string; score: number; tags: string[] }[];
-      provider: { name: string; kind: string };
-    }>(search);
+    const s = output('memory_search', search);
     assert.equal(s.results[0]?.id, id);
     assert.ok(s.results[0]!.score > 0.2);
     assert.deepEqual(s.results[0]!.tags, ['health', 'food']);
@@ -72,31 +67,22 @@ describe('tools through a real MCP client (in-process)', () => {
     assert.match(textOf(search), /lexical/);
 
     const got = await h.call('memory_get', { id });
-    const g = structured<{
-      memories: { text: string; metadata: unknown; embedding_status: string }[];
-      missing: string[];
-    }>(got);
+    const g = output('memory_get', got);
     assert.equal(g.memories[0]!.text, 'The user is allergic to peanuts');
     assert.deepEqual(g.memories[0]!.metadata, { source: 'chat', confidence: 0.9 });
     assert.equal(g.memories[0]!.embedding_status, 'done');
     assert.deepEqual(g.missing, []);
 
     const updated = await h.call('memory_update', { id, text: 'The user is allergic to shellfish', tags: ['health'] });
-    assert.equal(structured<{ reembedded: boolean }>(updated).reembedded, true);
-    const after = structured<{ results: { id: string }[] }>(
-      await h.call('memory_search', { query: 'shellfish', namespace: 'alice' }),
-    );
+    assert.equal(output('memory_update', updated).reembedded, true);
+    const after = await callOk(h, 'memory_search', { query: 'shellfish', namespace: 'alice' });
     assert.equal(after.results[0]?.id, id);
-    const old = structured<{ results: { id: string; score: number }[] }>(
-      await h.call('memory_search', { query: 'peanuts', namespace: 'alice', min_score: 0.3 }),
-    );
+    const old = await callOk(h, 'memory_search', { query: 'peanuts', namespace: 'alice', min_score: 0.3 });
     assert.equal(old.results.length, 0, 'the old text is no longer what the vector says');
 
     const deleted = await h.call('memory_delete', { id });
-    assert.deepEqual(structured(deleted), { deleted: [id], missing: [] });
-    const gone = structured<{ results: { id: string }[] }>(
-      await h.call('memory_search', { query: 'shellfish', namespace: 'alice' }),
-    );
+    assert.deepEqual(output('memory_delete', deleted), { deleted: [id], missing: [] });
+    const gone = await callOk(h, 'memory_search', { query: 'shellfish', namespace: 'alice' });
     assert.ok(!gone.results.some((r) => r.id === id), 'a deleted memory is never returned');
   });
 
@@ -123,7 +109,7 @@ describe('tools through a real MCP client (in-process)', () => {
       assert.equal(fresh.app.service.openIndex!.liveCount, 0);
       const r = await fresh.call('memory_search', { query: 'apple trees orchard', k: 5 });
       assert.equal(r.isError, undefined, textOf(r));
-      assert.equal(structured<{ results: unknown[] }>(r).results.length, 5);
+      assert.equal(output('memory_search', r).results.length, 5);
     } finally {
       await fresh.close();
       d.cleanup();
@@ -138,16 +124,12 @@ describe('tools through a real MCP client (in-process)', () => {
     }));
     const r = await h.call('memory_store', { items });
     assert.equal(r.isError, undefined, textOf(r));
-    assert.equal(structured<{ ids: string[] }>(r).ids.length, 30);
+    assert.equal(output('memory_store', r).ids.length, 30);
     const again = await h.call('memory_store', { id: 'batch-0', text: 'replaced text for batch zero' });
-    assert.deepEqual(structured<{ items: unknown[] }>(again).items, [
-      { id: 'batch-0', status: 'updated', embedding: 'done' },
-    ]);
-    const got = structured<{ memories: { text: string }[] }>(await h.call('memory_get', { id: 'batch-0' }));
+    assert.deepEqual(output('memory_store', again).items, [{ id: 'batch-0', status: 'updated', embedding: 'done' }]);
+    const got = await callOk(h, 'memory_get', { id: 'batch-0' });
     assert.equal(got.memories[0]!.text, 'replaced text for batch zero');
-    const many = structured<{ memories: unknown[]; missing: string[] }>(
-      await h.call('memory_get', { ids: ['batch-1', 'nope', 'batch-2'] }),
-    );
+    const many = await callOk(h, 'memory_get', { ids: ['batch-1', 'nope', 'batch-2'] });
     assert.equal(many.memories.length, 2);
     assert.deepEqual(many.missing, ['nope']);
   });
@@ -161,20 +143,18 @@ describe('tools through a real MCP client (in-process)', () => {
     }));
     await h.call('memory_store', { items: items.slice(0, 100) });
     await h.call('memory_store', { items: items.slice(100) });
-    const rare = structured<{ results: { id: string }[] }>(
-      await h.call('memory_search', { query: 'weekly planning notes', k: 3, filter: { project: 'rare' } }),
-    );
+    const rare = await callOk(h, 'memory_search', {
+      query: 'weekly planning notes',
+      k: 3,
+      filter: { project: 'rare' },
+    });
     assert.deepEqual(
       rare.results.map((r) => r.id),
       ['f-187'],
     );
-    const tagged = structured<{ results: { id: string }[] }>(
-      await h.call('memory_search', { query: 'weekly planning notes', k: 10, tags: ['milestone'] }),
-    );
+    const tagged = await callOk(h, 'memory_search', { query: 'weekly planning notes', k: 10, tags: ['milestone'] });
     assert.deepEqual(tagged.results.map((r) => r.id).sort(), ['f-0', 'f-100', 'f-150', 'f-50']);
-    const ns = structured<{ results: unknown[] }>(
-      await h.call('memory_search', { query: 'weekly planning notes', namespace: 'nobody' }),
-    );
+    const ns = await callOk(h, 'memory_search', { query: 'weekly planning notes', namespace: 'nobody' });
     assert.equal(ns.results.length, 0);
   });
 
@@ -223,13 +203,11 @@ describe('tools through a real MCP client (in-process)', () => {
     ];
     for (const [label, tool, args, message] of cases) {
       it(label, async () => {
-        const before = structured<{ memories: unknown[] }>(await h.call('memory_get', { ids: ['batch-1', 'batch-2'] }));
+        const before = await callOk(h, 'memory_get', { ids: ['batch-1', 'batch-2'] });
         const r = await h.call(tool, args);
         assert.equal(r.isError, true, `expected an error, got ${textOf(r)}`);
         assert.match(textOf(r), message);
-        const afterCall = structured<{ memories: unknown[] }>(
-          await h.call('memory_get', { ids: ['batch-1', 'batch-2'] }),
-        );
+        const afterCall = await callOk(h, 'memory_get', { ids: ['batch-1', 'batch-2'] });
         assert.deepEqual(afterCall, before, 'nothing stored was lost or changed');
       });
     }

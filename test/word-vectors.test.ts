@@ -14,6 +14,7 @@ import { MemoryError } from '../src/shared/errors.js';
 import { startHarness, testConfig } from './helpers/harness.js';
 import { cliPath } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
+import { callOk } from './helpers/tool-call.js';
 import { wordVectorsPackageDir } from './helpers/word-vectors-package.js';
 import { loadNounSynsets, sample } from './helpers/wordnet.js';
 
@@ -99,10 +100,7 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
           { id: 'stack', text: 'The backend is written in Go' },
         ],
       });
-      const r = (await h.call('memory_search', { query: 'nut allergy', k: 3 })).structuredContent as {
-        results: { id: string }[];
-        provider: { name: string; kind: string };
-      };
+      const r = await callOk(h, 'memory_search', { query: 'nut allergy', k: 3 });
       assert.equal(r.results[0]?.id, 'allergy');
       assert.equal(r.provider.name, 'word-vectors');
       assert.equal(r.provider.kind, 'semantic');
