@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { DROP_KEYWORD_SCHEMA } from '../src/store/sqlite/sqlite-keyword.js';
+import { SCHEMA_VERSION, SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { keywordTerms } from '../src/store/keyword-query.js';
 import { storeContract } from './helpers/store-contract.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -35,7 +37,7 @@ describe('sqlite store specifics', () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(db.pragma('user_version', { simple: true }), 2);
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     db.close();
     dir.cleanup();
   });
@@ -59,7 +61,8 @@ describe('sqlite store specifics', () => {
     // Back to the version-1 schema, as an older server left it.
     const v1 = new Database(path);
     v1.exec(
-      'DROP INDEX memories_embedded; CREATE INDEX memories_status ON memories (embedding_status, embedding_fingerprint);',
+      'DROP INDEX memories_embedded; CREATE INDEX memories_status ON memories (embedding_status, embedding_fingerprint);' +
+        DROP_KEYWORD_SCHEMA,
     );
     v1.pragma('user_version = 1');
     v1.close();
@@ -68,7 +71,7 @@ describe('sqlite store specifics', () => {
     assert.deepEqual(await store.embeddedIds('fp:2'), ['old']);
     await store.close();
     const db = new Database(path, { readonly: true });
-    assert.equal(db.pragma('user_version', { simple: true }), 2);
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     const plan = db
       .prepare(
         `EXPLAIN QUERY PLAN SELECT id FROM memories WHERE embedding_status = 'done' AND embedding_fingerprint = ? AND id > ? ORDER BY id`,
@@ -76,6 +79,101 @@ describe('sqlite store specifics', () => {
       .all('fp:2', '') as { detail: string }[];
     assert.match(plan.map((p) => p.detail).join(' '), /COVERING INDEX memories_embedded/);
     db.close();
+    dir.cleanup();
+  });
+
+  it('upgrades a database from before the keyword index: opening is instant, the old rows are indexed in steps', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'm.db');
+    const fresh = new SqliteStore(path);
+    await fresh.open();
+    const writes = Array.from({ length: 2500 }, (_, i) => ({
+      id: `old-${i}`,
+      namespace: i % 2 ? 'odd' : 'even',
+      text: i === 1234 ? 'the billing service is tracked in JIRA-4512' : `ordinary note number ${i}`,
+      metadata: {},
+      tags: i % 3 ? [] : ['third'],
+      embedding: null,
+    }));
+    await fresh.upsert(writes);
+    await fresh.close();
+    const v2 = new Database(path);
+    v2.exec(DROP_KEYWORD_SCHEMA);
+    v2.pragma('user_version = 2');
+    v2.close();
+
+    const store = new SqliteStore(path);
+    await store.open();
+    assert.deepEqual(await store.keyword.state(), { indexed: 0, total: 2500, building: true });
+    const jira = keywordTerms('JIRA-4512');
+    assert.deepEqual(await store.keyword.search(jira, 5, {}), [], 'not indexed yet');
+    // Written after the upgrade: indexed at once by the triggers, not twice by the fill.
+    await store.upsert([{ ...writes[0]!, id: 'new', text: 'a fresh note about JIRA-4512' }]);
+    await store.upsert([{ ...writes[7]!, text: 'note seven rewritten after the upgrade' }]);
+    let steps = 0;
+    while (await store.keyword.fillStep(1000)) steps++;
+    assert.equal(steps, 2);
+    assert.deepEqual(await store.keyword.state(), { indexed: 2501, total: 2501, building: false });
+    assert.deepEqual((await store.keyword.verify(5)).missing, 0);
+    assert.deepEqual((await store.keyword.search(jira, 5, {})).map((h) => h.id).sort(), ['new', 'old-1234']);
+    assert.deepEqual(
+      (await store.keyword.search(keywordTerms('rewritten'), 5, {})).map((h) => h.id),
+      ['old-7'],
+    );
+    const wanted = writes.filter((w, i) => w.namespace === 'odd' && w.tags.includes('third') && i !== 7).length;
+    assert.equal(
+      (await store.keyword.search(keywordTerms('ordinary note'), 3000, { namespace: 'odd', tags: ['third'] })).length,
+      wanted,
+      'filters apply inside the query, before the limit',
+    );
+    await store.close();
+    dir.cleanup();
+  });
+
+  it('a keyword index dropped by hand is recreated on open and refilled; damage is reported and reset repairs it', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'm.db');
+    const store = new SqliteStore(path);
+    await store.open();
+    await store.upsert(
+      Array.from({ length: 30 }, (_, i) => ({
+        id: `m${i}`,
+        namespace: 'default',
+        text: `memory number ${i} about hopper-7.corp.example.com`,
+        metadata: {},
+        tags: [],
+        embedding: null,
+      })),
+    );
+    await store.close();
+    const raw = new Database(path);
+    raw.exec('DROP TABLE memories_fts');
+    raw.close();
+    await store.open();
+    assert.equal((await store.keyword.state()).building, true);
+    assert.equal(
+      (
+        await store.upsert([
+          { id: 'after', namespace: 'default', text: 'written after', metadata: {}, tags: [], embedding: null },
+        ])
+      ).length,
+      1,
+    );
+    while (await store.keyword.fillStep(10));
+    assert.equal((await store.keyword.search(keywordTerms('hopper-7'), 50, {})).length, 30);
+    await store.close();
+
+    const damage = new Database(path);
+    damage.exec('DELETE FROM memories_fts WHERE rowid IN (SELECT rowid FROM memories LIMIT 5)');
+    damage.close();
+    await store.open();
+    const v = await store.keyword.verify(3);
+    assert.equal(v.missing, 5);
+    assert.equal(v.missingSample.length, 3);
+    await store.keyword.reset();
+    while (await store.keyword.fillStep(1000));
+    assert.deepEqual(await store.keyword.verify(3), { missing: 0, extra: 0, missingSample: [] });
+    await store.close();
     dir.cleanup();
   });
 

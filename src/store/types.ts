@@ -1,6 +1,7 @@
 // The store is the source of truth: text, metadata, tags, the embedding and the fingerprint
 // of the model that made it. Every change takes the next number of one monotonic sequence;
 // the search index is a view rebuilt or caught up from that sequence.
+import type { KeywordTerms } from './keyword-query.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type Metadata = { [key: string]: JsonValue };
@@ -127,6 +128,43 @@ export interface StoreStats {
   headSeq: number;
 }
 
+/** Which memories a search may return: filters the store applies itself. */
+export interface RecordFilter {
+  namespace?: string | undefined;
+  /** Every one of these tags. */
+  tags?: readonly string[] | undefined;
+}
+
+export interface KeywordHit {
+  id: string;
+  /** Higher is better (BM25, sign-flipped where the engine ranks lower-is-better). */
+  score: number;
+}
+
+export interface KeywordIndexState {
+  /** Memories the keyword index holds. */
+  indexed: number;
+  /** Memories in the store. */
+  total: number;
+  /** Memories written before the keyword index existed are still being added to it. */
+  building: boolean;
+}
+
+/** The keyword (full-text) index of the memories' text, kept in the same transaction as every write. */
+export interface KeywordIndex {
+  /** Memories matching any of the terms, best first, within the filter. */
+  search(terms: KeywordTerms, limit: number, filter: RecordFilter): Promise<KeywordHit[]>;
+  /** Memories matching every one of the identifiers (as phrases), best first. */
+  matchAll(identifiers: readonly string[], limit: number, filter: RecordFilter): Promise<KeywordHit[]>;
+  /** Indexes up to `max` memories written before the index existed; false once none is left. */
+  fillStep(max: number): Promise<boolean>;
+  state(): Promise<KeywordIndexState>;
+  /** Memories the index lacks and entries that belong to no memory (a sample of the first). */
+  verify(sample: number): Promise<{ missing: number; extra: number; missingSample: string[] }>;
+  /** Empties the index; fillStep then refills it from the store. */
+  reset(): Promise<void>;
+}
+
 export interface MemoryStore {
   readonly kind: string;
   /** Where the data lives, for logs. */
@@ -152,6 +190,8 @@ export interface MemoryStore {
   embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]>;
   /** Present when the store can embed nodes written by other tools (FalkorDB). */
   readonly foreign?: ForeignNodes;
+  /** The keyword channel of hybrid search. */
+  readonly keyword?: KeywordIndex;
 
   /** Changes after `afterSeq` in sequence order, at most `limit` events. */
   changesSince(afterSeq: number, limit: number): Promise<ChangePage>;

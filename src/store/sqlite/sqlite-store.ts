@@ -21,6 +21,7 @@ import type {
 import { contentHash } from '../content-hash.js';
 import { embeddingColumns } from '../embedding-state.js';
 import { statsFromCounts } from '../stats.js';
+import { KEYWORD_SCHEMA, SqliteKeywordIndex } from './sqlite-keyword.js';
 
 /** Ids per page when listing a whole model's embedded ids. */
 const ID_PAGE = 10_000;
@@ -53,7 +54,12 @@ const MIGRATIONS: readonly string[] = [
   // text and embedding. It serves every query the old one did.
   `CREATE INDEX memories_embedded ON memories (embedding_status, embedding_fingerprint, id);
    DROP INDEX memories_status;`,
+  // The keyword index (sqlite-keyword.ts); rows written before it are added by fillStep.
+  KEYWORD_SCHEMA,
 ];
+
+/** The schema version this code writes (PRAGMA user_version). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 interface Row {
   id: string;
@@ -86,6 +92,10 @@ export class SqliteStore implements MemoryStore {
   private db: Database.Database | undefined;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly busyTimeoutMs: number;
+  readonly keyword = new SqliteKeywordIndex(
+    () => this.conn,
+    (sql) => this.q(sql),
+  );
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.location = path;
@@ -102,6 +112,7 @@ export class SqliteStore implements MemoryStore {
     db.pragma('foreign_keys = ON');
     migrate(db);
     this.db = db;
+    this.keyword.heal();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,162 @@
+// The keyword index of the SQLite store: an FTS5 table kept by triggers in the same transaction
+// as every write to `memories`. Contentless (the text lives once, in `memories`) with
+// contentless_delete, so a trigger can delete a row by rowid without the old text. Tokenizer:
+// porter over unicode61 with diacritics folded, and no extra token characters: JIRA-4512 is the
+// tokens jira + 4512, which a quoted phrase matches as adjacent, so the ticket, its number and
+// hopper-7 inside hopper-7.corp.example.com are all findable; a sentence-final hostname is not
+// glued to its full stop; porter stemming lets "allergic to nuts" meet "nut allergy". Measured on
+// the retrieval bench's sets against unicode61, tokenchars '-_.' and trigram (README).
+//
+// Databases from before the keyword index get it by a migration that creates the table and its
+// triggers at once (new writes are indexed from then on) and leaves the older rows to fillStep,
+// which the server runs in the background in small transactions: the handshake never waits.
+import type Database from 'better-sqlite3';
+import { fts5Phrase, type KeywordTerms } from '../keyword-query.js';
+import type { KeywordHit, KeywordIndex, KeywordIndexState, RecordFilter } from '../types.js';
+
+/** Creates the FTS table, its triggers and the fill marker (run by the migration, and on open if the table was dropped). */
+export const KEYWORD_SCHEMA = `
+  CREATE VIRTUAL TABLE memories_fts USING fts5(
+    text, content = '', contentless_delete = 1, tokenize = 'porter unicode61 remove_diacritics 2');
+  CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts (rowid, text) VALUES (new.rowid, new.text);
+  END;
+  CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+    DELETE FROM memories_fts WHERE rowid = old.rowid;
+  END;
+  CREATE TRIGGER memories_fts_update AFTER UPDATE OF text ON memories WHEN old.text IS NOT new.text BEGIN
+    DELETE FROM memories_fts WHERE rowid = old.rowid;
+    INSERT INTO memories_fts (rowid, text) VALUES (new.rowid, new.text);
+  END;
+  CREATE TABLE IF NOT EXISTS keyword_fill (id INTEGER PRIMARY KEY CHECK (id = 1), next_rowid INTEGER NOT NULL) STRICT;
+  INSERT OR REPLACE INTO keyword_fill (id, next_rowid) SELECT 1, 0 WHERE EXISTS (SELECT 1 FROM memories);`;
+
+/** Removes the keyword index (heal recreates it; tests use it to make a database of the schema before it). */
+export const DROP_KEYWORD_SCHEMA = `
+  DROP TRIGGER IF EXISTS memories_fts_insert; DROP TRIGGER IF EXISTS memories_fts_delete;
+  DROP TRIGGER IF EXISTS memories_fts_update; DROP TABLE IF EXISTS memories_fts; DROP TABLE IF EXISTS keyword_fill;`;
+
+export class SqliteKeywordIndex implements KeywordIndex {
+  constructor(
+    private readonly db: () => Database.Database,
+    private readonly q: (sql: string) => Database.Statement,
+  ) {}
+
+  /** Recreates the keyword index when its table or a trigger is missing (dropped by hand); true when it did. */
+  heal(): boolean {
+    const objects = this.db()
+      .prepare(
+        `SELECT count(*) AS n FROM sqlite_master WHERE name IN
+           ('memories_fts', 'memories_fts_insert', 'memories_fts_delete', 'memories_fts_update')`,
+      )
+      .get() as { n: number };
+    if (objects.n === 4) return false;
+    this.db()
+      .transaction(() => this.db().exec(DROP_KEYWORD_SCHEMA + KEYWORD_SCHEMA))
+      .immediate();
+    return true;
+  }
+
+  async search(terms: KeywordTerms, limit: number, filter: RecordFilter): Promise<KeywordHit[]> {
+    if (terms.terms.length === 0) return [];
+    return this.run(terms.terms.map(fts5Phrase).join(' OR '), limit, filter);
+  }
+
+  async matchAll(identifiers: readonly string[], limit: number, filter: RecordFilter): Promise<KeywordHit[]> {
+    if (identifiers.length === 0) return [];
+    return this.run(identifiers.map(fts5Phrase).join(' AND '), limit, filter);
+  }
+
+  private run(match: string, limit: number, filter: RecordFilter): KeywordHit[] {
+    const tags = filter.tags ?? [];
+    const params: Record<string, unknown> = { match, limit };
+    if (filter.namespace === undefined && tags.length === 0) {
+      // No filter: FTS5 ranks and cuts by itself; only the best `limit` rows are joined.
+      return this.q(
+        `SELECT m.id AS id, -f.rank AS score
+           FROM (SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH @match ORDER BY rank LIMIT @limit) f
+           JOIN memories m ON m.rowid = f.rowid ORDER BY f.rank`,
+      ).all(params) as KeywordHit[];
+    }
+    // Filters inside the query, before the limit: a filter never hides a match.
+    const where = [];
+    if (filter.namespace !== undefined) {
+      where.push('m.namespace = @namespace');
+      params['namespace'] = filter.namespace;
+    }
+    tags.forEach((tag, i) => {
+      where.push(`EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = @tag${i})`);
+      params[`tag${i}`] = tag;
+    });
+    return this.q(
+      `SELECT m.id AS id, -bm25(memories_fts) AS score FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid
+         WHERE memories_fts MATCH @match AND ${where.join(' AND ')}
+         ORDER BY bm25(memories_fts) LIMIT @limit`,
+    ).all(params) as KeywordHit[];
+  }
+
+  async fillStep(max: number): Promise<boolean> {
+    const db = this.db();
+    return db
+      .transaction(() => {
+        const state = this.q('SELECT next_rowid FROM keyword_fill WHERE id = 1').get() as
+          { next_rowid: number } | undefined;
+        if (!state) return false;
+        const from = state.next_rowid;
+        const to = from + max;
+        // Rows written since the index exists are indexed by the triggers already: skipped here.
+        this.q(
+          `INSERT INTO memories_fts (rowid, text)
+             SELECT rowid, text FROM memories WHERE rowid >= @from AND rowid < @to
+               AND rowid NOT IN (SELECT rowid FROM memories_fts WHERE rowid >= @from AND rowid < @to)`,
+        ).run({ from, to });
+        const last = (this.q('SELECT max(rowid) AS r FROM memories').get() as { r: number | null }).r ?? 0;
+        if (to > last) {
+          this.q('DELETE FROM keyword_fill WHERE id = 1').run();
+          return false;
+        }
+        this.q('UPDATE keyword_fill SET next_rowid = ? WHERE id = 1').run(to);
+        return true;
+      })
+      .immediate();
+  }
+
+  async state(): Promise<KeywordIndexState> {
+    return {
+      indexed: (this.q('SELECT count(*) AS n FROM memories_fts').get() as { n: number }).n,
+      total: (this.q('SELECT count(*) AS n FROM memories').get() as { n: number }).n,
+      building: this.q('SELECT 1 FROM keyword_fill WHERE id = 1').get() !== undefined,
+    };
+  }
+
+  async verify(sample: number): Promise<{ missing: number; extra: number; missingSample: string[] }> {
+    const missing = (
+      this.q('SELECT count(*) AS n FROM memories WHERE rowid NOT IN (SELECT rowid FROM memories_fts)').get() as {
+        n: number;
+      }
+    ).n;
+    const extra = (
+      this.q('SELECT count(*) AS n FROM memories_fts WHERE rowid NOT IN (SELECT rowid FROM memories)').get() as {
+        n: number;
+      }
+    ).n;
+    const missingSample =
+      missing === 0
+        ? []
+        : (this.q('SELECT id FROM memories WHERE rowid NOT IN (SELECT rowid FROM memories_fts) LIMIT ?')
+            .pluck()
+            .all(sample) as string[]);
+    return { missing, extra, missingSample };
+  }
+
+  async reset(): Promise<void> {
+    this.db()
+      .transaction(() => {
+        this.q(`INSERT INTO memories_fts (memories_fts) VALUES ('delete-all')`).run();
+        this.q(
+          'INSERT OR REPLACE INTO keyword_fill (id, next_rowid) SELECT 1, 0 WHERE EXISTS (SELECT 1 FROM memories)',
+        ).run();
+      })
+      .immediate();
+  }
+}
