@@ -6,6 +6,7 @@ import type { Config } from './config/settings.js';
 import { createEmbeddingProvider, createProviderFor } from './embeddings/create-provider.js';
 import type { EmbeddingProvider } from './embeddings/types.js';
 import { BackfillJob } from './backfill/backfill-job.js';
+import { KeywordFill } from './backfill/keyword-fill.js';
 import { CallTracker } from './shared/call-tracker.js';
 import { CircuitBreakerProvider } from './embeddings/circuit-breaker.js';
 import type { ServerDeps } from './server/create-server.js';
@@ -31,6 +32,8 @@ export interface App {
   notifier: Notifier;
   /** Tool calls in flight (drained on close). */
   calls: CallTracker;
+  /** Adds memories stored before the keyword index existed to it (started by start()). */
+  keywordFill: KeywordFill | undefined;
   /** The embedding provider's circuit breaker (`embedder` is wrapped in it). */
   breaker: CircuitBreakerProvider;
   /** Everything createServer needs, for one more session. */
@@ -86,6 +89,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     onPending: () => backfill.kick(1000),
     openPrevious: (current) => openPreviousModel(config, store, current.fingerprint, logger),
   });
+  const keywordFill = store.keyword ? new KeywordFill(store.keyword, logger) : undefined;
   const backfill = new BackfillJob({
     store,
     embedder,
@@ -119,6 +123,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     backfill,
     notifier,
     calls,
+    keywordFill,
     breaker,
     serverDeps(logger2: Logger) {
       return {
@@ -141,6 +146,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       if (started) return;
       started = true;
       backfill.start();
+      keywordFill?.start();
       service
         .ready()
         .then(() => backfill.kick(0, 'startup'))
@@ -158,6 +164,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       }
       await closeTransport?.();
       await backfill.stop();
+      await keywordFill?.stop();
       loop.stop();
       await service.close();
       await store.close();

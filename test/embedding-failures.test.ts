@@ -26,7 +26,8 @@ describe('provider failures and model changes lose nothing', () => {
     assert.deepEqual(api.unexpected, []);
   });
 
-  const ids = async (query: string) => (await callOk(h!, 'memory_search', { query })).results.map((r) => r.id);
+  const ids = async (query: string) =>
+    (await callOk(h!, 'memory_search', { query, mode: 'semantic' })).results.map((r) => r.id);
 
   it('keeps a memory stored while the provider fails as pending, and makes it searchable when it recovers', async () => {
     h = await startHarness(testConfig(dir.path, openaiEnv()));
@@ -39,6 +40,11 @@ describe('provider failures and model changes lose nothing', () => {
     const got = await callOk(h, 'memory_get', { id: 'm1' });
     assert.equal(got.memories[0]!.embedding_status, 'pending');
     assert.match(got.memories[0]!.embedding_error ?? '', /503/);
+    // Not embedded yet, but found by keyword at once (the default hybrid search).
+    const hybrid = await callOk(h, 'memory_search', { query: 'deploy key' });
+    assert.equal(hybrid.results[0]?.id, 'm1');
+    assert.equal(hybrid.results[0]!.semantic, undefined);
+    assert.equal(hybrid.results[0]!.keyword?.rank, 1);
     // The backfill job retries (kicked one second after the failed write).
     try {
       await waitFor(async () => (await ids('deploy key rotates')).includes('m1'), 10_000, 'm1 to become searchable');
@@ -87,13 +93,13 @@ describe('provider failures and model changes lose nothing', () => {
       items: Array.from({ length: 20 }, (_, i) => ({ id: `k${i}`, text: `knowledge item ${i} about gardening` })),
     });
     const before = await callOk(h, 'memory_search', { query: 'gardening' });
-    assert.equal(before.provider.name, 'hash');
+    assert.equal(before.provider?.name, 'hash');
     await h.close();
 
     h = await startHarness(testConfig(dir.path, openaiEnv()));
     await waitFor(async () => (await ids('gardening')).length === 10, 10_000, 're-embedded memories to be searchable');
     const after = await callOk(h, 'memory_search', { query: 'gardening', k: 50 });
-    assert.equal(after.provider.fingerprint, 'openai:text-embedding-3-small:32');
+    assert.equal(after.provider?.fingerprint, 'openai:text-embedding-3-small:32');
     assert.equal(after.results.length, 20);
     const embeddedTexts = api.requests.flatMap((r) => r.input);
     for (let i = 0; i < 20; i++) assert.ok(embeddedTexts.includes(`knowledge item ${i} about gardening`));
@@ -123,7 +129,7 @@ describe('provider failures and model changes lose nothing', () => {
     );
     await h.app.service.ready();
     const during = await callOk(h, 'memory_search', { query: 'gardening', k: 5 });
-    assert.equal(during.provider.fingerprint, 'openai:text-embedding-3-small:32');
+    assert.equal(during.provider?.fingerprint, 'openai:text-embedding-3-small:32');
     assert.deepEqual(
       { ...during.migration, done: undefined },
       {
@@ -184,10 +190,22 @@ describe('provider failures and model changes lose nothing', () => {
   it('reports search as unavailable with a hint while the provider cannot be reached', async () => {
     h = await startHarness(testConfig(dir.path, openaiEnv()));
     await h.app.service.ready();
+    await h.call('memory_store', { id: 'kept', text: 'anything worth keeping' });
     api.script.push({ kind: 'status', status: 401 });
-    const r = await h.call('memory_search', { query: 'anything' });
+    const r = await h.call('memory_search', { query: 'anything', mode: 'semantic' });
     assert.equal(r.isError, true);
     assert.match(textOf(r), /401.*OPENAI_API_KEY/);
+    // Hybrid (the default) answers from the keyword channel meanwhile, and says why.
+    api.script.push({ kind: 'status', status: 401 });
+    const hybrid = await h.call('memory_search', { query: 'anything' });
+    const out = output('memory_search', hybrid);
+    assert.deepEqual(
+      out.results.map((x) => x.id),
+      ['kept'],
+    );
+    assert.equal(out.provider, null, 'no provider label on scores it did not make');
+    assert.match(out.notes?.join(' ') ?? '', /semantic channel unavailable.*401.*keyword results only/);
+    assert.match(textOf(hybrid), /Note: semantic channel unavailable/);
     const ok = await h.call('memory_search', { query: 'anything' });
     assert.equal(ok.isError, undefined, 'the server kept running and answers the next call');
   });

@@ -64,6 +64,24 @@ describe('index health and repair', () => {
     assert.equal(r.recall?.recall_at_10, 1);
   });
 
+  it('a damaged keyword index turns it degraded; repair "sync" rebuilds it and keyword search finds everything again', async () => {
+    const db = raw();
+    db.exec('DELETE FROM memories_fts WHERE rowid IN (SELECT rowid FROM memories LIMIT 1)');
+    db.close();
+    const r = await health();
+    assert.ok(
+      r.reasons.some((x) => x.code === 'keyword_index_mismatch'),
+      JSON.stringify(r.reasons),
+    );
+    assert.equal(r.keyword?.missing_count, 1);
+    assert.equal(r.status, 'degraded');
+    const repaired = output('index_repair', await h.call('index_repair', { mode: 'sync' }));
+    assert.deepEqual(repaired.keyword, { missing: 1, extra: 0, rebuilt: true });
+    assert.equal((await health()).status, 'ok');
+    const found = await callOk(h, 'memory_search', { query: 'health check memory', mode: 'keyword', k: 50 });
+    assert.equal(found.results.length, 20);
+  });
+
   it('missing vectors turn it degraded; repair "sync" adds them', async () => {
     const db = raw();
     // A row restored from an old backup: embedded, but below the sequence the index already applied.

@@ -60,10 +60,12 @@ describe('tools through a real MCP client (in-process)', () => {
     const search = await h.call('memory_search', { query: 'peanuts allergy', namespace: 'alice' });
     const s = output('memory_search', search);
     assert.equal(s.results[0]?.id, id);
-    assert.ok(s.results[0]!.score > 0.2);
+    assert.equal(s.mode, 'hybrid');
+    assert.ok(s.results[0]!.semantic!.score > 0.2, 'cosine in the semantic channel');
+    assert.equal(s.results[0]!.keyword?.rank, 1, 'first in the keyword channel too');
     assert.deepEqual(s.results[0]!.tags, ['health', 'food']);
-    assert.equal(s.provider.name, 'hash');
-    assert.equal(s.provider.kind, 'lexical');
+    assert.equal(s.provider?.name, 'hash');
+    assert.equal(s.provider?.kind, 'lexical');
     assert.match(textOf(search), /lexical/);
 
     const got = await h.call('memory_get', { id });

@@ -102,8 +102,8 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
       });
       const r = await callOk(h, 'memory_search', { query: 'nut allergy', k: 3 });
       assert.equal(r.results[0]?.id, 'allergy');
-      assert.equal(r.provider.name, 'word-vectors');
-      assert.equal(r.provider.kind, 'semantic');
+      assert.equal(r.provider?.name, 'word-vectors');
+      assert.equal(r.provider?.kind, 'semantic');
     } finally {
       await h.close();
       dir.cleanup();

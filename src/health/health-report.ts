@@ -52,6 +52,17 @@ export const HealthReportSchema = z.object({
     index_bytes: z.number(),
   }),
   event_loop: z.object({ p50_ms: z.number(), p99_ms: z.number(), max_ms: z.number() }),
+  keyword: z
+    .object({
+      indexed: z.number(),
+      total: z.number(),
+      building: z.boolean(),
+      missing_count: z.number(),
+      extra_count: z.number(),
+      missing_sample: z.array(z.string()),
+    })
+    .nullable()
+    .describe('the keyword index against the store'),
 });
 export type HealthReport = z.infer<typeof HealthReportSchema>;
 export type HealthReason = z.infer<typeof ReasonSchema>;
@@ -202,6 +213,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
           : ''),
     );
   }
+  const keyword = await keywordHealth(service, add);
   if (stats.pending > 0)
     add('pending_embeddings', 'degraded', `${stats.pending} memories wait for an embedding (backfill_status)`);
   if (stats.failed > 0)
@@ -250,5 +262,38 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
       index_bytes: indexBytes,
     },
     event_loop: loop,
+    keyword,
+  };
+}
+
+/** The keyword index against the store: building (degraded until done), missing or extra entries (repair fixes). */
+async function keywordHealth(
+  service: MemoryService,
+  add: (code: string, severity: HealthReason['severity'], message: string) => void,
+): Promise<HealthReport['keyword']> {
+  const keyword = service.store.keyword;
+  if (!keyword) return null;
+  const state = await keyword.state();
+  const v = await keyword.verify(20);
+  if (state.building) {
+    add(
+      'keyword_index_building',
+      'degraded',
+      `the keyword index is adding memories stored before it existed: ${state.indexed} of ${state.total} so far`,
+    );
+  } else if (v.missing > 0 || v.extra > 0) {
+    add(
+      'keyword_index_mismatch',
+      v.missing > 0.1 * Math.max(1, state.total) ? 'failing' : 'degraded',
+      `the keyword index lacks ${v.missing} memories and holds ${v.extra} entries of none (index_repair mode "sync" rebuilds it)`,
+    );
+  }
+  return {
+    indexed: state.indexed,
+    total: state.total,
+    building: state.building,
+    missing_count: v.missing,
+    extra_count: v.extra,
+    missing_sample: v.missingSample,
   };
 }

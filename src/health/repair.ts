@@ -1,5 +1,6 @@
 // index_repair and `vector-memory-mcp repair`: verify, sync or rebuild the search index from
 // the store (the store itself is never changed).
+import { setImmediate as turn } from 'node:timers/promises';
 import { MemoryError } from '../shared/errors.js';
 import type { VerifyReport } from '../index/index-manager.js';
 import type { MemoryService } from '../memory/memory-service.js';
@@ -8,6 +9,8 @@ export type RepairMode = 'verify' | 'sync' | 'rebuild';
 
 /** Rebuild speed assumed before one was measured on this machine (vectors per ms). */
 const DEFAULT_REBUILD_RATE = 50;
+/** Memories per keyword-index transaction when rebuilding it. */
+const KEYWORD_STEP = 5000;
 
 export interface Counts {
   store_count: number;
@@ -22,6 +25,8 @@ export interface RepairResult {
   before: Counts;
   plan: { add: number; drop: number; rebuild_vectors: number; estimated_ms: number };
   after: Counts | null;
+  /** The keyword index before, and whether the repair rebuilt it (sync: when it disagreed; rebuild: always). */
+  keyword: { missing: number; extra: number; rebuilt: boolean } | null;
   ms: number;
 }
 
@@ -61,7 +66,33 @@ export async function runRepair(
       hint: 'run index_repair with mode "rebuild"',
     });
   }
-  return { mode, dry_run: dryRun, before: counts(before), plan, after, ms: Date.now() - started };
+  const keyword = await repairKeyword(service, mode, dryRun);
+  return { mode, dry_run: dryRun, before: counts(before), plan, after, keyword, ms: Date.now() - started };
+}
+
+/** The keyword index is rebuilt from the store (emptied, then refilled in steps) when sync finds it wrong, or on rebuild. */
+async function repairKeyword(
+  service: MemoryService,
+  mode: RepairMode,
+  dryRun: boolean,
+): Promise<RepairResult['keyword']> {
+  const keyword = service.store.keyword;
+  if (!keyword) return null;
+  const { missing, extra } = await keyword.verify(0);
+  const rebuild = !dryRun && (mode === 'rebuild' || (mode === 'sync' && missing + extra > 0));
+  if (rebuild) {
+    await keyword.reset();
+    while (await keyword.fillStep(KEYWORD_STEP)) await turn();
+    const left = await keyword.verify(0);
+    if (left.missing > 0 || left.extra > 0) {
+      throw new MemoryError(
+        'STORE_FAILED',
+        `the keyword index still lacks ${left.missing} and holds ${left.extra} extra after a rebuild`,
+        { hint: 'check the server log; the database may be damaged' },
+      );
+    }
+  }
+  return { missing, extra, rebuilt: rebuild };
 }
 
 export function describeRepair(r: RepairResult): string {
@@ -69,6 +100,9 @@ export function describeRepair(r: RepairResult): string {
     `${r.mode}${r.dry_run ? ' (dry run)' : ''}: store ${r.before.store_count}, index ${r.before.index_count}, ` +
     `${r.before.missing} missing, ${r.before.extra} extra` +
     (r.after ? `; after: ${r.after.missing} missing, ${r.after.extra} extra` : '') +
-    (r.mode !== 'verify' ? `; plan: +${r.plan.add} -${r.plan.drop}, about ${r.plan.estimated_ms} ms` : '')
+    (r.mode !== 'verify' ? `; plan: +${r.plan.add} -${r.plan.drop}, about ${r.plan.estimated_ms} ms` : '') +
+    (r.keyword
+      ? `; keyword index: ${r.keyword.missing} missing, ${r.keyword.extra} extra${r.keyword.rebuilt ? ', rebuilt' : ''}`
+      : '')
   );
 }

@@ -9,13 +9,21 @@ import { EmbeddingError, MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { MemoryRecord, MemoryStore } from '../store/types.js';
 import { ModelMigration, type MigrationStatus, type PreviousModel } from './model-migration.js';
-import { searchIndexes, type SearchHit, type SearchParams } from './search-flow.js';
-import { InputRules } from './validation.js';
+import { keywordTerms } from '../store/keyword-query.js';
+import {
+  fuseHybrid,
+  keywordRanking,
+  semanticRanking,
+  type SearchHit,
+  type SearchMode,
+  type SearchParams,
+} from './search-flow.js';
+import { InputRules, invalid } from './validation.js';
 import { WriteFlow, type StoreItem, type StoreOutcome, type UpdateParams, type WriteOptions } from './write-flow.js';
 
 export { DEFAULT_NAMESPACE } from './validation.js';
 export type { MigrationStatus, PreviousModel } from './model-migration.js';
-export type { SearchHit, SearchParams } from './search-flow.js';
+export type { SearchHit, SearchMode, SearchParams } from './search-flow.js';
 export type { StoreItem, StoredItem, StoreOutcome, UpdateParams } from './write-flow.js';
 
 export interface ProviderInfo {
@@ -28,7 +36,11 @@ export interface ProviderInfo {
 
 export interface SearchOutcome {
   hits: SearchHit[];
-  provider: ProviderInfo;
+  mode: SearchMode;
+  /** The provider whose vectors ranked the semantic channel; null when that channel did not answer. */
+  provider: ProviderInfo | null;
+  /** What limited this answer (a channel unavailable, the keyword index still building). */
+  notes: string[];
   /** Candidates examined to satisfy the filters. */
   examined: number;
   /** Set while a model change is in progress. */
@@ -51,6 +63,9 @@ export interface MemoryServiceDeps {
 export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
+
+/** Each channel's candidates in a hybrid search, at least (4k when that is more). */
+const HYBRID_DEPTH = 40;
 
 /** After a failed open, calls fail at once with the same reason for this long before opening is retried. */
 const RETRY_OPEN_MS = 5000;
@@ -161,14 +176,56 @@ export class MemoryService {
   async search(params: SearchParams, options: CallOptions = {}): Promise<SearchOutcome> {
     const k = this.rules.k(params.k ?? 10);
     this.rules.query(params.query);
-    const index = await this.ready();
-    const { hits, examined } = await searchIndexes(
-      { store: this.store, embedder: this.embedder, index, previous: this.migration.previous },
-      { ...params, k },
-      options.signal,
-    );
+    const mode = params.mode ?? 'hybrid';
+    const keyword = this.store.keyword;
+    const notes: string[] = [];
+    if (mode !== 'semantic' && !keyword) {
+      if (mode === 'keyword') {
+        throw invalid(`the ${this.store.kind} store has no keyword index`, 'use mode "semantic"');
+      }
+      notes.push(`the ${this.store.kind} store has no keyword index: semantic results only`);
+    }
+    if (keyword && mode !== 'semantic' && (await keyword.building())) {
+      notes.push('the keyword index is still adding memories stored before it existed (index_health shows progress)');
+    }
+    const terms = keywordTerms(params.query);
+    // Each channel ranks deeper than k when fused: a memory ranked 30th by one and 3rd by the other belongs in the top 10.
+    const depth = mode === 'hybrid' ? Math.min(Math.max(4 * k, HYBRID_DEPTH), this.deps.limits.maxK * 4) : k;
+
+    let semantic: { hits: SearchHit[]; examined: number } | undefined;
+    let provider: ProviderInfo | null = null;
+    if (mode !== 'keyword') {
+      try {
+        const index = await this.ready();
+        semantic = await semanticRanking(
+          { store: this.store, embedder: this.embedder, index, previous: this.migration.previous },
+          { ...params, k: depth },
+          options.signal,
+        );
+        provider = this.providerInfo();
+      } catch (err) {
+        // Hybrid keeps answering from the keyword channel while the provider or the index cannot.
+        if (mode === 'semantic' || !keyword || options.signal?.aborted) throw err;
+        notes.push(`semantic channel unavailable (${errorMessage(err)}): keyword results only`);
+      }
+    }
+    let hits: SearchHit[];
+    let examined = semantic?.examined ?? 0;
+    if (mode === 'semantic' || !keyword) {
+      hits = semantic?.hits.slice(0, k) ?? [];
+    } else {
+      const found = await keywordRanking(keyword, this.store, params, terms, depth);
+      examined += found.examined;
+      if (mode === 'keyword') {
+        hits = found.hits;
+      } else {
+        const filter = { namespace: params.namespace, tags: params.tags };
+        const promoted = new Set((await keyword.matchAll(terms.identifiers, depth, filter)).map((h) => h.id));
+        hits = fuseHybrid(semantic?.hits ?? [], found.hits, promoted, k);
+      }
+    }
     const migration = this.migration.current;
-    return { hits, provider: this.providerInfo(), examined, ...(migration ? { migration } : {}) };
+    return { hits, mode, provider, notes, examined, ...(migration && provider ? { migration } : {}) };
   }
 
   /** Where a model change stands (undefined when none is in progress). */

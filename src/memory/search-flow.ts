@@ -1,19 +1,26 @@
-// The search flow: embed the query, take candidates from the index, load them from the store
-// (the source of truth) and apply the filters. With filters it asks the index for more than k
-// and widens until k pass or the whole index was examined, so a filter never hides a match.
-// During a model change the previous model's index is searched too and the two rankings are
-// merged by reciprocal rank fusion.
+// The search flow. Two channels rank memories: semantic (embed the query, nearest vectors in the
+// index) and keyword (the store's full-text index, BM25). Each loads its candidates from the
+// store (the source of truth) and applies the filters; with filters a channel asks for more than
+// it needs and widens until enough pass or nothing is left, so a filter never hides a match.
+// Hybrid (the default) merges the two rankings by reciprocal rank fusion and puts first the
+// memories that hold every identifier of the query (ticket codes, hostnames, versions, names),
+// which vectors cannot tell apart. During a model change the semantic channel is itself the
+// fusion of the previous and the new model's indexes.
 import type { EmbeddingProvider } from '../embeddings/types.js';
 import type { Hit, IndexManager } from '../index/index-manager.js';
 import { MemoryError, errorMessage } from '../shared/errors.js';
-import type { JsonValue, MemoryRecord, MemoryStore } from '../store/types.js';
+import type { KeywordTerms } from '../store/keyword-query.js';
+import type { JsonValue, KeywordIndex, MemoryRecord, MemoryStore } from '../store/types.js';
 import type { PreviousModel } from './model-migration.js';
 
 /** Reciprocal rank fusion constant (the usual 60). */
 const RRF_K = 60;
 
+export type SearchMode = 'hybrid' | 'semantic' | 'keyword';
+
 export interface SearchParams {
   query: string;
+  mode?: SearchMode | undefined;
   k?: number | undefined;
   namespace?: string | undefined;
   tags?: string[] | undefined;
@@ -21,9 +28,20 @@ export interface SearchParams {
   minScore?: number | undefined;
 }
 
+/** Where a result stood in one channel: its rank (1 = best) and that channel's score. */
+export interface ChannelRank {
+  rank: number;
+  score: number;
+}
+
 export interface SearchHit {
   record: MemoryRecord;
+  /** The mode's score: cosine (semantic), BM25 (keyword) or the fused score (hybrid). */
   score: number;
+  semantic?: ChannelRank;
+  keyword?: ChannelRank;
+  /** Holds every identifier of the query (hybrid puts these first). */
+  promoted?: boolean;
 }
 
 export interface SearchDeps {
@@ -33,7 +51,8 @@ export interface SearchDeps {
   previous: PreviousModel | undefined;
 }
 
-export async function searchIndexes(
+/** The semantic channel: the best `k` memories by cosine that pass the filters. */
+export async function semanticRanking(
   deps: SearchDeps,
   params: SearchParams & { k: number },
   signal?: AbortSignal,
@@ -72,6 +91,69 @@ export async function searchIndexes(
     signal,
   );
   return { hits: fuseByRank([old.hits, current.hits], k), examined: current.examined + old.examined };
+}
+
+/**
+ * The keyword channel: the best `k` memories by BM25 that pass the filters. Namespace and tags
+ * are applied by the store inside its query; metadata equality here, widening the store's limit
+ * until `k` pass or the matches run out.
+ */
+export async function keywordRanking(
+  keyword: KeywordIndex,
+  store: MemoryStore,
+  params: SearchParams,
+  terms: KeywordTerms,
+  k: number,
+): Promise<{ hits: SearchHit[]; examined: number }> {
+  const storeFilter = { namespace: params.namespace, tags: params.tags };
+  const accept = filterOf(params).test;
+  const metadataFiltered = Object.keys(params.filter ?? {}).length > 0;
+  let limit = metadataFiltered ? Math.max(k * 4, 50) : k;
+  for (;;) {
+    const found = await keyword.search(terms, limit, storeFilter);
+    const records = new Map((await store.get(found.map((h) => h.id))).map((r) => [r.id, r]));
+    const hits: SearchHit[] = [];
+    for (const h of found) {
+      const r = records.get(h.id);
+      if (!r || !accept(r)) continue;
+      hits.push({ record: r, score: h.score, keyword: { rank: hits.length + 1, score: h.score } });
+      if (hits.length === k) break;
+    }
+    if (hits.length >= k || found.length < limit) return { hits, examined: found.length };
+    limit *= 4;
+  }
+}
+
+/**
+ * Hybrid: the two rankings merged by reciprocal rank fusion (1 / (60 + rank) from each channel a
+ * memory appears in), then the memories holding every identifier of the query moved to the top
+ * in fused order. Each hit keeps its rank and score in both channels.
+ */
+export function fuseHybrid(
+  semantic: readonly SearchHit[],
+  keyword: readonly SearchHit[],
+  promoted: ReadonlySet<string>,
+  k: number,
+): SearchHit[] {
+  const fused = new Map<string, SearchHit>();
+  const add = (list: readonly SearchHit[], channel: 'semantic' | 'keyword') => {
+    list.forEach((hit, i) => {
+      const rank: ChannelRank = { rank: i + 1, score: hit[channel]?.score ?? hit.score };
+      const seen = fused.get(hit.record.id);
+      const rrf = 1 / (RRF_K + i + 1);
+      if (seen) {
+        seen.score += rrf;
+        seen[channel] = rank;
+      } else {
+        fused.set(hit.record.id, { record: hit.record, score: rrf, [channel]: rank });
+      }
+    });
+  };
+  add(semantic, 'semantic');
+  add(keyword, 'keyword');
+  const all = [...fused.values()].sort((a, b) => b.score - a.score);
+  for (const h of all) if (promoted.has(h.record.id)) h.promoted = true;
+  return [...all.filter((h) => h.promoted), ...all.filter((h) => !h.promoted)].slice(0, k);
 }
 
 /** Merges rankings whose scores are not comparable by reciprocal rank fusion. */
@@ -134,7 +216,7 @@ async function candidates(
       if (!r || !accept(r)) continue;
       if (checkText && !r.contentHash.startsWith(h.hash ?? '\u0000')) continue;
       if (minScore !== undefined && h.score < minScore) continue;
-      out.push({ record: r, score: h.score });
+      out.push({ record: r, score: h.score, semantic: { rank: out.length + 1, score: h.score } });
       if (out.length === k) break;
     }
     const lastScore = hits[hits.length - 1]?.score ?? -Infinity;

@@ -97,7 +97,7 @@ export function createServer(deps: ServerDeps): CreatedServer {
         body =
           outcome.hits.length === 0
             ? `No stored memory matches "${topic}".`
-            : `Stored memories about "${topic}" (provider ${outcome.provider.name}, ${outcome.provider.kind}):\n` +
+            : `Stored memories about "${topic}" (${outcome.mode}${outcome.provider ? `, ${outcome.provider.name} ${outcome.provider.kind}` : ''}):\n` +
               wrapUntrusted(
                 outcome.hits.map((h) => ({
                   header: `id=${h.record.id} score=${h.score.toFixed(3)}`,

@@ -159,6 +159,8 @@ export interface KeywordIndex {
   /** Indexes up to `max` memories written before the index existed; false once none is left. */
   fillStep(max: number): Promise<boolean>;
   state(): Promise<KeywordIndexState>;
+  /** Cheap: memories written before the index existed are still being added (searches say so). */
+  building(): Promise<boolean>;
   /** Memories the index lacks and entries that belong to no memory (a sample of the first). */
   verify(sample: number): Promise<{ missing: number; extra: number; missingSample: string[] }>;
   /** Empties the index; fillStep then refills it from the store. */

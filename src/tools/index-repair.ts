@@ -22,6 +22,10 @@ export const indexRepairTool = defineTool({
     after: z
       .object({ store_count: z.number(), index_count: z.number(), missing: z.number(), extra: z.number() })
       .nullable(),
+    keyword: z
+      .object({ missing: z.number(), extra: z.number(), rebuilt: z.boolean() })
+      .nullable()
+      .describe('the keyword index before, and whether it was rebuilt'),
     ms: z.number(),
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

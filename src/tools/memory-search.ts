@@ -1,21 +1,26 @@
 import { z } from 'zod';
 import { MigrationSchema, migrationReport } from '../health/index-report.js';
+import type { SearchHit, SearchOutcome } from '../memory/memory-service.js';
 import { UNTRUSTED_NOTICE, wrapUntrusted } from './untrusted.js';
 import { JsonValueSchema, NamespaceSchema, ProviderSchema, defineTool, type ToolEnv } from './tool-kit.js';
+
+const ChannelSchema = z.object({ rank: z.number(), score: z.number() });
 
 export const memorySearchTool = ({ limits }: ToolEnv) =>
   defineTool({
     name: 'memory_search',
     title: 'Search memories',
     description:
-      'Finds the stored memories closest in meaning to a query, best first, with a similarity score ' +
-      '(cosine, -1 to 1). Optional filters: namespace, tags (all must match), metadata equality (filter), ' +
-      'min_score. The reply says which embedding provider answered: with the offline "hash" provider, ' +
-      'matching is lexical (shared words), not semantic. During a model change the reply says how far ' +
-      're-embedding has come. ' +
+      'Finds stored memories for a query, best first. mode "hybrid" (default) merges meaning-level (semantic) and ' +
+      'keyword (BM25) rankings and puts first the memories holding every identifier of the query (ticket codes, ' +
+      'hostnames, versions, names); "semantic" ranks by cosine similarity only; "keyword" by BM25 only. Each result ' +
+      'gives its score and its rank and score in each channel. Optional filters: namespace, tags (all must match), ' +
+      'metadata equality (filter), min_score (cosine, semantic channel). The reply names the embedding provider ' +
+      '(with "hash" the semantic channel is lexical too) and says when a channel could not answer. ' +
       UNTRUSTED_NOTICE,
     inputSchema: {
-      query: z.string().describe('what to look for, in plain words'),
+      query: z.string().describe('what to look for, in plain words or exact identifiers'),
+      mode: z.enum(['hybrid', 'semantic', 'keyword']).optional().describe('default hybrid'),
       k: z
         .number()
         .int('k must be a whole number')
@@ -34,14 +39,17 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
         .min(-1, 'min_score must be between -1 and 1')
         .max(1, 'min_score must be between -1 and 1')
         .optional()
-        .describe('drop results scoring below this'),
+        .describe('drop semantic candidates below this cosine'),
     },
     outputSchema: {
       results: z.array(
         z.object({
           id: z.string(),
           text: z.string(),
-          score: z.number(),
+          score: z.number().describe('cosine (semantic), BM25 (keyword) or fused (hybrid)'),
+          semantic: ChannelSchema.optional().describe('rank and cosine in the semantic channel'),
+          keyword: ChannelSchema.optional().describe('rank and BM25 in the keyword channel'),
+          promoted: z.boolean().optional().describe('holds every identifier of the query'),
           namespace: z.string(),
           tags: z.array(z.string()),
           metadata: z.record(z.string(), z.unknown()),
@@ -49,7 +57,9 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
         }),
       ),
       count: z.number(),
-      provider: ProviderSchema,
+      mode: z.enum(['hybrid', 'semantic', 'keyword']),
+      provider: ProviderSchema.nullable().describe('the provider whose vectors ranked the semantic channel'),
+      notes: z.array(z.string()).optional().describe('what limited this answer'),
       migration: MigrationSchema.optional().describe(
         'present while the embedding model is being changed: re-embedding progress',
       ),
@@ -59,6 +69,7 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
       const outcome = await service.search(
         {
           query: args.query,
+          mode: args.mode,
           k: args.k,
           namespace: args.namespace,
           tags: args.tags,
@@ -67,35 +78,65 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
         },
         { signal },
       );
-      const results = outcome.hits.map(({ record: r, score }) => ({
-        id: r.id,
-        text: r.text,
-        score,
-        namespace: r.namespace,
-        tags: r.tags,
-        metadata: r.metadata,
-        created_at: r.createdAt,
+      const results = outcome.hits.map((h) => ({
+        id: h.record.id,
+        text: h.record.text,
+        score: h.score,
+        ...(h.semantic ? { semantic: h.semantic } : {}),
+        ...(h.keyword ? { keyword: h.keyword } : {}),
+        ...(h.promoted ? { promoted: true } : {}),
+        namespace: h.record.namespace,
+        tags: h.record.tags,
+        metadata: h.record.metadata,
+        created_at: h.record.createdAt,
       }));
-      const p = outcome.provider;
       const m = outcome.migration;
-      const header =
-        `${results.length} result${results.length === 1 ? '' : 's'} (provider ${p.name}/${p.model}, ${p.kind})` +
-        (m
-          ? `; model change in progress, ${m.done} of ${m.total} re-embedded: ${
-              m.servingPrevious
-                ? `results merged by rank with the previous model's index (${m.from}); scores come from either model`
-                : 'only re-embedded memories can be found yet'
-            }`
-          : '');
       const envelope = wrapUntrusted(
-        results.map((r) => ({
-          header: `id=${r.id} score=${r.score.toFixed(3)} namespace=${r.namespace}${r.tags.length ? ` tags=${r.tags.join(',')}` : ''}`,
-          text: r.text,
+        outcome.hits.map((h) => ({
+          header: `id=${h.record.id} ${why(h, outcome.mode)} namespace=${h.record.namespace}${h.record.tags.length ? ` tags=${h.record.tags.join(',')}` : ''}`,
+          text: h.record.text,
         })),
       );
+      const header = headerOf(outcome, results.length);
       return {
-        structured: { results, count: results.length, provider: p, ...(m ? { migration: migrationReport(m) } : {}) },
-        text: results.length > 0 ? `${header}.\n${envelope}` : `${header}.`,
+        structured: {
+          results,
+          count: results.length,
+          mode: outcome.mode,
+          provider: outcome.provider,
+          ...(outcome.notes.length > 0 ? { notes: outcome.notes } : {}),
+          ...(m ? { migration: migrationReport(m) } : {}),
+        },
+        text: results.length > 0 ? `${header}\n${envelope}` : header,
       };
     },
   });
+
+/** "score=0.812" or, in hybrid, the channels behind the fused score: "sem#1 0.812 kw#3 4.10 ids". */
+function why(h: SearchHit, mode: SearchOutcome['mode']): string {
+  if (mode !== 'hybrid') return `score=${h.score.toFixed(3)}`;
+  const parts = [
+    h.semantic ? `sem#${h.semantic.rank} ${h.semantic.score.toFixed(3)}` : null,
+    h.keyword ? `kw#${h.keyword.rank} ${h.keyword.score.toFixed(2)}` : null,
+    h.promoted ? 'ids' : null,
+  ];
+  return parts.filter((p) => p !== null).join(' ');
+}
+
+function headerOf(outcome: SearchOutcome, count: number): string {
+  const p = outcome.provider;
+  const m = outcome.migration;
+  const channels =
+    outcome.mode === 'keyword' ? 'keyword' : `${outcome.mode}${p ? `, ${p.name}/${p.model} ${p.kind}` : ''}`;
+  return (
+    `${count} result${count === 1 ? '' : 's'} (${channels}).` +
+    (m
+      ? ` Model change in progress, ${m.done} of ${m.total} re-embedded: ${
+          m.servingPrevious
+            ? `semantic ranks merged with the previous model's index (${m.from})`
+            : 'only re-embedded memories reach the semantic channel yet'
+        }.`
+      : '') +
+    outcome.notes.map((n) => ` Note: ${n}.`).join('')
+  );
+}

@@ -125,8 +125,12 @@ export class SqliteKeywordIndex implements KeywordIndex {
     return {
       indexed: (this.q('SELECT count(*) AS n FROM memories_fts').get() as { n: number }).n,
       total: (this.q('SELECT count(*) AS n FROM memories').get() as { n: number }).n,
-      building: this.q('SELECT 1 FROM keyword_fill WHERE id = 1').get() !== undefined,
+      building: await this.building(),
     };
+  }
+
+  async building(): Promise<boolean> {
+    return this.q('SELECT 1 FROM keyword_fill WHERE id = 1').get() !== undefined;
   }
 
   async verify(sample: number): Promise<{ missing: number; extra: number; missingSample: string[] }> {
