@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { contentHash } from '../../src/store/content-hash.js';
+import { keywordTerms } from '../../src/store/keyword-query.js';
 import type { ChangeEvent, MemoryStore, MemoryWrite, StoredVector } from '../../src/store/types.js';
 
 export interface StoreFixture {
@@ -253,6 +254,40 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
         ['delete', 'upsert'],
         "a's row is gone; its deletion and b's upsert remain",
       );
+    });
+
+    it('keeps a keyword index of every write: identifiers, names and accents findable, filters inside, deletes and edits followed', async () => {
+      const keyword = store.keyword!;
+      assert.ok(keyword, 'the store has a keyword index');
+      await store.upsert([
+        write('jira', 'the billing service is tracked in JIRA-4512', { namespace: 'work', tags: ['billing'] }),
+        write('jira-near', 'the login page is tracked in JIRA-4513', { namespace: 'work' }),
+        write('host', 'builds run on hopper-7.corp.example.com.', { namespace: 'infra' }),
+        write('cafe', 'Grüße from the Café Köln', { embedding: null }),
+        write('plain', 'a note about nothing in particular'),
+      ]);
+      while (await keyword.fillStep(100));
+      const ids = async (text: string, filter = {}) =>
+        (await keyword.search(keywordTerms(text), 10, filter)).map((h) => h.id);
+      assert.equal((await ids('JIRA-4512'))[0], 'jira');
+      assert.deepEqual(
+        (await keyword.matchAll(keywordTerms('status of JIRA-4512').identifiers, 10, {})).map((h) => h.id),
+        ['jira'],
+      );
+      assert.equal((await ids('hopper-7'))[0], 'host', 'a part of a hostname, and a sentence-final one');
+      assert.equal((await ids('hopper-7.corp.example.com'))[0], 'host');
+      assert.deepEqual(await ids('cafe koln'), ['cafe'], 'accents and case folded; pending memories too');
+      assert.deepEqual(await ids('tracked', { namespace: 'work', tags: ['billing'] }), ['jira']);
+      assert.deepEqual(await ids('tracked', { namespace: 'infra' }), []);
+      assert.deepEqual(await ids('"OR" AND (NOT * -x'), [], 'query syntax in user text is inert');
+
+      await store.patch('jira', { text: 'billing moved to JIRA-9000', embedding: null });
+      await store.delete(['host']);
+      assert.ok(!(await ids('4512')).includes('jira'), 'the old text is gone from the index');
+      assert.equal((await ids('JIRA-9000'))[0], 'jira');
+      assert.deepEqual(await ids('hopper-7'), [], 'a deleted memory leaves the index');
+      const v = await keyword.verify(5);
+      assert.deepEqual([v.missing, v.extra], [0, 0]);
     });
   });
 }

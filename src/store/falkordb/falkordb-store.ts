@@ -43,6 +43,7 @@ import {
   type MemoryRow,
 } from './cypher.js';
 import { ForeignNodeStore, type RefRow } from './foreign-nodes.js';
+import { FOLDED, FalkorKeywordIndex, fold } from './fulltext.js';
 
 export interface FalkorDBStoreOptions {
   url: string;
@@ -77,6 +78,7 @@ export class FalkorDBStore implements MemoryStore {
   readonly kind = 'falkordb';
   readonly location: string;
   readonly foreign: ForeignNodeStore;
+  readonly keyword: FalkorKeywordIndex;
   private readonly db: FalkorConnection;
   private readonly graph: string;
   private readonly label: string;
@@ -114,6 +116,7 @@ export class FalkorDBStore implements MemoryStore {
       backfillGraphs: options.backfillGraphs,
       backfillLabels: options.backfillLabels,
     });
+    this.keyword = new FalkorKeywordIndex(this.db, options.graph, options.label);
     this.location = `${this.db.where} graph ${options.graph}`;
   }
 
@@ -133,11 +136,15 @@ export class FalkorDBStore implements MemoryStore {
       [this.label, 'embedding_status'],
       ...SCHEMA,
     ];
-    for (const [label, prop] of indexes) {
+    const statements = [
+      ...indexes.map(([label, prop]) => `CREATE INDEX FOR (n:${q(label)}) ON (n.${q(prop)})`),
+      FalkorKeywordIndex.schema(this.label),
+    ];
+    for (const statement of statements) {
       try {
-        await run(this.graph, `CREATE INDEX FOR (n:${q(label)}) ON (n.${q(prop)})`);
+        await run(this.graph, statement);
       } catch (err) {
-        if (!/already indexed/i.test(err instanceof Error ? err.message : String(err))) throw err;
+        if (!/already (indexed|exists)/i.test(err instanceof Error ? err.message : String(err))) throw err;
       }
     }
   }
@@ -177,6 +184,7 @@ export class FalkorDBStore implements MemoryStore {
       id: w.id,
       namespace: w.namespace,
       text: w.text,
+      folded: fold(w.text),
       hash: contentHash(w.text),
       metadata: JSON.stringify(w.metadata),
       tags: w.tags,
@@ -191,7 +199,7 @@ export class FalkorDBStore implements MemoryStore {
        WITH base + i + 1 AS seq, $items[i] AS item
        MERGE (m:${this.L} {memory_id: item.id})
        ON CREATE SET m.created_at = $now
-       SET m.namespace = item.namespace, m.text = item.text, m.content_hash = item.hash,
+       SET m.namespace = item.namespace, m.text = item.text, m.${FOLDED} = item.folded, m.content_hash = item.hash,
            m.metadata = item.metadata, m.tags = item.tags, m.updated_at = $now, m.seq = seq,
            m.${this.E} = CASE WHEN item.embedding IS NULL THEN NULL ELSE vecf32(item.embedding) END,
            m.embedding_fingerprint = item.fingerprint, m.embedding_status = item.status,
@@ -221,8 +229,9 @@ export class FalkorDBStore implements MemoryStore {
     const sets: string[] = ['m.updated_at = $now', 'm.seq = seq'];
     const params: Record<string, unknown> = { id, now: new Date().toISOString() };
     if (patch.text !== undefined) {
-      sets.push('m.text = $text', 'm.content_hash = $hash');
+      sets.push('m.text = $text', `m.${FOLDED} = $folded`, 'm.content_hash = $hash');
       params['text'] = patch.text;
+      params['folded'] = fold(patch.text);
       params['hash'] = contentHash(patch.text);
     }
     if (patch.metadata !== undefined) {
