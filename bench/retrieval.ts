@@ -71,7 +71,7 @@ async function measure(set: RetrievalSet, providerName: string, embedder: Embedd
       const n = set.queries.length;
       rows.push({
         set: set.name,
-        provider: mode === 'keyword' ? 'none (BM25)' : `${providerName} (${embedder.fingerprint})`,
+        provider: mode === 'keyword' ? 'none (BM25)' : providerName,
         mode,
         recall1: r1 / n,
         recall10: r10 / n,
@@ -123,7 +123,7 @@ out(
 );
 for (const r of rows) {
   out(
-    `${r.set.padEnd(15)} ${r.mode.padEnd(9)} ${r.provider.padEnd(64)} ${r.recall1.toFixed(3).padStart(8)}  ${r.recall10.toFixed(3).padStart(9)}  ${r.mrr.toFixed(3).padStart(6)}  ${r.msPerQuery.toFixed(2).padStart(8)}`,
+    `${r.set.padEnd(15)} ${r.mode.padEnd(9)} ${r.provider.padEnd(12)} ${r.recall1.toFixed(3).padStart(8)}  ${r.recall10.toFixed(3).padStart(9)}  ${r.mrr.toFixed(3).padStart(6)}  ${r.msPerQuery.toFixed(2).padStart(8)}`,
   );
 }
 

@@ -104,18 +104,23 @@ async function benchSize(size: number): Promise<void> {
       await embedder.embed([q]);
       embedMs.push(now() - t);
     }
-    const oursMs: number[] = [];
-    for (const q of queries) {
-      const t = now();
-      const r = await h.call('memory_search', { query: q, k: 10 });
-      oursMs.push(now() - t);
-      if (r.isError) throw new Error(JSON.stringify(r.content));
-    }
-    const o = stats(oursMs);
+    const timed = async (mode: 'semantic' | 'hybrid' | 'keyword') => {
+      const ms: number[] = [];
+      for (const q of queries) {
+        const t = now();
+        const r = await h.call('memory_search', { query: q, k: 10, mode });
+        ms.push(now() - t);
+        if (r.isError) throw new Error(JSON.stringify(r.content));
+      }
+      return stats(ms);
+    };
+    const o = await timed('semantic');
+    const hybrid = await timed('hybrid');
+    const keyword = await timed('keyword');
     const rr = stats(rawMs);
     const e = stats(embedMs);
     record({
-      scenario: 'search via MCP, sequential, k=10',
+      scenario: 'search via MCP, semantic mode, sequential, k=10',
       size,
       figure: 'p50 ms',
       ours: o.p50,
@@ -123,7 +128,7 @@ async function benchSize(size: number): Promise<void> {
       unit: 'ms',
     });
     record({
-      scenario: 'search via MCP, sequential, k=10',
+      scenario: 'search via MCP, semantic mode, sequential, k=10',
       size,
       figure: 'p95 ms',
       ours: o.p95,
@@ -131,11 +136,29 @@ async function benchSize(size: number): Promise<void> {
       unit: 'ms',
     });
     record({
-      scenario: 'search via MCP, sequential, k=10',
+      scenario: 'search via MCP, semantic mode, sequential, k=10',
       size,
       figure: 'p99 ms',
       ours: o.p99,
       reference: rr.p99,
+      unit: 'ms',
+    });
+    record({
+      scenario: 'search via MCP, hybrid (default) vs semantic only, k=10',
+      size,
+      figure: 'p50 ms',
+      ours: hybrid.p50,
+      reference: o.p50,
+      refName: 'semantic only, same queries (target ratio <= 1.5)',
+      unit: 'ms',
+    });
+    record({
+      scenario: 'search via MCP, keyword only vs semantic only, k=10',
+      size,
+      figure: 'p50 ms',
+      ours: keyword.p50,
+      reference: o.p50,
+      refName: 'semantic only, same queries',
       unit: 'ms',
     });
     record({
@@ -150,23 +173,24 @@ async function benchSize(size: number): Promise<void> {
       `size ${size}: added at p50 ${(o.p50 - rr.p50).toFixed(3)} ms over raw faiss (embedding ${e.p50.toFixed(3)} ms)\n`,
     );
     // 100 concurrent searches (micro-batched into few FAISS calls) vs one-at-a-time raw faiss-node.
-    const rounds = 5;
-    const concurrentStart = now();
-    for (let r = 0; r < rounds; r++) {
-      const replies = await Promise.all(
-        queries.slice(0, 100).map((q) => h.call('memory_search', { query: `${q} ${r}`, k: 10 })),
-      );
-      if (replies.some((x) => x.isError)) throw new Error('a concurrent search failed');
+    for (const mode of ['semantic', 'hybrid'] as const) {
+      const rounds = 5;
+      const concurrentStart = now();
+      for (let r = 0; r < rounds; r++) {
+        const replies = await Promise.all(
+          queries.slice(0, 100).map((q) => h.call('memory_search', { query: `${q} ${r}`, k: 10, mode })),
+        );
+        if (replies.some((x) => x.isError)) throw new Error('a concurrent search failed');
+      }
+      record({
+        scenario: `100 concurrent searches via MCP, ${mode} mode, k=10`,
+        size,
+        figure: 'searches/s',
+        ours: (rounds * 100) / ((now() - concurrentStart) / 1000),
+        reference: 1000 / rr.mean,
+        unit: '/s',
+      });
     }
-    const concurrentPerSecond = (rounds * 100) / ((now() - concurrentStart) / 1000);
-    record({
-      scenario: '100 concurrent searches via MCP, k=10',
-      size,
-      figure: 'searches/s',
-      ours: concurrentPerSecond,
-      reference: 1000 / rr.mean,
-      unit: '/s',
-    });
     await h.close(); // writes the index snapshot: the data directory is what a restarted server finds
     await benchStdio(join(dir.path, 'ours'), size, queries, rr.p50, embedder.dimension);
   } finally {

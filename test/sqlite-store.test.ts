@@ -177,6 +177,27 @@ describe('sqlite store specifics', () => {
     dir.cleanup();
   });
 
+  it('ranks by the rarer terms of a query: a term in most memories is dropped when a rarer one is left', async () => {
+    const dir = tempDir();
+    const store = new SqliteStore(join(dir.path, 'm.db'));
+    await store.open();
+    await store.upsert(
+      Array.from({ length: 1500 }, (_, i) => ({
+        id: `m${i}`,
+        namespace: 'default',
+        text: i === 700 ? 'common words and one zebra' : `common words number ${i}`,
+        metadata: {},
+        tags: [],
+        embedding: null,
+      })),
+    );
+    const ids = async (q: string, k = 2000) => (await store.keyword.search(keywordTerms(q), k, {})).map((h) => h.id);
+    assert.deepEqual(await ids('common zebra'), ['m700'], '"common" (in every memory) is not ranked by');
+    assert.equal((await ids('common words')).length, 1500, 'only common terms: all of them are kept');
+    await store.close();
+    dir.cleanup();
+  });
+
   it('refuses a database from a newer version instead of damaging it', async () => {
     const dir = tempDir();
     const path = join(dir.path, 'm.db');

@@ -2,6 +2,7 @@
 // the background, retrying after a failure) and hands each call to its flow: validation.ts
 // (input rules), write-flow.ts (store, update, delete), search-flow.ts (search and filters),
 // model-migration.ts (a model change without downtime).
+import { setImmediate as turn } from 'node:timers/promises';
 import type { Limits } from '../config/limits.js';
 import type { EmbeddingProvider } from '../embeddings/types.js';
 import type { IndexManager } from '../index/index-manager.js';
@@ -192,37 +193,51 @@ export class MemoryService {
     // Each channel ranks deeper than k when fused: a memory ranked 30th by one and 3rd by the other belongs in the top 10.
     const depth = mode === 'hybrid' ? Math.min(Math.max(4 * k, HYBRID_DEPTH), this.deps.limits.maxK * 4) : k;
 
-    let semantic: { hits: SearchHit[]; examined: number } | undefined;
-    let provider: ProviderInfo | null = null;
-    if (mode !== 'keyword') {
-      try {
-        const index = await this.ready();
-        semantic = await semanticRanking(
-          { store: this.store, embedder: this.embedder, index, previous: this.migration.previous },
-          { ...params, k: depth },
-          options.signal,
-        );
-        provider = this.providerInfo();
-      } catch (err) {
-        // Hybrid keeps answering from the keyword channel while the provider or the index cannot.
-        if (mode === 'semantic' || !keyword || options.signal?.aborted) throw err;
-        notes.push(`semantic channel unavailable (${errorMessage(err)}): keyword results only`);
-      }
-    }
+    // The semantic channel starts first: its search runs in the FAISS thread (and a provider's
+    // request on the network) while the keyword channel's query runs here.
+    const semanticWork =
+      mode === 'keyword'
+        ? undefined
+        : this.ready()
+            .then((index) =>
+              semanticRanking(
+                { store: this.store, embedder: this.embedder, index, previous: this.migration.previous },
+                { ...params, k: depth },
+                options.signal,
+              ),
+            )
+            .then(
+              (found) => ({ found }),
+              (error: unknown) => ({ error }),
+            );
     let hits: SearchHit[];
-    let examined = semantic?.examined ?? 0;
-    if (mode === 'semantic' || !keyword) {
-      hits = semantic?.hits.slice(0, k) ?? [];
+    let examined = 0;
+    let keywordFound: { hits: SearchHit[]; examined: number } | undefined;
+    if (mode !== 'semantic' && keyword) {
+      await turn(); // the semantic search is posted to the FAISS thread within these turns
+      await turn();
+      keywordFound = await keywordRanking(keyword, this.store, params, terms, depth);
+      examined += keywordFound.examined;
+    }
+    const semantic = await semanticWork;
+    let provider: ProviderInfo | null = null;
+    if (semantic && 'error' in semantic) {
+      // Hybrid keeps answering from the keyword channel while the provider or the index cannot.
+      if (mode === 'semantic' || !keyword || options.signal?.aborted) throw semantic.error;
+      notes.push(`semantic channel unavailable (${errorMessage(semantic.error)}): keyword results only`);
+    } else if (semantic) {
+      provider = this.providerInfo();
+      examined += semantic.found.examined;
+    }
+    const semanticHits = semantic && 'found' in semantic ? semantic.found.hits : [];
+    if (mode === 'semantic' || !keyword || !keywordFound) {
+      hits = semanticHits.slice(0, k);
+    } else if (mode === 'keyword') {
+      hits = keywordFound.hits;
     } else {
-      const found = await keywordRanking(keyword, this.store, params, terms, depth);
-      examined += found.examined;
-      if (mode === 'keyword') {
-        hits = found.hits;
-      } else {
-        const filter = { namespace: params.namespace, tags: params.tags };
-        const promoted = new Set((await keyword.matchAll(terms.identifiers, depth, filter)).map((h) => h.id));
-        hits = fuseHybrid(semantic?.hits ?? [], found.hits, promoted, k);
-      }
+      const filter = { namespace: params.namespace, tags: params.tags };
+      const promoted = new Set((await keyword.matchAll(terms.identifiers, depth, filter)).map((h) => h.id));
+      hits = fuseHybrid(semanticHits, keywordFound.hits, promoted, k);
     }
     const migration = this.migration.current;
     return { hits, mode, provider, notes, examined, ...(migration && provider ? { migration } : {}) };

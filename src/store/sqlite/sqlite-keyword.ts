@@ -36,7 +36,14 @@ export const DROP_KEYWORD_SCHEMA = `
   DROP TRIGGER IF EXISTS memories_fts_insert; DROP TRIGGER IF EXISTS memories_fts_delete;
   DROP TRIGGER IF EXISTS memories_fts_update; DROP TABLE IF EXISTS memories_fts; DROP TABLE IF EXISTS keyword_fill;`;
 
+/** A term in this share of the memories (and at least COMMON_MIN of them) is too common to rank by. */
+const COMMON_SHARE = 0.05;
+const COMMON_MIN = 1000;
+const COUNT_TTL_MS = 5000;
+
 export class SqliteKeywordIndex implements KeywordIndex {
+  private counted: { at: number; n: number } | undefined;
+
   constructor(
     private readonly db: () => Database.Database,
     private readonly q: (sql: string) => Database.Statement,
@@ -59,7 +66,32 @@ export class SqliteKeywordIndex implements KeywordIndex {
 
   async search(terms: KeywordTerms, limit: number, filter: RecordFilter): Promise<KeywordHit[]> {
     if (terms.terms.length === 0) return [];
-    return this.run(terms.terms.map(fts5Phrase).join(' OR '), limit, filter);
+    return this.run(this.rareTerms(terms.terms).map(fts5Phrase).join(' OR '), limit, filter);
+  }
+
+  /**
+   * The terms worth ranking by. An OR query costs as much as the matches of all its terms
+   * together, and a term in a large share of the memories adds little to BM25 (its idf is small)
+   * while it multiplies that cost. Such terms are dropped when a rarer one is left; counting a
+   * term's matches stops at the cut-off, so the check itself stays cheap.
+   */
+  private rareTerms(terms: readonly string[]): string[] {
+    if (terms.length < 2) return [...terms];
+    const cut = Math.max(COMMON_MIN, Math.ceil(COMMON_SHARE * this.total()));
+    const counted = this.q(
+      'SELECT count(*) AS n FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)',
+    );
+    const rare = terms.filter((t) => (counted.get(fts5Phrase(t), cut) as { n: number }).n < cut);
+    return rare.length > 0 ? rare : [...terms];
+  }
+
+  /** Memories in the store, re-counted at most every few seconds (only the cut-off above needs it). */
+  private total(): number {
+    const now = Date.now();
+    if (!this.counted || now - this.counted.at > COUNT_TTL_MS) {
+      this.counted = { at: now, n: (this.q('SELECT count(*) AS n FROM memories').get() as { n: number }).n };
+    }
+    return this.counted.n;
   }
 
   async matchAll(identifiers: readonly string[], limit: number, filter: RecordFilter): Promise<KeywordHit[]> {
