@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { DROP_KEYWORD_SCHEMA } from '../src/store/sqlite/sqlite-keyword.js';
 import { SCHEMA_VERSION, SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { keywordTerms } from '../src/store/keyword-query.js';
+import { dupKey } from '../src/store/dup-key.js';
 import { storeContract } from './helpers/store-contract.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -27,6 +28,9 @@ storeContract('sqlite', async () => {
     },
   };
 });
+
+/** Undoes migration 4 (duplicate keys, the creation-order index), to make a database of an earlier schema. */
+const DROP_SCHEMA_4 = 'DROP INDEX memories_dup; DROP INDEX memories_created; ALTER TABLE memories DROP COLUMN dup_key;';
 
 describe('sqlite store specifics', () => {
   it('uses WAL and records the schema version', async () => {
@@ -62,7 +66,8 @@ describe('sqlite store specifics', () => {
     const v1 = new Database(path);
     v1.exec(
       'DROP INDEX memories_embedded; CREATE INDEX memories_status ON memories (embedding_status, embedding_fingerprint);' +
-        DROP_KEYWORD_SCHEMA,
+        DROP_KEYWORD_SCHEMA +
+        DROP_SCHEMA_4,
     );
     v1.pragma('user_version = 1');
     v1.close();
@@ -98,13 +103,15 @@ describe('sqlite store specifics', () => {
     await fresh.upsert(writes);
     await fresh.close();
     const v2 = new Database(path);
-    v2.exec(DROP_KEYWORD_SCHEMA);
+    v2.exec(DROP_KEYWORD_SCHEMA + DROP_SCHEMA_4);
     v2.pragma('user_version = 2');
     v2.close();
 
     const store = new SqliteStore(path);
     await store.open();
     assert.deepEqual(await store.keyword.state(), { indexed: 0, total: 2500, building: true });
+    const dup = await store.duplicatesOf('even', [dupKey(' ordinary note  number 2')]);
+    assert.equal(dup.get(dupKey('ordinary note number 2')), 'old-2', 'the upgrade gave old rows their duplicate key');
     const jira = keywordTerms('JIRA-4512');
     assert.deepEqual(await store.keyword.search(jira, 5, {}), [], 'not indexed yet');
     // Written after the upgrade: indexed at once by the triggers, not twice by the fill.

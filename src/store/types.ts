@@ -133,6 +133,20 @@ export interface RecordFilter {
   namespace?: string | undefined;
   /** Every one of these tags. */
   tags?: readonly string[] | undefined;
+  /** ISO 8601 UTC bounds: after is inclusive, before exclusive. */
+  createdAfter?: string | undefined;
+  createdBefore?: string | undefined;
+  updatedAfter?: string | undefined;
+  updatedBefore?: string | undefined;
+}
+
+/** A page of memories in creation order, after a position (keyset pagination). */
+export interface ListQuery {
+  filter: RecordFilter;
+  order: 'newest' | 'oldest';
+  /** The last memory of the previous page: the page starts just past it. */
+  after?: { createdAt: string; id: string } | undefined;
+  limit: number;
 }
 
 export interface KeywordHit {
@@ -194,6 +208,13 @@ export interface MemoryStore {
   readonly foreign?: ForeignNodes;
   /** The keyword channel of hybrid search. */
   readonly keyword?: KeywordIndex;
+
+  /** Memories in creation order (ties by id), within the filter, after a position. */
+  list(query: ListQuery): Promise<MemoryRecord[]>;
+  /** Memories within the filter. */
+  countMatching(filter: RecordFilter): Promise<number>;
+  /** Of these duplicate keys (store/dup-key.ts), the ones a memory of `namespace` already has, with its id. */
+  duplicatesOf(namespace: string, keys: readonly string[]): Promise<Map<string, string>>;
 
   /** Changes after `afterSeq` in sequence order, at most `limit` events. */
   changesSince(afterSeq: number, limit: number): Promise<ChangePage>;

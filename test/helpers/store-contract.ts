@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { contentHash } from '../../src/store/content-hash.js';
 import { keywordTerms } from '../../src/store/keyword-query.js';
+import { dupKey } from '../../src/store/dup-key.js';
 import type { ChangeEvent, MemoryStore, MemoryWrite, StoredVector } from '../../src/store/types.js';
 
 export interface StoreFixture {
@@ -288,6 +289,48 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
       assert.deepEqual(await ids('hopper-7'), [], 'a deleted memory leaves the index');
       const v = await keyword.verify(5);
       assert.deepEqual([v.missing, v.extra], [0, 0]);
+    });
+
+    it('lists in creation order with keyset paging, filters inside, counts what matches, finds duplicates by normalized text', async () => {
+      for (let i = 0; i < 7; i++) {
+        await store.upsert([
+          write(`l${i}`, `listed memory ${i}`, { namespace: i % 2 ? 'odd' : 'even', tags: i < 3 ? ['early'] : [] }),
+        ]);
+      }
+      const pages = async (order: 'newest' | 'oldest', filter = {}) => {
+        const out: string[] = [];
+        let after: { createdAt: string; id: string } | undefined;
+        for (;;) {
+          const page = await store.list({ filter, order, after, limit: 3 });
+          out.push(...page.map((r) => r.id));
+          if (page.length < 3) return out;
+          const last = page[page.length - 1]!;
+          after = { createdAt: last.createdAt, id: last.id };
+        }
+      };
+      const oldest = await pages('oldest');
+      assert.deepEqual(oldest, ['l0', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6']);
+      assert.deepEqual(await pages('newest'), [...oldest].reverse());
+      assert.deepEqual(await pages('oldest', { namespace: 'odd' }), ['l1', 'l3', 'l5']);
+      assert.deepEqual(await pages('oldest', { tags: ['early'], namespace: 'even' }), ['l0', 'l2']);
+      const third = (await store.get(['l3']))[0]!.createdAt;
+      assert.deepEqual(await pages('oldest', { createdAfter: third }), ['l3', 'l4', 'l5', 'l6']);
+      assert.deepEqual(await pages('oldest', { createdBefore: third }), ['l0', 'l1', 'l2']);
+      assert.equal(await store.countMatching({}), 7);
+      assert.equal(await store.countMatching({ namespace: 'odd', createdAfter: third }), 2);
+
+      const dups = await store.duplicatesOf('even', [
+        dupKey('  listed   memory 2 '),
+        dupKey('listed memory 1'),
+        dupKey('new'),
+      ]);
+      assert.deepEqual(
+        [...dups],
+        [[dupKey('listed memory 2'), 'l2']],
+        'same text after whitespace; same namespace only',
+      );
+      await store.patch('l2', { text: 'changed text', embedding: null });
+      assert.equal((await store.duplicatesOf('even', [dupKey('listed memory 2')])).size, 0, 'follows edits');
     });
   });
 }

@@ -21,11 +21,13 @@ import type {
   ChangePage,
   EmbeddingCount,
   EmbeddingFailure,
+  ListQuery,
   MemoryPatch,
   MemoryRecord,
   MemoryStore,
   MemoryWrite,
   Origin,
+  RecordFilter,
   StoreStats,
   StoredVector,
 } from '../types.js';
@@ -44,6 +46,8 @@ import {
 } from './cypher.js';
 import { ForeignNodeStore, type RefRow } from './foreign-nodes.js';
 import { FOLDED, FalkorKeywordIndex, fold } from './fulltext.js';
+import { filterCypher } from './filter-cypher.js';
+import { dupKey } from '../dup-key.js';
 
 export interface FalkorDBStoreOptions {
   url: string;
@@ -134,6 +138,9 @@ export class FalkorDBStore implements MemoryStore {
       [this.label, 'memory_id'],
       [this.label, 'seq'],
       [this.label, 'embedding_status'],
+      [this.label, 'dup_key'],
+      // No index on created_at: with one, FalkorDB 4.16 answered range conditions on it wrongly once
+      // the query had run before with other bounds (pages repeated; a createdBefore bound ignored).
       ...SCHEMA,
     ];
     const statements = [
@@ -185,6 +192,7 @@ export class FalkorDBStore implements MemoryStore {
       namespace: w.namespace,
       text: w.text,
       folded: fold(w.text),
+      dup: dupKey(w.text),
       hash: contentHash(w.text),
       metadata: JSON.stringify(w.metadata),
       tags: w.tags,
@@ -199,7 +207,7 @@ export class FalkorDBStore implements MemoryStore {
        WITH base + i + 1 AS seq, $items[i] AS item
        MERGE (m:${this.L} {memory_id: item.id})
        ON CREATE SET m.created_at = $now
-       SET m.namespace = item.namespace, m.text = item.text, m.${FOLDED} = item.folded, m.content_hash = item.hash,
+       SET m.namespace = item.namespace, m.text = item.text, m.${FOLDED} = item.folded, m.dup_key = item.dup, m.content_hash = item.hash,
            m.metadata = item.metadata, m.tags = item.tags, m.updated_at = $now, m.seq = seq,
            m.${this.E} = CASE WHEN item.embedding IS NULL THEN NULL ELSE vecf32(item.embedding) END,
            m.embedding_fingerprint = item.fingerprint, m.embedding_status = item.status,
@@ -229,7 +237,8 @@ export class FalkorDBStore implements MemoryStore {
     const sets: string[] = ['m.updated_at = $now', 'm.seq = seq'];
     const params: Record<string, unknown> = { id, now: new Date().toISOString() };
     if (patch.text !== undefined) {
-      sets.push('m.text = $text', `m.${FOLDED} = $folded`, 'm.content_hash = $hash');
+      sets.push('m.text = $text', `m.${FOLDED} = $folded`, 'm.dup_key = $dup', 'm.content_hash = $hash');
+      params['dup'] = dupKey(patch.text);
       params['text'] = patch.text;
       params['folded'] = fold(patch.text);
       params['hash'] = contentHash(patch.text);
@@ -421,6 +430,48 @@ export class FalkorDBStore implements MemoryStore {
     }
     events.sort((a, b) => a.seq - b.seq);
     return { events, toSeq: Math.max(toSeq, afterSeq), more: toSeq < head };
+  }
+
+  async list(query: ListQuery): Promise<MemoryRecord[]> {
+    const { conditions, params } = filterCypher(query.filter, 'm');
+    const newest = query.order === 'newest';
+    if (query.after) {
+      // One string key: (created_at, id) in order, since created_at is fixed-width ISO 8601.
+      conditions.push(`m.created_at + ' ' + m.memory_id ${newest ? '<' : '>'} $after`);
+      params['after'] = `${query.after.createdAt} ${query.after.id}`;
+    }
+    const dir = newest ? 'DESC' : 'ASC';
+    const rows = await this.db.run<MemoryRow>(
+      this.graph,
+      `MATCH (m:${this.L}) ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
+       RETURN ${this.fields('m')} ORDER BY m.created_at ${dir}, m.memory_id ${dir} LIMIT $limit`,
+      { ...params, limit: query.limit },
+      'read',
+    );
+    return rows.map(toRecord);
+  }
+
+  async countMatching(filter: RecordFilter): Promise<number> {
+    const { conditions, params } = filterCypher(filter, 'm');
+    const [row] = await this.db.run<{ n: number }>(
+      this.graph,
+      `MATCH (m:${this.L}) ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} RETURN count(m) AS n`,
+      params,
+      'read',
+    );
+    return row?.n ?? 0;
+  }
+
+  async duplicatesOf(namespace: string, keys: readonly string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.db.run<{ key: string; id: string }>(
+      this.graph,
+      `MATCH (m:${this.L}) WHERE m.dup_key IN $keys AND m.namespace = $namespace
+       RETURN m.dup_key AS key, min(m.memory_id) AS id`,
+      { keys: [...keys], namespace },
+      'read',
+    );
+    return new Map(rows.map((r) => [r.key, r.id]));
   }
 
   async embeddedIds(fingerprint: string): Promise<string[]> {

@@ -9,11 +9,14 @@
 // terms are cut into RediSearch's own tokens (letters, digits, _), so no query syntax survives:
 // a term of several tokens (JIRA-4512) is an exact phrase "jira 4512".
 //
-// Nodes written by other tools are reached by the semantic channel only.
+// Nodes written by other tools are reached by the semantic channel only. The fill also gives
+// nodes written before these properties existed their duplicate key (store/dup-key.ts).
 import type { KeywordTerms } from '../keyword-query.js';
 import type { KeywordHit, KeywordIndex, KeywordIndexState, RecordFilter } from '../types.js';
 import type { FalkorConnection } from './connection.js';
 import { q } from './cypher.js';
+import { filterCypher } from './filter-cypher.js';
+import { dupKey } from '../dup-key.js';
 
 export const FOLDED = 'text_folded';
 const TOKEN = /[\p{L}\p{N}_]+/gu;
@@ -111,33 +114,23 @@ export class FalkorKeywordIndex implements KeywordIndex {
   }
 
   private where(filter: RecordFilter): { where: string; params: Record<string, unknown> } {
-    const parts: string[] = [];
-    const params: Record<string, unknown> = {};
-    if (filter.namespace !== undefined) {
-      parts.push('node.namespace = $namespace');
-      params['namespace'] = filter.namespace;
-    }
-    // One condition per tag: FalkorDB 4.16 evaluates all(t IN $tags ...) to false after a
-    // procedure's YIELD ... WITH (a bug seen here), while $tag IN node.tags works.
-    (filter.tags ?? []).forEach((tag, i) => {
-      parts.push(`$tag${i} IN node.tags`);
-      params[`tag${i}`] = tag;
-    });
-    return { where: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
+    const { conditions, params } = filterCypher(filter, 'node');
+    return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params };
   }
 
   async fillStep(max: number): Promise<boolean> {
     const rows = await this.db.run<{ id: string; text: string }>(
       this.graph,
-      `MATCH (m:${this.L}) WHERE m.${FOLDED} IS NULL RETURN m.memory_id AS id, m.text AS text LIMIT $max`,
+      `MATCH (m:${this.L}) WHERE m.${FOLDED} IS NULL OR m.dup_key IS NULL RETURN m.memory_id AS id, m.text AS text LIMIT $max`,
       { max },
       'read',
     );
     if (rows.length > 0) {
       await this.db.run(
         this.graph,
-        `UNWIND $rows AS r MATCH (m:${this.L} {memory_id: r.id}) WHERE m.text = r.text SET m.${FOLDED} = r.folded`,
-        { rows: rows.map((r) => ({ id: r.id, text: r.text, folded: fold(r.text) })) },
+        `UNWIND $rows AS r MATCH (m:${this.L} {memory_id: r.id}) WHERE m.text = r.text
+         SET m.${FOLDED} = r.folded, m.dup_key = r.dup`,
+        { rows: rows.map((r) => ({ id: r.id, text: r.text, folded: fold(r.text), dup: dupKey(r.text) })) },
       );
     }
     this.complete = rows.length < max;

@@ -13,6 +13,7 @@
 import type Database from 'better-sqlite3';
 import { fts5Phrase, type KeywordTerms } from '../keyword-query.js';
 import type { KeywordHit, KeywordIndex, KeywordIndexState, RecordFilter } from '../types.js';
+import { filterSql } from './filter-sql.js';
 
 /** Creates the FTS table, its triggers and the fill marker (run by the migration, and on open if the table was dropped). */
 export const KEYWORD_SCHEMA = `
@@ -100,31 +101,21 @@ export class SqliteKeywordIndex implements KeywordIndex {
   }
 
   private run(match: string, limit: number, filter: RecordFilter): KeywordHit[] {
-    const tags = filter.tags ?? [];
-    const params: Record<string, unknown> = { match, limit };
-    if (filter.namespace === undefined && tags.length === 0) {
+    const { where, params } = filterSql(filter);
+    if (where.length === 0) {
       // No filter: FTS5 ranks and cuts by itself; only the best `limit` rows are joined.
       return this.q(
         `SELECT m.id AS id, -f.rank AS score
            FROM (SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH @match ORDER BY rank LIMIT @limit) f
            JOIN memories m ON m.rowid = f.rowid ORDER BY f.rank`,
-      ).all(params) as KeywordHit[];
+      ).all({ match, limit }) as KeywordHit[];
     }
     // Filters inside the query, before the limit: a filter never hides a match.
-    const where = [];
-    if (filter.namespace !== undefined) {
-      where.push('m.namespace = @namespace');
-      params['namespace'] = filter.namespace;
-    }
-    tags.forEach((tag, i) => {
-      where.push(`EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = @tag${i})`);
-      params[`tag${i}`] = tag;
-    });
     return this.q(
       `SELECT m.id AS id, -bm25(memories_fts) AS score FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid
          WHERE memories_fts MATCH @match AND ${where.join(' AND ')}
          ORDER BY bm25(memories_fts) LIMIT @limit`,
-    ).all(params) as KeywordHit[];
+    ).all({ ...params, match, limit }) as KeywordHit[];
   }
 
   async fillStep(max: number): Promise<boolean> {

@@ -17,11 +17,16 @@ import type {
   EmbeddingFailure,
   BackfillScope,
   EmbeddingCount,
+  ListQuery,
+  RecordFilter,
 } from '../types.js';
 import { contentHash } from '../content-hash.js';
 import { embeddingColumns } from '../embedding-state.js';
 import { statsFromCounts } from '../stats.js';
 import { KEYWORD_SCHEMA, SqliteKeywordIndex } from './sqlite-keyword.js';
+import { COLUMNS, blobToVector, toRecord, vectorToBlob, type Row } from './rows.js';
+import { filterSql } from './filter-sql.js';
+import { dupKey } from '../dup-key.js';
 
 /** Ids per page when listing a whole model's embedded ids. */
 const ID_PAGE = 10_000;
@@ -56,30 +61,16 @@ const MIGRATIONS: readonly string[] = [
    DROP INDEX memories_status;`,
   // The keyword index (sqlite-keyword.ts); rows written before it are added by fillStep.
   KEYWORD_SCHEMA,
+  // Duplicate detection (store/dup-key.ts, computed by a function registered on the connection)
+  // and keyset pagination in creation order.
+  `ALTER TABLE memories ADD COLUMN dup_key TEXT;
+   UPDATE memories SET dup_key = vmm_dup_key(text);
+   CREATE INDEX memories_dup ON memories (namespace, dup_key);
+   CREATE INDEX memories_created ON memories (created_at, id);`,
 ];
 
 /** The schema version this code writes (PRAGMA user_version). */
 export const SCHEMA_VERSION = MIGRATIONS.length;
-
-interface Row {
-  id: string;
-  namespace: string;
-  text: string;
-  content_hash: string;
-  metadata: string;
-  tags: string;
-  created_at: string;
-  updated_at: string;
-  seq: number;
-  embedding: Buffer | null;
-  embedding_fingerprint: string | null;
-  embedding_status: 'pending' | 'done' | 'failed';
-  embedding_attempts: number;
-  embedding_error: string | null;
-}
-
-const COLUMNS = `id, namespace, text, content_hash, metadata, tags, created_at, updated_at, seq,
-  embedding_fingerprint, embedding_status, embedding_attempts, embedding_error`;
 
 export interface SqliteStoreOptions {
   /** Milliseconds a writer waits for another process's write lock. */
@@ -110,6 +101,7 @@ export class SqliteStore implements MemoryStore {
     enableWal(db, this.busyTimeoutMs);
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    db.function('vmm_dup_key', { deterministic: true }, (text: unknown) => dupKey(String(text)));
     migrate(db);
     this.db = db;
     this.keyword.heal();
@@ -165,11 +157,11 @@ export class SqliteStore implements MemoryStore {
     const db = this.conn;
     const now = new Date().toISOString();
     const insert = this.q(
-      `INSERT INTO memories (id, namespace, text, content_hash, metadata, tags, created_at, updated_at, seq,
+      `INSERT INTO memories (id, namespace, text, content_hash, dup_key, metadata, tags, created_at, updated_at, seq,
          embedding, embedding_fingerprint, embedding_status, embedding_attempts, embedding_error)
-       VALUES (@id, @namespace, @text, @hash, @metadata, @tags, @now, @now, @seq,
+       VALUES (@id, @namespace, @text, @hash, @dup, @metadata, @tags, @now, @now, @seq,
          @embedding, @fingerprint, @status, @attempts, @error)
-       ON CONFLICT (id) DO UPDATE SET namespace = excluded.namespace, text = excluded.text,
+       ON CONFLICT (id) DO UPDATE SET namespace = excluded.namespace, text = excluded.text, dup_key = excluded.dup_key,
          content_hash = excluded.content_hash, metadata = excluded.metadata, tags = excluded.tags,
          updated_at = excluded.updated_at, seq = excluded.seq, embedding = excluded.embedding,
          embedding_fingerprint = excluded.embedding_fingerprint, embedding_status = excluded.embedding_status,
@@ -183,6 +175,7 @@ export class SqliteStore implements MemoryStore {
           namespace: w.namespace,
           text: w.text,
           hash: contentHash(w.text),
+          dup: dupKey(w.text),
           metadata: JSON.stringify(w.metadata),
           tags: JSON.stringify(w.tags),
           now,
@@ -206,8 +199,9 @@ export class SqliteStore implements MemoryStore {
       const params: Record<string, unknown> = { id, now: new Date().toISOString(), seq: this.nextSeq() };
       if (patch.text !== undefined) {
         const hash = contentHash(patch.text);
-        sets.push('text = @text', 'content_hash = @hash');
+        sets.push('text = @text', 'content_hash = @hash', 'dup_key = @dup');
         params['text'] = patch.text;
+        params['dup'] = dupKey(patch.text);
         params['hash'] = hash;
         if (hash !== current.content_hash && patch.embedding === undefined) {
           throw new Error('patch: a text change needs the new embedding (or null)');
@@ -373,6 +367,44 @@ export class SqliteStore implements MemoryStore {
     return read();
   }
 
+  async list(query: ListQuery): Promise<MemoryRecord[]> {
+    const { where, params } = filterSql(query.filter);
+    const newest = query.order === 'newest';
+    if (query.after) {
+      where.push(
+        newest
+          ? '(m.created_at, m.id) < (@afterCreated, @afterId)'
+          : '(m.created_at, m.id) > (@afterCreated, @afterId)',
+      );
+      params['afterCreated'] = query.after.createdAt;
+      params['afterId'] = query.after.id;
+    }
+    const dir = newest ? 'DESC' : 'ASC';
+    const rows = this.q(
+      `SELECT ${COLUMNS} FROM memories m ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY m.created_at ${dir}, m.id ${dir} LIMIT @limit`,
+    ).all({ ...params, limit: query.limit }) as Row[];
+    return rows.map(toRecord);
+  }
+
+  async countMatching(filter: RecordFilter): Promise<number> {
+    const { where, params } = filterSql(filter);
+    return (
+      this.q(`SELECT count(*) AS n FROM memories m ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`).get(
+        params,
+      ) as { n: number }
+    ).n;
+  }
+
+  async duplicatesOf(namespace: string, keys: readonly string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map();
+    const rows = this.q(
+      `SELECT dup_key, min(id) AS id FROM memories
+         WHERE namespace = ? AND dup_key IN (SELECT value FROM json_each(?)) GROUP BY dup_key`,
+    ).all(namespace, JSON.stringify(keys)) as { dup_key: string; id: string }[];
+    return new Map(rows.map((r) => [r.dup_key, r.id]));
+  }
+
   async embeddedIds(fingerprint: string): Promise<string[]> {
     // In pages of the covering index memories_embedded (in id order), yielding between them.
     // Callers that need a consistent set compare headSeq before and after (verify does).
@@ -460,35 +492,4 @@ function enableWal(db: Database.Database, waitMs: number): void {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
-}
-
-function toRecord(r: Row): MemoryRecord {
-  return {
-    id: r.id,
-    namespace: r.namespace,
-    text: r.text,
-    contentHash: r.content_hash,
-    metadata: JSON.parse(r.metadata) as MemoryRecord['metadata'],
-    tags: JSON.parse(r.tags) as string[],
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    seq: r.seq,
-    embedding: {
-      status: r.embedding_status,
-      fingerprint: r.embedding_status === 'done' ? r.embedding_fingerprint : null,
-      attempts: r.embedding_attempts,
-      lastError: r.embedding_error,
-    },
-  };
-}
-
-function vectorToBlob(v: Float32Array): Buffer {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
-
-function blobToVector(b: Buffer): Float32Array {
-  // Copy: a Buffer's offset into its pool need not be 4-byte aligned.
-  const copy = new Uint8Array(b.byteLength);
-  copy.set(b);
-  return new Float32Array(copy.buffer);
 }
