@@ -87,6 +87,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         ivf: { minVectors: config.ivfMinVectors, recallFloor: config.recallFloor },
       }),
     onPending: () => backfill.kick(1000),
+    duplicateThreshold: config.duplicateThreshold,
     openPrevious: (current) => openPreviousModel(config, store, current.fingerprint, logger),
   });
   const keywordFill = store.keyword ? new KeywordFill(store.keyword, logger) : undefined;

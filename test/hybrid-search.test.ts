@@ -55,7 +55,7 @@ function suite(name: string, env: () => Record<string, string>): void {
       const keyword = (await top('tomatoes in the rain', { mode: 'keyword' }))[0];
       assert.ok(keyword?.keyword && !keyword.semantic, 'keyword mode: one channel');
       const r = await h.call('memory_search', { query: 'JIRA-4512' });
-      assert.match(textOf(r), /id=t1 sem#\d+ [\d.]+ kw#1 [\d.]+ ids/);
+      assert.match(textOf(r), /t1 s#\d+ [\d.]+ k#1 [\d.]+ ids/);
     });
 
     it('applies every filter to both channels', async () => {

@@ -210,6 +210,12 @@ export const SETTINGS = {
     schema: positiveInt(1, 10_000).default(256),
     help: 'most items in one memory_store / get / delete call',
   }),
+  duplicateThreshold: s({
+    env: 'MEMORY_DUPLICATE_THRESHOLD',
+    flag: 'duplicate-threshold',
+    schema: z.coerce.number().min(0).max(1).optional(),
+    help: 'cosine at which a stored memory of the same namespace is a near duplicate of a new one (default: 0.90 with a lexical provider, 0.92 with a semantic one)',
+  }),
   indexPersistDelayMs: s({
     env: 'MEMORY_INDEX_PERSIST_DELAY_MS',
     flag: 'index-persist-delay-ms',

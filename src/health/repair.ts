@@ -12,14 +12,14 @@ const DEFAULT_REBUILD_RATE = 50;
 /** Memories per keyword-index transaction when rebuilding it. */
 const KEYWORD_STEP = 5000;
 
-export interface Counts {
+export type Counts = {
   store_count: number;
   index_count: number;
   missing: number;
   extra: number;
-}
+};
 
-export interface RepairResult {
+export type RepairResult = {
   mode: RepairMode;
   dry_run: boolean;
   before: Counts;
@@ -28,7 +28,7 @@ export interface RepairResult {
   /** The keyword index before, and whether the repair rebuilt it (sync: when it disagreed; rebuild: always). */
   keyword: { missing: number; extra: number; rebuilt: boolean } | null;
   ms: number;
-}
+};
 
 const counts = (v: VerifyReport): Counts => ({
   store_count: v.storeCount,

@@ -15,25 +15,37 @@ import {
   fuseHybrid,
   keywordRanking,
   semanticRanking,
+  cutFarBelow,
+  storeFilterOf,
   type SearchHit,
   type SearchMode,
   type SearchParams,
 } from './search-flow.js';
+import { listMemories, type ListOutcome, type ListParams } from './list-flow.js';
+import { timeFilter } from './time-filter.js';
 import { InputRules, invalid } from './validation.js';
-import { WriteFlow, type StoreItem, type StoreOutcome, type UpdateParams, type WriteOptions } from './write-flow.js';
+import {
+  WriteFlow,
+  type StoreItem,
+  type StoreOptions,
+  type StoreOutcome,
+  type UpdateParams,
+  type WriteOptions,
+} from './write-flow.js';
 
 export { DEFAULT_NAMESPACE } from './validation.js';
 export type { MigrationStatus, PreviousModel } from './model-migration.js';
 export type { SearchHit, SearchMode, SearchParams } from './search-flow.js';
+export type { ListOutcome, ListParams } from './list-flow.js';
 export type { StoreItem, StoredItem, StoreOutcome, UpdateParams } from './write-flow.js';
 
-export interface ProviderInfo {
+export type ProviderInfo = {
   name: string;
   model: string;
   kind: 'semantic' | 'lexical';
   fingerprint: string | null;
   note: string;
-}
+};
 
 export interface SearchOutcome {
   hits: SearchHit[];
@@ -57,6 +69,8 @@ export interface MemoryServiceDeps {
   logger: Logger;
   /** Called after a write that left memories waiting for an embedding. */
   onPending?: () => void;
+  /** Cosine at or above which a stored memory is a near duplicate (default by provider kind). */
+  duplicateThreshold?: number | undefined;
   /** During a model change: the previous model's index (frozen) and a provider for its space. */
   openPrevious?: (current: EmbeddingProvider) => Promise<PreviousModel | undefined>;
 }
@@ -93,6 +107,7 @@ export class MemoryService {
       logger: deps.logger,
       index: () => this.index,
       onPending: deps.onPending,
+      duplicateThreshold: deps.duplicateThreshold,
     });
     this.migration = new ModelMigration({
       store: deps.store,
@@ -155,7 +170,7 @@ export class MemoryService {
     };
   }
 
-  storeMemories(items: readonly StoreItem[], options: WriteOptions = {}): Promise<StoreOutcome> {
+  storeMemories(items: readonly StoreItem[], options: StoreOptions = {}): Promise<StoreOutcome> {
     return this.writes.store(items, options);
   }
 
@@ -177,6 +192,7 @@ export class MemoryService {
   async search(params: SearchParams, options: CallOptions = {}): Promise<SearchOutcome> {
     const k = this.rules.k(params.k ?? 10);
     this.rules.query(params.query);
+    params = { ...params, times: timeFilter(params.time ?? {}) };
     const mode = params.mode ?? 'hybrid';
     const keyword = this.store.keyword;
     const notes: string[] = [];
@@ -235,12 +251,18 @@ export class MemoryService {
     } else if (mode === 'keyword') {
       hits = keywordFound.hits;
     } else {
-      const filter = { namespace: params.namespace, tags: params.tags };
+      const filter = storeFilterOf(params);
       const promoted = new Set((await keyword.matchAll(terms.identifiers, depth, filter)).map((h) => h.id));
       hits = fuseHybrid(semanticHits, keywordFound.hits, promoted, k);
     }
+    hits = cutFarBelow(hits, mode, this.embedder.kind === 'lexical' ? 0.5 : 0.6);
     const migration = this.migration.current;
     return { hits, mode, provider, notes, examined, ...(migration && provider ? { migration } : {}) };
+  }
+
+  list(params: ListParams): Promise<ListOutcome> {
+    if (params.namespace !== undefined) this.rules.namespace(params.namespace, '');
+    return listMemories(this.store, params, this.deps.limits.maxK);
   }
 
   /** Where a model change stands (undefined when none is in progress). */

@@ -9,7 +9,9 @@ import type { IndexManager } from '../index/index-manager.js';
 import { throwIfAborted } from '../shared/abort.js';
 import { MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { MemoryRecord, MemoryStore, Metadata, StoredVector } from '../store/types.js';
+import { dupKey } from '../store/dup-key.js';
+import type { MemoryRecord, MemoryStore, MemoryWrite, Metadata, StoredVector } from '../store/types.js';
+import { DEFAULT_THRESHOLD, findSimilar, type OnDuplicate, type Similar } from './duplicates.js';
 import { DEFAULT_NAMESPACE, invalid, notFound, type InputRules } from './validation.js';
 
 export interface StoreItem {
@@ -21,9 +23,12 @@ export interface StoreItem {
 }
 
 export interface StoredItem {
+  /** The memory this item is now: new, or the existing one it duplicates or was merged into. */
   id: string;
-  status: 'created' | 'updated';
-  embedding: 'done' | 'pending';
+  status: 'created' | 'unchanged' | 'duplicate' | 'skipped' | 'updated';
+  embedding: 'done' | 'pending' | 'failed';
+  duplicate_of?: string;
+  similar?: Similar[];
 }
 
 export interface StoreOutcome {
@@ -44,6 +49,11 @@ export interface WriteOptions {
   onProgress?: ((done: number, total: number) => Promise<void> | void) | undefined;
 }
 
+export interface StoreOptions extends WriteOptions {
+  /** A near duplicate found: keep both (default), skip the new one, or update the closest with it. */
+  onDuplicate?: OnDuplicate | undefined;
+}
+
 export interface WriteDeps {
   store: MemoryStore;
   embedder: EmbeddingProvider;
@@ -54,12 +64,14 @@ export interface WriteDeps {
   index: () => IndexManager | undefined;
   /** Called after a write that left memories waiting for an embedding. */
   onPending?: (() => void) | undefined;
+  /** Cosine at or above which a stored memory is a near duplicate (default by provider kind). */
+  duplicateThreshold?: number | undefined;
 }
 
 export class WriteFlow {
   constructor(private readonly d: WriteDeps) {}
 
-  async store(items: readonly StoreItem[], options: WriteOptions = {}): Promise<StoreOutcome> {
+  async store(items: readonly StoreItem[], options: StoreOptions = {}): Promise<StoreOutcome> {
     const { rules, limits, store } = this.d;
     if (items.length === 0) throw invalid('nothing to store', 'pass `text`, or `items` with at least one memory');
     if (items.length > limits.maxBatchItems) {
@@ -77,33 +89,112 @@ export class WriteFlow {
       rules.metadata(metadata, where);
       const tags = rules.tags(item.tags ?? [], where);
       const namespace = rules.namespace(item.namespace ?? DEFAULT_NAMESPACE, where);
-      return { id, namespace, text: item.text, metadata, tags };
+      return { where, explicitId: item.id !== undefined, id, namespace, text: item.text, metadata, tags };
     });
 
-    const existing = new Set((await store.get(writes.map((w) => w.id))).map((r) => r.id));
-    await this.checkCapacity(writes.length - existing.size);
+    // Retries and exact duplicates: answered with the memory that exists, nothing written.
+    const outcome: (StoredItem | undefined)[] = writes.map(() => undefined);
+    const existing = new Map((await store.get(writes.map((w) => w.id))).map((r) => [r.id, r]));
+    writes.forEach((w, i) => {
+      const had = existing.get(w.id);
+      if (!had) return;
+      if (had.text !== w.text) {
+        throw invalid(
+          `${w.where}memory "${w.id}" exists with another text; memory_store never replaces a memory`,
+          'use memory_update to change it, or omit id to store a new memory',
+        );
+      }
+      outcome[i] = { id: w.id, status: 'unchanged', embedding: embeddingOf(had) };
+    });
+    const keyed = writes.map((w) => dupKey(w.text));
+    const byNamespace = new Map<string, number[]>();
+    writes.forEach((w, i) => {
+      if (!w.explicitId) byNamespace.set(w.namespace, [...(byNamespace.get(w.namespace) ?? []), i]);
+    });
+    for (const [namespace, at] of byNamespace) {
+      const found = await store.duplicatesOf(
+        namespace,
+        at.map((i) => keyed[i]!),
+      );
+      const firstInCall = new Map<string, number>();
+      for (const i of at) {
+        const earlier = found.get(keyed[i]!);
+        const inCall = firstInCall.get(keyed[i]!);
+        if (earlier !== undefined) {
+          outcome[i] = { id: earlier, status: 'duplicate', duplicate_of: earlier, embedding: 'done' };
+        } else if (inCall !== undefined) {
+          outcome[i] = {
+            id: writes[inCall]!.id,
+            status: 'duplicate',
+            duplicate_of: writes[inCall]!.id,
+            embedding: 'done',
+          };
+        } else {
+          firstInCall.set(keyed[i]!, i);
+        }
+      }
+    }
+    const duplicateIds = [...new Set(outcome.flatMap((o) => (o?.status === 'duplicate' ? [o.id] : [])))];
+    if (duplicateIds.length > 0) {
+      const states = new Map((await store.get(duplicateIds)).map((r) => [r.id, embeddingOf(r)]));
+      for (const o of outcome) if (o?.status === 'duplicate') o.embedding = states.get(o.id) ?? o.embedding;
+    }
+    const fresh = writes.map((w, i) => ({ w, i })).filter(({ i }) => outcome[i] === undefined);
+    await this.checkCapacity(fresh.length);
     const embedded = await this.embed(
-      writes.map((w) => w.text),
+      fresh.map(({ w }) => w.text),
       options,
     );
+
+    // Near duplicates: listed, and skipped or merged into the closest when the call says so.
+    const index = this.d.index();
+    const similar =
+      embedded.vectors && index && index.fingerprint === embedded.vectors[0]?.fingerprint
+        ? await findSimilar(
+            index,
+            store,
+            fresh.map(({ w }, n) => ({ text: w.text, namespace: w.namespace, vector: embedded.vectors![n]!.vector })),
+            this.d.duplicateThreshold ?? DEFAULT_THRESHOLD[this.d.embedder.kind],
+            options.signal,
+          )
+        : fresh.map(() => []);
+    const onDuplicate = options.onDuplicate ?? 'keep';
+    const creates: MemoryWrite[] = [];
+    const merges: { id: string; text: string; metadata: Metadata; tags: string[]; embedding: StoredVector | null }[] =
+      [];
+    fresh.forEach(({ w, i }, n) => {
+      const near = similar[n] ?? [];
+      const embedding = embedded.vectors?.[n] ?? null;
+      const status = embedding ? 'done' : 'pending';
+      const listed = near.length > 0 ? { similar: near } : {};
+      if (near.length > 0 && onDuplicate === 'skip') {
+        outcome[i] = { id: near[0]!.id, status: 'skipped', embedding: 'done', ...listed };
+      } else if (near.length > 0 && onDuplicate === 'update') {
+        merges.push({ id: near[0]!.id, text: w.text, metadata: w.metadata, tags: w.tags, embedding });
+        outcome[i] = { id: near[0]!.id, status: 'updated', embedding: status, ...listed };
+      } else {
+        const { where: _w, explicitId: _e, ...write } = w;
+        creates.push({ ...write, embedding, embeddingError: embedded.error });
+        outcome[i] = { id: w.id, status: 'created', embedding: status, ...listed };
+      }
+    });
     throwIfAborted(options.signal); // cancelled before the commit: nothing is written
-    await this.commit(() =>
-      store.upsert(
-        writes.map((w, i) => ({
-          ...w,
-          embedding: embedded.vectors?.[i] ?? null,
+    if (creates.length > 0) await this.commit(() => store.upsert(creates));
+    for (const m of merges) {
+      await this.commit(() =>
+        store.patch(m.id, {
+          text: m.text,
+          metadata: m.metadata,
+          tags: m.tags,
+          embedding: m.embedding,
           embeddingError: embedded.error,
-        })),
-      ),
-    );
-    await this.catchUpIndex(options.signal);
-    if (!embedded.vectors) this.d.onPending?.();
+        }),
+      );
+    }
+    if (creates.length + merges.length > 0) await this.catchUpIndex(options.signal);
+    if (!embedded.vectors && fresh.length > 0) this.d.onPending?.();
     return {
-      items: writes.map((w) => ({
-        id: w.id,
-        status: existing.has(w.id) ? 'updated' : 'created',
-        embedding: embedded.vectors ? 'done' : 'pending',
-      })),
+      items: outcome.map((o) => o!),
       ...(embedded.error !== undefined ? { embeddingError: embedded.error } : {}),
     };
   }
@@ -230,4 +321,8 @@ export class WriteFlow {
       }
     }
   }
+}
+
+function embeddingOf(r: MemoryRecord): StoredItem['embedding'] {
+  return r.embedding.status;
 }

@@ -1,37 +1,42 @@
 import { z } from 'zod';
 import { MemoryError } from '../shared/errors.js';
-import { BackfillRunSchema } from '../backfill/backfill-schemas.js';
-import { defineTool, type ToolEnv } from './tool-kit.js';
+import type { BackfillRun } from '../backfill/backfill-schemas.js';
+import { defineTool, freeObject, type ToolEnv } from './tool-kit.js';
 
 const BaseScope = {
-  namespace: z.string().optional().describe('only memories of this namespace (or nodes of this graph, with FalkorDB)'),
-  limit: z.number().int().min(1, 'limit must be at least 1').optional().describe('embed at most this many'),
-  wait: z.boolean().optional().describe('return when the run ends (default false)'),
+  namespace: z.string().optional(),
+  limit: z.number().int().min(1, 'limit must be at least 1').optional(),
+  wait: z.boolean().optional(),
 };
 const ForeignScope = {
-  graph: z.string().optional().describe('only nodes of this graph'),
-  label: z.string().optional().describe('only nodes with this label'),
+  graph: z.string().optional(),
+  label: z.string().optional(),
 };
+
+const RunOutput = {
+  run_id: z.string(),
+  joined: z.boolean(),
+  run: freeObject('the run: outcome, planned, embedded, failed, throughput, ETA'),
+};
+interface RunReply {
+  run_id: string;
+  joined: boolean;
+  run: BackfillRun;
+}
 
 /** graph and label are offered only when the store embeds nodes written by other tools. */
 export const backfillRunTool = ({ foreignNodes }: ToolEnv) =>
-  defineTool({
+  defineTool<typeof BaseScope & typeof ForeignScope, typeof RunOutput, RunReply>({
     name: 'backfill_run',
     title: 'Run the backfill',
     description:
-      'Embeds every record that lacks an embedding from the configured model (newest first), or joins the run in ' +
-      `progress. Optional scope: namespace${foreignNodes ? '; graph and label (nodes written by other tools)' : ''}; limit. ` +
-      'With wait: true it returns when the run ends and reports progress meanwhile; otherwise it returns at once ' +
-      'with a run id that backfill_status reports on.',
+      'Embeds what lacks an embedding of the configured model (or joins the run in progress), within ' +
+      `namespace${foreignNodes ? ', graph, label' : ''} and limit. wait: return when it ends (with progress); else at once.`,
     // The type lists graph and label always; the schema holds them only with the capability.
     inputSchema: (foreignNodes ? { ...BaseScope, ...ForeignScope } : BaseScope) as typeof BaseScope &
       typeof ForeignScope,
 
-    outputSchema: {
-      run_id: z.string(),
-      joined: z.boolean().describe('true when a run was already in progress and this call joined it'),
-      run: BackfillRunSchema,
-    },
+    outputSchema: RunOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handle(args, { backfill }, extra) {
       if (!backfill) throw new MemoryError('INTERNAL', 'this server has no backfill job');

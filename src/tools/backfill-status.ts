@@ -1,16 +1,26 @@
 import { MemoryError } from '../shared/errors.js';
-import { BackfillStatusShape } from '../backfill/backfill-schemas.js';
-import { defineTool } from './tool-kit.js';
+import { z } from 'zod';
+import type { BackfillStatus } from '../backfill/backfill-schemas.js';
+import { defineTool, freeObject } from './tool-kit.js';
 
-export const backfillStatusTool = defineTool({
+/** What clients are shown: the totals in full, the rest as objects (README lists their fields). */
+const Published = {
+  state: z.enum(['idle', 'running']),
+  counts: z.object({ pending: z.number(), in_progress: z.number(), done: z.number(), failed: z.number() }).loose(),
+  provider: freeObject('the embedding provider and its circuit breaker'),
+  current: freeObject('the run in progress: batch, throughput, ETA').nullable(),
+  last: freeObject('the last run: start, end, outcome').nullable(),
+  recent_failures: z.array(freeObject('a record that could not be embedded, and why')),
+  next_run_at: z.string().nullable(),
+};
+
+export const backfillStatusTool = defineTool<Record<never, never>, typeof Published, BackfillStatus>({
   name: 'backfill_status',
   title: 'Backfill status',
   description:
-    'Reports the embedding backfill: how many records are pending, in progress, done and failed (per namespace, ' +
-    'and per graph and label for FalkorDB nodes written by other tools), the run in progress (current batch, ' +
-    'throughput, ETA), the last run (start, end, outcome) and the most recent failures with their reasons.',
+    'The background embedder: counts (pending, in progress, done, failed), current and last run, recent failures.',
   inputSchema: {},
-  outputSchema: BackfillStatusShape,
+  outputSchema: Published,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handle(_args, { backfill }) {
     if (!backfill) throw new MemoryError('INTERNAL', 'this server has no backfill job');

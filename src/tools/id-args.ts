@@ -3,8 +3,8 @@ import { MemoryError } from '../shared/errors.js';
 
 /** Input of the tools that take one id or several. */
 export const IdOrIdsInput = {
-  id: z.string().optional().describe('one memory id'),
-  ids: z.array(z.string()).optional().describe('several memory ids'),
+  id: z.string().optional(),
+  ids: z.array(z.string()).optional(),
 };
 
 export function noneFound(missing: readonly string[], hint: string): MemoryError {

@@ -1,17 +1,33 @@
 import { MemoryError } from '../shared/errors.js';
-import { HealthReportSchema, healthReport } from '../health/health-report.js';
-import { defineTool } from './tool-kit.js';
+import { z } from 'zod';
+import { healthReport, type HealthReport } from '../health/health-report.js';
+import { defineTool, freeObject } from './tool-kit.js';
 
-export const indexHealthTool = defineTool({
+const Reason = z.object({ code: z.string(), severity: z.enum(['degraded', 'failing']), message: z.string() });
+
+/** What clients are shown: the verdict in full, the figures as objects (README lists their fields). */
+const Published = {
+  status: z.enum(['ok', 'degraded', 'failing']),
+  reasons: z.array(Reason),
+  checked_at: z.string(),
+  provider: freeObject('the embedding provider and its circuit breaker'),
+  store: freeObject('memories: total, embedded by this model, pending, failed, of another model'),
+  index: freeObject('the search index: type, sizes, training, snapshot, missing and extra ids').nullable(),
+  migration: freeObject('a model change in progress').nullable(),
+  recall: freeObject('recall@10 against exact search, on a sample').nullable(),
+  limits: freeObject('size limits and use'),
+  event_loop: freeObject('event-loop delay'),
+  keyword: freeObject('the keyword index against the store').nullable(),
+};
+
+export const indexHealthTool = defineTool<Record<never, never>, typeof Published, HealthReport>({
   name: 'index_health',
   title: 'Index health',
   description:
-    'Checks the search index against the store and reports: counts on both sides, memories missing from the index ' +
-    'and vectors that belong to no memory (counts and samples), pending and failed embeddings, the index model ' +
-    'against the configured one, index type and parameters, recall@10 measured on a sample, memory and file size, ' +
-    'the last snapshot, size limits, event-loop lag, and a verdict (ok / degraded / failing) with its reasons.',
+    'Checks the search and keyword indexes against the store: a verdict (ok, degraded, failing), its reasons, ' +
+    'and the figures behind them.',
   inputSchema: {},
-  outputSchema: HealthReportSchema.shape,
+  outputSchema: Published,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handle(_args, { health }) {
     if (!health) throw new MemoryError('INTERNAL', 'this server has no health report');

@@ -1,33 +1,29 @@
 import { z } from 'zod';
-import { describeRepair, runRepair } from '../health/repair.js';
-import { defineTool } from './tool-kit.js';
+import { describeRepair, runRepair, type RepairResult } from '../health/repair.js';
+import { defineTool, freeObject } from './tool-kit.js';
 
-export const indexRepairTool = defineTool({
+const RepairInput = {
+  mode: z.enum(['verify', 'sync', 'rebuild']),
+  dry_run: z.boolean().optional(),
+};
+const RepairOutput = {
+  mode: z.enum(['verify', 'sync', 'rebuild']),
+  dry_run: z.boolean(),
+  before: freeObject('store_count, index_count, missing, extra'),
+  plan: freeObject('add, drop, rebuild_vectors, estimated_ms'),
+  after: freeObject('the counts after the repair').nullable(),
+  keyword: freeObject('the keyword index: missing, extra, rebuilt').nullable(),
+  ms: z.number(),
+};
+
+export const indexRepairTool = defineTool<typeof RepairInput, typeof RepairOutput, RepairResult>({
   name: 'index_repair',
   title: 'Repair the search index',
   description:
-    'Repairs the search index from the store (the store is never changed). mode "verify" reports what is wrong; ' +
-    '"sync" adds memories missing from the index and drops vectors that belong to no memory; "rebuild" builds a ' +
-    'new index from the store off to the side and swaps it in, while searches keep being answered. With dry_run, ' +
-    'only the plan (counts, estimated time). Reports progress while rebuilding.',
-  inputSchema: {
-    mode: z.enum(['verify', 'sync', 'rebuild']).describe('verify | sync | rebuild'),
-    dry_run: z.boolean().optional().describe('report the plan without changing anything'),
-  },
-  outputSchema: {
-    mode: z.enum(['verify', 'sync', 'rebuild']),
-    dry_run: z.boolean(),
-    before: z.object({ store_count: z.number(), index_count: z.number(), missing: z.number(), extra: z.number() }),
-    plan: z.object({ add: z.number(), drop: z.number(), rebuild_vectors: z.number(), estimated_ms: z.number() }),
-    after: z
-      .object({ store_count: z.number(), index_count: z.number(), missing: z.number(), extra: z.number() })
-      .nullable(),
-    keyword: z
-      .object({ missing: z.number(), extra: z.number(), rebuilt: z.boolean() })
-      .nullable()
-      .describe('the keyword index before, and whether it was rebuilt'),
-    ms: z.number(),
-  },
+    'Repairs the search and keyword indexes from the store (never changed): verify reports, sync adds what is ' +
+    'missing and drops extras, rebuild builds anew while searches go on. dry_run: only the plan.',
+  inputSchema: RepairInput,
+  outputSchema: RepairOutput,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handle(args, { service }, extra) {
     const result = await runRepair(service, args.mode, args.dry_run === true, (done, total) =>

@@ -5,9 +5,7 @@ import { defineTool } from './tool-kit.js';
 export const memoryDeleteTool = defineTool({
   name: 'memory_delete',
   title: 'Delete memories',
-  description:
-    'Deletes memories by id ({id} or {ids: [...]}), permanently. Ids that do not exist are listed in missing; ' +
-    'if none exists the call fails.',
+  description: 'Deletes memories by id ({id} or {ids}), permanently; unknown ids are listed in missing.',
   inputSchema: IdOrIdsInput,
   outputSchema: {
     deleted: z.array(z.string()),

@@ -6,10 +6,7 @@ import { MemorySchema, defineTool, toMemory } from './tool-kit.js';
 export const memoryGetTool = defineTool({
   name: 'memory_get',
   title: 'Get memories by id',
-  description:
-    'Returns memories by id ({id} or {ids: [...]}), with their text, metadata, tags, times and embedding status. ' +
-    'Ids that do not exist are listed in missing; if none exists the call fails. ' +
-    UNTRUSTED_NOTICE,
+  description: 'Returns memories by id ({id} or {ids}); unknown ids are listed in missing. ' + UNTRUSTED_NOTICE,
   inputSchema: IdOrIdsInput,
   outputSchema: {
     memories: z.array(MemorySchema),

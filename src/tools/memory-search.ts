@@ -1,8 +1,18 @@
 import { z } from 'zod';
-import { MigrationSchema, migrationReport } from '../health/index-report.js';
+import { migrationReport } from '../health/index-report.js';
 import type { SearchHit, SearchOutcome } from '../memory/memory-service.js';
+import type { Metadata } from '../store/types.js';
 import { UNTRUSTED_NOTICE, wrapUntrusted } from './untrusted.js';
-import { JsonValueSchema, NamespaceSchema, ProviderSchema, defineTool, type ToolEnv } from './tool-kit.js';
+import { SnippetCharsSchema, snippet } from './snippet.js';
+import {
+  MetadataFilterSchema,
+  MetadataSchema,
+  NamespaceSchema,
+  freeObject,
+  TimeBoundsShape,
+  defineTool,
+  type ToolEnv,
+} from './tool-kit.js';
 
 const ChannelSchema = z.object({ rank: z.number(), score: z.number() });
 
@@ -11,15 +21,12 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
     name: 'memory_search',
     title: 'Search memories',
     description:
-      'Finds stored memories for a query, best first. mode "hybrid" (default) merges meaning-level (semantic) and ' +
-      'keyword (BM25) rankings and puts first the memories holding every identifier of the query (ticket codes, ' +
-      'hostnames, versions, names); "semantic" ranks by cosine similarity only; "keyword" by BM25 only. Each result ' +
-      'gives its score and its rank and score in each channel. Optional filters: namespace, tags (all must match), ' +
-      'metadata equality (filter), min_score (cosine, semantic channel). The reply names the embedding provider ' +
-      '(with "hash" the semantic channel is lexical too) and says when a channel could not answer. ' +
+      'Finds memories, best first. mode hybrid (default) merges meaning and keyword (BM25) rankings, exact ' +
+      'identifiers (tickets, hosts, versions, names) first; semantic or keyword use one. Filters: namespace, tags ' +
+      '(all), metadata equality, times (ISO 8601 or 24h/7d/2w ago), min_score (cosine). ' +
       UNTRUSTED_NOTICE,
     inputSchema: {
-      query: z.string().describe('what to look for, in plain words or exact identifiers'),
+      query: z.string().describe('plain words or exact identifiers'),
       mode: z.enum(['hybrid', 'semantic', 'keyword']).optional().describe('default hybrid'),
       k: z
         .number()
@@ -29,40 +36,37 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
         .optional()
         .describe(`how many results (default 10, max ${limits.maxK})`),
       namespace: NamespaceSchema.optional(),
-      tags: z.array(z.string()).optional().describe('only memories that carry all of these tags'),
-      filter: z
-        .record(z.string(), JsonValueSchema)
-        .optional()
-        .describe('only memories whose metadata has these exact values, e.g. {"project": "apollo"}'),
+      tags: z.array(z.string()).optional().describe('all of these'),
+      filter: MetadataFilterSchema.optional(),
       min_score: z
         .number()
         .min(-1, 'min_score must be between -1 and 1')
         .max(1, 'min_score must be between -1 and 1')
-        .optional()
-        .describe('drop semantic candidates below this cosine'),
+        .optional(),
+      ...TimeBoundsShape,
+      snippet_chars: SnippetCharsSchema,
     },
     outputSchema: {
       results: z.array(
         z.object({
           id: z.string(),
           text: z.string(),
-          score: z.number().describe('cosine (semantic), BM25 (keyword) or fused (hybrid)'),
-          semantic: ChannelSchema.optional().describe('rank and cosine in the semantic channel'),
-          keyword: ChannelSchema.optional().describe('rank and BM25 in the keyword channel'),
-          promoted: z.boolean().optional().describe('holds every identifier of the query'),
+          truncated: z.boolean().optional(),
+          score: z.number(),
+          semantic: ChannelSchema.optional(),
+          keyword: ChannelSchema.optional(),
+          promoted: z.boolean().optional(),
           namespace: z.string(),
           tags: z.array(z.string()),
-          metadata: z.record(z.string(), z.unknown()),
+          metadata: MetadataSchema,
           created_at: z.string(),
         }),
       ),
       count: z.number(),
       mode: z.enum(['hybrid', 'semantic', 'keyword']),
-      provider: ProviderSchema.nullable().describe('the provider whose vectors ranked the semantic channel'),
-      notes: z.array(z.string()).optional().describe('what limited this answer'),
-      migration: MigrationSchema.optional().describe(
-        'present while the embedding model is being changed: re-embedding progress',
-      ),
+      provider: freeObject('the provider whose vectors ranked the semantic channel').nullable(),
+      notes: z.array(z.string()).optional(),
+      migration: freeObject('a model change in progress').optional(),
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handle(args, { service }, { signal }) {
@@ -73,14 +77,22 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
           k: args.k,
           namespace: args.namespace,
           tags: args.tags,
-          filter: args.filter,
+          filter: args.filter as Metadata | undefined,
           minScore: args.min_score,
+          time: {
+            created_after: args.created_after,
+            created_before: args.created_before,
+            updated_after: args.updated_after,
+            updated_before: args.updated_before,
+          },
         },
         { signal },
       );
-      const results = outcome.hits.map((h) => ({
+      const cuts = outcome.hits.map((h) => snippet(h.record.text, args.snippet_chars));
+      const results = outcome.hits.map((h, i) => ({
         id: h.record.id,
-        text: h.record.text,
+        text: cuts[i]!.text,
+        ...(cuts[i]!.truncated ? { truncated: true } : {}),
         score: h.score,
         ...(h.semantic ? { semantic: h.semantic } : {}),
         ...(h.keyword ? { keyword: h.keyword } : {}),
@@ -91,13 +103,18 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
         created_at: h.record.createdAt,
       }));
       const m = outcome.migration;
+      // Compact: the scores and channels in a few characters, the namespace once when all share it.
+      const namespaces = new Set(outcome.hits.map((h) => h.record.namespace));
+      const oneNamespace = namespaces.size === 1 ? [...namespaces][0] : undefined;
       const envelope = wrapUntrusted(
-        outcome.hits.map((h) => ({
-          header: `id=${h.record.id} ${why(h, outcome.mode)} namespace=${h.record.namespace}${h.record.tags.length ? ` tags=${h.record.tags.join(',')}` : ''}`,
-          text: h.record.text,
+        outcome.hits.map((h, i) => ({
+          header: `${h.record.id} ${why(h, outcome.mode)}${oneNamespace === undefined ? ` ns=${h.record.namespace}` : ''}`,
+          text: cuts[i]!.text,
         })),
       );
-      const header = headerOf(outcome, results.length);
+      const header =
+        headerOf(outcome, results.length) +
+        (oneNamespace !== undefined && oneNamespace !== 'default' ? ` Namespace ${oneNamespace}.` : '');
       return {
         structured: {
           results,
@@ -112,12 +129,12 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
     },
   });
 
-/** "score=0.812" or, in hybrid, the channels behind the fused score: "sem#1 0.812 kw#3 4.10 ids". */
+/** "0.812" or, in hybrid, the channels behind the fused score: "s#1 0.81 k#3 4.1 ids". */
 function why(h: SearchHit, mode: SearchOutcome['mode']): string {
-  if (mode !== 'hybrid') return `score=${h.score.toFixed(3)}`;
+  if (mode !== 'hybrid') return h.score.toFixed(3);
   const parts = [
-    h.semantic ? `sem#${h.semantic.rank} ${h.semantic.score.toFixed(3)}` : null,
-    h.keyword ? `kw#${h.keyword.rank} ${h.keyword.score.toFixed(2)}` : null,
+    h.semantic ? `s#${h.semantic.rank} ${h.semantic.score.toFixed(2)}` : null,
+    h.keyword ? `k#${h.keyword.rank} ${h.keyword.score.toFixed(1)}` : null,
     h.promoted ? 'ids' : null,
   ];
   return parts.filter((p) => p !== null).join(' ');

@@ -1,14 +1,16 @@
 import { z } from 'zod';
 import { MemoryError } from '../shared/errors.js';
 import type { StoreItem } from '../memory/memory-service.js';
+import type { Metadata } from '../store/types.js';
 import { MetadataSchema, NamespaceSchema, TagsSchema, defineTool, strictShape, type ToolEnv } from './tool-kit.js';
 
+// Described once, at the top level of the input (the same fields, for one memory).
 const ItemSchema = strictShape('each item', {
-  text: z.string().describe('the memory itself, in plain words'),
-  id: z.string().optional().describe('your own id; storing an existing id replaces that memory'),
-  namespace: NamespaceSchema.optional(),
-  metadata: MetadataSchema.optional(),
-  tags: TagsSchema.optional(),
+  text: z.string(),
+  id: z.string().optional(),
+  namespace: z.string().optional(),
+  metadata: z.looseObject({}).meta({ additionalProperties: true }).optional(),
+  tags: z.array(z.string()).optional(),
 });
 
 export const memoryStoreTool = ({ limits }: ToolEnv) =>
@@ -16,27 +18,37 @@ export const memoryStoreTool = ({ limits }: ToolEnv) =>
     name: 'memory_store',
     title: 'Store memories',
     description:
-      `Stores one memory ({text, metadata?, tags?, namespace?, id?}) or many ({items: [...]}, up to ${limits.maxBatchItems} per call) ` +
-      `and returns their ids. Storing an existing id replaces that memory. Text up to ${limits.maxTextChars.toLocaleString('en-US')} characters; ` +
-      'metadata is a small JSON object. A memory is searchable as soon as this returns, unless the reply says its ' +
-      'embedding is pending (the provider failed; it is kept and embedded in the background). Reports progress ' +
-      'while embedding large batches.',
+      `Stores new memories (one, or up to ${limits.maxBatchItems} as items; text up to ${limits.maxTextChars.toLocaleString('en-US')} ` +
+      'characters). Never replaces: the same text in the same namespace returns the existing id; near-duplicates are ' +
+      'listed in similar. To change a memory, use memory_update.',
     inputSchema: {
-      text: z.string().optional().describe('the memory to store (or use items for several)'),
-      id: ItemSchema.shape.id,
+      text: z.string().optional(),
+      id: z.string().optional(),
       namespace: NamespaceSchema.optional(),
       metadata: MetadataSchema.optional(),
       tags: TagsSchema.optional(),
-      items: z.array(ItemSchema).optional().describe('several memories at once, instead of text'),
+      items: z.array(ItemSchema).optional().describe('several memories: {text, id?, namespace?, metadata?, tags?}'),
+      on_duplicate: z
+        .enum(['keep', 'skip', 'update'])
+        .optional()
+        .describe('when similar exist: keep both (default), skip, or update the closest'),
     },
     outputSchema: {
       ids: z.array(z.string()),
       items: z.array(
-        z.object({ id: z.string(), status: z.enum(['created', 'updated']), embedding: z.enum(['done', 'pending']) }),
+        z.object({
+          id: z.string(),
+          status: z.enum(['created', 'unchanged', 'duplicate', 'skipped', 'updated']),
+          embedding: z.enum(['done', 'pending', 'failed']),
+          duplicate_of: z.string().optional(),
+          similar: z.array(z.object({ id: z.string(), score: z.number() })).optional(),
+        }),
       ),
       embedding_error: z.string().optional(),
     },
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    // Additive: it never replaces or deletes (on_duplicate "update" is the caller's explicit choice
+    // to change the closest memory), and a retry creates nothing new.
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handle(args, { service }, extra) {
       const single = args.text !== undefined;
       if (single && args.items !== undefined) {
@@ -47,19 +59,32 @@ export const memoryStoreTool = ({ limits }: ToolEnv) =>
         throw invalidShape('with items, put id, namespace, metadata and tags inside each item');
       }
       const items: StoreItem[] = single
-        ? [{ text: args.text!, id: args.id, namespace: args.namespace, metadata: args.metadata, tags: args.tags }]
-        : args.items!.map((i) => ({ ...i }));
+        ? [
+            {
+              text: args.text!,
+              id: args.id,
+              namespace: args.namespace,
+              metadata: args.metadata as Metadata | undefined,
+              tags: args.tags,
+            },
+          ]
+        : args.items!.map((i) => ({ ...i, metadata: i.metadata as Metadata | undefined }));
       const outcome = await service.storeMemories(items, {
         signal: extra.signal,
+        onDuplicate: args.on_duplicate,
         onProgress: (done, total) => extra.progress(done, total, `embedded ${done} of ${total}`),
       });
-      const pending = outcome.items.filter((i) => i.embedding === 'pending').length;
+      const lines = outcome.items.map((i) => {
+        const near = i.similar?.length ? `; similar: ${i.similar.map((x) => `${x.id} (${x.score})`).join(', ')}` : '';
+        return `${i.id}: ${i.status}${i.status === 'duplicate' ? ' (same text already stored: nothing written)' : ''}${near}`;
+      });
+      const pending = outcome.items.filter((i) => i.embedding === 'pending' && i.status !== 'duplicate').length;
       const text =
-        `Stored ${outcome.items.length} ${outcome.items.length === 1 ? 'memory' : 'memories'}: ${outcome.items.map((i) => i.id).join(', ')}` +
+        lines.join('\n') +
         (pending > 0
-          ? `. ${pending} not searchable yet: the embedding provider failed (${outcome.embeddingError}); ` +
-            'they are kept and will be embedded in the background.'
-          : '.');
+          ? `\n${pending} not searchable by meaning yet (found by keyword): the embedding provider failed ` +
+            `(${outcome.embeddingError}); embedded in the background.`
+          : '');
       return {
         structured: {
           ids: outcome.items.map((i) => i.id),

@@ -1,17 +1,16 @@
 import { z } from 'zod';
+import type { Metadata } from '../store/types.js';
 import { MemorySchema, MetadataSchema, TagsSchema, defineTool, toMemory } from './tool-kit.js';
 
 export const memoryUpdateTool = defineTool({
   name: 'memory_update',
   title: 'Update a memory',
-  description:
-    'Changes an existing memory: its text (re-embedded), its metadata (replaced as a whole) or its tags ' +
-    '(replaced as a whole). Fields you leave out stay as they are. Fails if the id does not exist.',
+  description: 'Changes a memory: text (re-embedded), metadata or tags (each replaced whole); omitted fields stay.',
   inputSchema: {
-    id: z.string().describe('the memory to change'),
-    text: z.string().optional().describe('new text'),
-    metadata: MetadataSchema.optional().describe('new metadata, replacing the old object'),
-    tags: TagsSchema.optional().describe('new tags, replacing the old list'),
+    id: z.string(),
+    text: z.string().optional(),
+    metadata: MetadataSchema.optional(),
+    tags: TagsSchema.optional(),
   },
   outputSchema: {
     memory: MemorySchema,
@@ -20,7 +19,10 @@ export const memoryUpdateTool = defineTool({
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handle(args, { service }, { signal }) {
-    const { record, reembedded, embeddingError } = await service.update(args, { signal });
+    const { record, reembedded, embeddingError } = await service.update(
+      { ...args, metadata: args.metadata as Metadata | undefined },
+      { signal },
+    );
     const text =
       `Updated ${record.id}` +
       (reembedded ? ' (text re-embedded).' : '.') +

@@ -6,17 +6,19 @@ import type {
   CallToolResult,
   ServerNotification,
   ServerRequest,
+  Tool,
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Limits } from '../config/limits.js';
 import type { Logger } from '../shared/logger.js';
 import { compose, deadline, mapErrors, track } from './call-chain.js';
+import { publishedSchema } from './published-schema.js';
 import type { MemoryService } from '../memory/memory-service.js';
 import type { BackfillJob } from '../backfill/backfill-job.js';
 import type { CallTracker } from '../shared/call-tracker.js';
 import type { HealthDeps } from '../health/health-report.js';
-import type { JsonValue, MemoryRecord } from '../store/types.js';
+import type { MemoryRecord } from '../store/types.js';
 
 /** What a tool's schema and description depend on: the configured limits, the store's capabilities. */
 export interface ToolEnv {
@@ -37,30 +39,31 @@ export interface ToolContext {
   health?: HealthDeps | undefined;
 }
 
-export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([
-    z.string(),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.array(JsonValueSchema),
-    z.record(z.string(), JsonValueSchema),
-  ]),
+/** Metadata in and out: a JSON object of the caller's fields (its values are JSON by the wire). */
+export const MetadataSchema = freeObject(
+  'JSON object of your own fields, e.g. {"source": "chat", "project": "apollo"}',
 );
-export const MetadataSchema = z
-  .record(z.string(), JsonValueSchema)
-  .describe('JSON object of your own fields, e.g. {"source": "chat", "project": "apollo"}');
-export const TagsSchema = z.array(z.string()).describe('labels to filter by later');
-export const NamespaceSchema = z
-  .string()
-  .describe('separates memories of different users or projects (default "default")');
+/** Metadata equality in filters. */
+export const MetadataFilterSchema = freeObject('metadata equality, e.g. {"project": "apollo"}');
+export const TagsSchema = z.array(z.string()).describe('labels to filter by');
+export const NamespaceSchema = z.string().describe('e.g. a user or project (default "default")');
+
+const TimeBound = () => z.string().optional();
+
+/** created_after / created_before / updated_after / updated_before (after inclusive, before exclusive). */
+export const TimeBoundsShape = {
+  created_after: TimeBound(),
+  created_before: TimeBound(),
+  updated_after: TimeBound(),
+  updated_before: TimeBound(),
+};
 
 export const MemorySchema = z.object({
   id: z.string(),
   text: z.string(),
   namespace: z.string(),
   tags: z.array(z.string()),
-  metadata: z.record(z.string(), z.unknown()),
+  metadata: MetadataSchema,
   created_at: z.string(),
   updated_at: z.string(),
   embedding_status: z.enum(['pending', 'done', 'failed']),
@@ -80,14 +83,6 @@ export function toMemory(r: MemoryRecord): z.infer<typeof MemorySchema> {
     embedding_error: r.embedding.lastError,
   };
 }
-
-export const ProviderSchema = z.object({
-  name: z.string(),
-  model: z.string(),
-  kind: z.enum(['semantic', 'lexical']),
-  fingerprint: z.string().nullable(),
-  note: z.string(),
-});
 
 export interface ToolExtra {
   /** Aborts when the client cancels the call, at its deadline, or at shutdown: pass it on. */
@@ -115,7 +110,17 @@ function toolExtra(extra: SdkExtra, signal: AbortSignal): ToolExtra {
   };
 }
 
-export interface ToolDefinition<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
+/**
+ * A tool. `outputSchema` is what clients are shown (kept compact: a model reads tools/list on
+ * every turn); `Structured` is the exact type of what the handler returns, which must fit it
+ * (a tool may publish a section as a free object while its TypeScript type, for callers and
+ * tests, is the full schema's).
+ */
+export interface ToolDefinition<
+  In extends z.ZodRawShape,
+  Out extends z.ZodRawShape,
+  Structured extends z.infer<z.ZodObject<Out>> = z.infer<z.ZodObject<Out>>,
+> {
   name: string;
   title: string;
   description: string;
@@ -126,21 +131,30 @@ export interface ToolDefinition<In extends z.ZodRawShape, Out extends z.ZodRawSh
     args: z.infer<z.ZodObject<In>>,
     ctx: ToolContext,
     extra: ToolExtra,
-  ): Promise<{ structured: z.infer<z.ZodObject<Out>>; text: string }>;
+  ): Promise<{ structured: Structured; text: string }>;
 }
 
-export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
-  tool: ToolDefinition<In, Out>,
-): ToolDefinition<In, Out> {
+export function defineTool<
+  In extends z.ZodRawShape,
+  Out extends z.ZodRawShape,
+  Structured extends z.infer<z.ZodObject<Out>> = z.infer<z.ZodObject<Out>>,
+>(tool: ToolDefinition<In, Out, Structured>): ToolDefinition<In, Out, Structured> {
   return tool;
 }
 
+/** An object of any fields, shown to clients as such (`additionalProperties: true`). */
+export function freeObject(description: string): z.ZodObject<Record<never, never>, z.core.$loose> {
+  return z.looseObject({}).meta({ additionalProperties: true }).describe(description);
+}
+
 /** Registers a tool whose failures come back as `isError` results with a hint, never as crashes. */
-export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
+export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape, S extends z.infer<z.ZodObject<Out>>>(
   server: McpServer,
-  tool: ToolDefinition<In, Out>,
+  tool: ToolDefinition<In, Out, S>,
   ctx: ToolContext,
-): void {
+): Tool {
+  // The SDK validates arguments and replies against these schemas; tools/list shows
+  // `publishedSchema`'s compact, portable form of the same (index.ts installs that list).
   server.registerTool(
     tool.name,
     {
@@ -148,7 +162,7 @@ export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape
       description: tool.description,
       inputSchema: strictShape(tool.name, tool.inputSchema),
       outputSchema: tool.outputSchema,
-      annotations: { title: tool.title, ...tool.annotations },
+      annotations: tool.annotations,
     },
     (async (args: z.infer<z.ZodObject<In>>, extra: SdkExtra): Promise<CallToolResult> => {
       const run = compose(
@@ -163,6 +177,14 @@ export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape
       return run({ tool: tool.name, signal: extra.signal });
     }) as never,
   );
+  return {
+    name: tool.name,
+    title: tool.title,
+    description: tool.description,
+    inputSchema: publishedSchema(strictShape(tool.name, tool.inputSchema), 'input'),
+    outputSchema: publishedSchema(z.object(tool.outputSchema), 'output'),
+    annotations: tool.annotations,
+  };
 }
 
 /**

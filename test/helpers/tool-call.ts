@@ -1,5 +1,5 @@
-// Typed tool results for tests: the structured content of a successful call, typed by the
-// tool's own output schema (so a renamed or retyped field breaks the test at compile time,
+// Typed tool results for tests: the structured content of a successful call, typed as the
+// tool's handler returns it (so a renamed or retyped field breaks the test at compile time,
 // instead of a cast that hides it).
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
@@ -9,6 +9,7 @@ import type { indexHealthTool } from '../../src/tools/index-health.js';
 import type { indexRepairTool } from '../../src/tools/index-repair.js';
 import type { memoryDeleteTool } from '../../src/tools/memory-delete.js';
 import type { memoryGetTool } from '../../src/tools/memory-get.js';
+import type { memoryListTool } from '../../src/tools/memory-list.js';
 import type { memorySearchTool } from '../../src/tools/memory-search.js';
 import type { memoryStoreTool } from '../../src/tools/memory-store.js';
 import type { memoryUpdateTool } from '../../src/tools/memory-update.js';
@@ -17,6 +18,7 @@ interface Tools {
   memory_store: ReturnType<typeof memoryStoreTool>;
   memory_search: ReturnType<typeof memorySearchTool>;
   memory_get: typeof memoryGetTool;
+  memory_list: ReturnType<typeof memoryListTool>;
   memory_update: typeof memoryUpdateTool;
   memory_delete: typeof memoryDeleteTool;
   backfill_status: typeof backfillStatusTool;
@@ -27,7 +29,8 @@ interface Tools {
 
 export type ToolName = keyof Tools;
 export type ToolArgs<N extends ToolName> = z.input<z.ZodObject<Tools[N]['inputSchema']>>;
-export type ToolOutput<N extends ToolName> = z.infer<z.ZodObject<Tools[N]['outputSchema']>>;
+/** What the handler returns (its exact type; the published schema may show parts of it as free objects). */
+export type ToolOutput<N extends ToolName> = Awaited<ReturnType<Tools[N]['handle']>>['structured'];
 
 /** The structured content of `result`, a successful call of tool `name` (fails the test otherwise). */
 export function output<N extends ToolName>(name: N, result: CallToolResult): ToolOutput<N> {
