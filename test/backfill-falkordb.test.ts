@@ -201,7 +201,7 @@ describe('backfill on FalkorDB', () => {
     await start();
     for (let i = 0; i < 3; i++) api.script.push({ kind: 'status', status: 503 });
     const r = await h!.call('memory_store', { id: 'during-outage', text: 'written while the provider was down' });
-    assert.match(textOf(r), /not searchable yet/);
+    assert.match(textOf(r), /not searchable by meaning yet/);
     assert.equal((await status()).counts.pending, 1);
     const { run } = await runAndWait();
     assert.equal(run.embedded, 1);

@@ -28,7 +28,9 @@ describe('bench smoke run', { timeout: 600_000 }, () => {
       };
       for (const family of [
         'store (batches of 100)',
-        'search via MCP, sequential',
+        'search via MCP, semantic mode, sequential',
+        'search via MCP, hybrid (default) vs semantic only',
+        'search via MCP, keyword only vs semantic only',
         '100 concurrent searches',
         'cold start: initialize',
         'cold start: first search',

@@ -36,7 +36,7 @@ describe('provider failures and model changes lose nothing', () => {
     const r = await h.call('memory_store', { id: 'm1', text: 'the deploy key rotates every ninety days' });
     assert.equal(r.isError, undefined, textOf(r));
     assert.deepEqual(output('memory_store', r).items, [{ id: 'm1', status: 'created', embedding: 'pending' }]);
-    assert.match(textOf(r), /not searchable yet.*503/);
+    assert.match(textOf(r), /not searchable by meaning yet.*503/);
     const got = await callOk(h, 'memory_get', { id: 'm1' });
     assert.equal(got.memories[0]!.embedding_status, 'pending');
     assert.match(got.memories[0]!.embedding_error ?? '', /503/);

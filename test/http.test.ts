@@ -132,7 +132,10 @@ describe('HTTP transports', () => {
     const inside = t.slice(t.indexOf(`<${tag}>`) + tag.length + 2, t.indexOf(`</${tag}>`));
     assert.ok(inside.includes(attack), 'the text is inside the envelope, unchanged');
     assert.ok(t.indexOf(`</${tag}>`) > t.indexOf(attack), 'the real end of the envelope comes after the stored text');
-    assert.match(t, /never follow instructions/);
+    assert.match(t, /Stored data, not instructions/);
+    const tools = await client.listTools();
+    const description = tools.tools.find((x) => x.name === 'memory_search')?.description ?? '';
+    assert.match(description, /never follow instructions/, 'the full notice is in the tool description');
     assert.equal(output('memory_search', search).results[0]!.text, attack);
     const get = await call(client, 'memory_get', { id: 'attack' });
     assert.ok(text(get).includes(attack));

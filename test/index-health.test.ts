@@ -148,10 +148,14 @@ describe('index health and repair', () => {
     dir.cleanup();
     dir = tempDir();
     h = await startHarness(testConfig(dir.path, { MEMORY_IVF_MIN_VECTORS: '1000', BACKFILL_INTERVAL_MS: '0' }));
-    // 1,200 memories but only 100 distinct texts: IVF30 needs 1,170 distinct training vectors.
+    // 1,200 memories but only 100 distinct texts (the same text in 12 namespaces is not a
+    // duplicate): IVF30 needs 1,170 distinct training vectors.
     for (let b = 0; b < 6; b++) {
       const r = await h.call('memory_store', {
-        items: Array.from({ length: 200 }, (_, i) => ({ text: `repeated note ${(b * 200 + i) % 100}` })),
+        items: Array.from({ length: 200 }, (_, i) => ({
+          text: `repeated note ${(b * 200 + i) % 100}`,
+          namespace: `copy-${Math.floor((b * 200 + i) / 100)}`,
+        })),
       });
       assert.equal(r.isError, undefined, textOf(r));
     }
@@ -185,8 +189,10 @@ describe('index health and repair', () => {
     const refused = await h.call('memory_store', { text: 'one too many' });
     assert.equal(refused.isError, true);
     assert.match(textOf(refused), /TOO_LARGE: the store holds 40 memories.*MEMORY_MAX_MEMORIES/);
-    const update = await h.call('memory_store', { id: 'm1', text: 'replacing an existing memory is fine' });
-    assert.equal(update.isError, undefined, 'replacing does not add');
+    const update = await h.call('memory_update', { id: 'm1', text: 'changing an existing memory is fine' });
+    assert.equal(update.isError, undefined, `updating does not add: ${textOf(update)}`);
+    const retry = await h.call('memory_store', { text: 'more filler 3' });
+    assert.equal(output('memory_store', retry).items[0]?.status, 'duplicate', 'a retried store adds nothing');
   });
 
   it('the CLI: health exits 1 when not ok, 0 when ok; repair runs each mode', async () => {

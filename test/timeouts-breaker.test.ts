@@ -36,13 +36,17 @@ describe('timeouts', () => {
     h = await startHarness(testConfig(dir.path, openai({ EMBEDDING_TIMEOUT_MS: '300' })));
     await h.app.service.ready();
     api.script.push({ kind: 'hang' });
-    const search = await h.call('memory_search', { query: 'anything' });
+    const search = await h.call('memory_search', { query: 'anything', mode: 'semantic' });
     assert.equal(search.isError, true);
     assert.match(textOf(search), /timed out/);
     api.script.push({ kind: 'hang' });
+    const hybrid = await h.call('memory_search', { query: 'anything' });
+    assert.equal(hybrid.isError, undefined, 'hybrid answers from the keyword channel');
+    assert.match((output('memory_search', hybrid).notes ?? []).join(' '), /timed out/);
+    api.script.push({ kind: 'hang' });
     const store = await h.call('memory_store', { id: 'slow', text: 'written while the provider hangs' });
     assert.equal(store.isError, undefined);
-    assert.match(textOf(store), /not searchable yet.*timed out/);
+    assert.match(textOf(store), /not searchable by meaning yet.*timed out/);
   });
 
   it('a whole tool call: answers TIMEOUT in time, cancels its embedding request, and writes nothing', async () => {
@@ -139,12 +143,17 @@ describe('timeouts', () => {
     ]);
     const first = h.call('memory_search', { query: 'first' }); // holds the index while it catches up slowly
     await new Promise((r) => setTimeout(r, 50));
-    const second = await h.call('memory_search', { query: 'first' });
+    const second = await h.call('memory_search', { query: 'first', mode: 'semantic' });
     assert.equal(second.isError, true);
     assert.match(
       textOf(second),
       /search index is busy \((searching|catching up with the store)\); gave up after 200 ms/,
     );
+    // Hybrid (the default) answers from the keyword channel meanwhile, and says why.
+    const hybrid = await h.call('memory_search', { query: 'first' });
+    assert.equal(hybrid.isError, undefined, textOf(hybrid));
+    assert.equal(output('memory_search', hybrid).results[0]?.id, 'a');
+    assert.match((output('memory_search', hybrid).notes ?? []).join(' '), /busy/);
     slow = false;
     const firstResult = await first;
     assert.equal(firstResult.isError, undefined, textOf(firstResult));
@@ -239,7 +248,7 @@ describe('graceful shutdown under load', () => {
       // The outage: failures first (a pending memory; the backfill backs off), then no answer at all.
       api.failIf = () => 503;
       const pending = await child.call('memory_store', { id: 'pending', text: 'stored during the outage' });
-      assert.match(textOf(pending), /not searchable yet/);
+      assert.match(textOf(pending), /not searchable by meaning yet/);
       await waitFor(() => /backfill backing off/.test(child.stderr()), 15_000, 'the backfill to back off');
       api.failIf = undefined;
       api.delayMs = 120_000;

@@ -26,6 +26,7 @@ describe('tools through a real MCP client (in-process)', () => {
       'index_repair',
       'memory_delete',
       'memory_get',
+      'memory_list',
       'memory_search',
       'memory_store',
       'memory_update',
@@ -118,7 +119,7 @@ describe('tools through a real MCP client (in-process)', () => {
     }
   });
 
-  it('stores a batch with own ids, and storing an existing id updates it', async () => {
+  it('stores a batch with own ids; an existing id is a retry with its text, refused with another', async () => {
     const items = Array.from({ length: 30 }, (_, i) => ({
       id: `batch-${i}`,
       text: `batch memory number ${i} about topic ${i % 3}`,
@@ -127,10 +128,13 @@ describe('tools through a real MCP client (in-process)', () => {
     const r = await h.call('memory_store', { items });
     assert.equal(r.isError, undefined, textOf(r));
     assert.equal(output('memory_store', r).ids.length, 30);
-    const again = await h.call('memory_store', { id: 'batch-0', text: 'replaced text for batch zero' });
-    assert.deepEqual(output('memory_store', again).items, [{ id: 'batch-0', status: 'updated', embedding: 'done' }]);
+    const again = await h.call('memory_store', { id: 'batch-0', text: 'batch memory number 0 about topic 0' });
+    assert.deepEqual(output('memory_store', again).items, [{ id: 'batch-0', status: 'unchanged', embedding: 'done' }]);
+    const other = await h.call('memory_store', { id: 'batch-0', text: 'replaced text for batch zero' });
+    assert.equal(other.isError, true);
+    assert.match(textOf(other), /memory_update/);
     const got = await callOk(h, 'memory_get', { id: 'batch-0' });
-    assert.equal(got.memories[0]!.text, 'replaced text for batch zero');
+    assert.equal(got.memories[0]!.text, 'batch memory number 0 about topic 0');
     const many = await callOk(h, 'memory_get', { ids: ['batch-1', 'nope', 'batch-2'] });
     assert.equal(many.memories.length, 2);
     assert.deepEqual(many.missing, ['nope']);

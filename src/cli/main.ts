@@ -2,6 +2,7 @@
 import { createApp } from '../app.js';
 import { runBackfillCommand } from './backfill-command.js';
 import { runIndexCommand } from './index-command.js';
+import { runExportCommand, runImportCommand } from './transfer-command.js';
 import { parseCommandLine } from '../config/command-line.js';
 import { MemoryError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
@@ -37,6 +38,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     throw err;
   }
   if (parsed.command === 'backfill') process.exit(await runBackfillCommand(app, parsed.backfill, logger));
+  if (parsed.command === 'export') process.exit(await runExportCommand(app, parsed.export, logger));
+  if (parsed.command === 'import') process.exit(await runImportCommand(app, parsed.import, logger));
   if (parsed.command === 'health' || parsed.command === 'repair') {
     process.exit(await runIndexCommand(app, parsed.command === 'repair' ? parsed.repair : null));
   }

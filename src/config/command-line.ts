@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { defaultDataDir } from './data-dir.js';
 import type { RepairMode } from '../health/repair.js';
 import { ConfigSchema, SETTING_LIST, defaultOf, type Config } from './settings.js';
+import type { ImportSource } from '../memory/transfer-format.js';
 
 export interface BackfillCommand {
   once: boolean;
@@ -13,11 +14,25 @@ export interface BackfillCommand {
   limit?: number;
 }
 
+export interface ExportCommand {
+  out?: string;
+  namespace?: string;
+  withVectors: boolean;
+}
+
+export interface ImportCommand {
+  file: string;
+  from: ImportSource;
+  namespace?: string;
+}
+
 export type ParsedCommandLine =
   | { kind: 'run'; command: 'serve'; config: Config }
   | { kind: 'run'; command: 'backfill'; config: Config; backfill: BackfillCommand }
   | { kind: 'run'; command: 'health'; config: Config }
   | { kind: 'run'; command: 'repair'; config: Config; repair: { mode: RepairMode; dryRun: boolean } }
+  | { kind: 'run'; command: 'export'; config: Config; export: ExportCommand }
+  | { kind: 'run'; command: 'import'; config: Config; import: ImportCommand }
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'error'; message: string };
@@ -26,9 +41,12 @@ export type ParsedCommandLine =
 const COMMAND_OPTIONS = {
   backfill: { once: 'boolean', namespace: 'string', graph: 'string', label: 'string', limit: 'string' },
   repair: { mode: 'string', 'dry-run': 'boolean' },
+  export: { out: 'string', namespace: 'string', 'with-vectors': 'boolean' },
+  import: { from: 'string', namespace: 'string' },
 } as const;
-const COMMANDS = ['serve', 'backfill', 'health', 'repair'] as const;
+const COMMANDS = ['serve', 'backfill', 'health', 'repair', 'export', 'import'] as const;
 const REPAIR_MODES: readonly RepairMode[] = ['verify', 'sync', 'rebuild'];
+const IMPORT_SOURCES: readonly ImportSource[] = ['vector-memory', 'server-memory'];
 
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
@@ -49,15 +67,27 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   if (parsed.values['help']) return { kind: 'help', text: helpText() };
   if (parsed.values['version']) return { kind: 'version' };
   const command = (parsed.positionals[0] ?? 'serve') as (typeof COMMANDS)[number];
-  if (!COMMANDS.includes(command) || parsed.positionals.length > 1) {
+  const positionals = command === 'import' ? 2 : 1;
+  if (!COMMANDS.includes(command) || parsed.positionals.length > positionals) {
     return { kind: 'error', message: `unknown command "${parsed.positionals.join(' ')}". Run with --help.` };
   }
   const v = parsed.values;
+  const owners = new Map<string, string[]>();
   for (const [owner, own] of Object.entries(COMMAND_OPTIONS)) {
-    const misplaced = Object.keys(own).find((name) => v[name] !== undefined);
-    if (command !== owner && misplaced !== undefined) {
-      return { kind: 'error', message: `--${misplaced} belongs to the ${owner} command. Run with --help.` };
+    for (const name of Object.keys(own)) owners.set(name, [...(owners.get(name) ?? []), owner]);
+  }
+  for (const [name, of] of owners) {
+    if (v[name] !== undefined && !of.includes(command)) {
+      return { kind: 'error', message: `--${name} belongs to the ${of.join(' and ')} command. Run with --help.` };
     }
+  }
+  const from = (v['from'] ?? 'vector-memory') as ImportSource;
+  if (command === 'import' && !IMPORT_SOURCES.includes(from)) {
+    return { kind: 'error', message: `--from must be ${IMPORT_SOURCES.join(' or ')}` };
+  }
+  const file = parsed.positionals[1];
+  if (command === 'import' && file === undefined) {
+    return { kind: 'error', message: 'import needs a FILE: vector-memory-mcp import FILE [--from server-memory]' };
   }
   const mode = (v['mode'] ?? 'verify') as RepairMode;
   if (command === 'repair' && !REPAIR_MODES.includes(mode)) {
@@ -107,6 +137,12 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     };
   }
   if (command === 'repair') return { kind: 'run', command, config, repair: { mode, dryRun: v['dry-run'] === true } };
+  const namespace = typeof v['namespace'] === 'string' ? { namespace: v['namespace'] } : {};
+  if (command === 'export') {
+    const out = typeof v['out'] === 'string' ? { out: v['out'] } : {};
+    return { kind: 'run', command, config, export: { ...out, ...namespace, withVectors: v['with-vectors'] === true } };
+  }
+  if (command === 'import') return { kind: 'run', command, config, import: { file: file!, from, ...namespace } };
   return { kind: 'run', command, config };
 }
 
@@ -124,6 +160,12 @@ export function helpText(): string {
     '       vector-memory-mcp backfill [--once] [--namespace N] [--graph G] [--label L] [--limit N] [options]',
     '       vector-memory-mcp health [options]          prints the index health report; exit 1 unless ok',
     `       vector-memory-mcp repair --mode ${REPAIR_MODES.join('|')} [--dry-run] [options]`,
+    '       vector-memory-mcp export [--out FILE] [--namespace NS] [--with-vectors] [options]',
+    '       vector-memory-mcp import FILE [--from vector-memory|server-memory] [--namespace NS] [options]',
+    '',
+    'export writes JSON lines, one memory per line (stdout without --out). import reads them back, keeping ids and',
+    'times (a second import of the same file changes nothing), or the file of @modelcontextprotocol/server-memory;',
+    'a bad line stops it before anything is written (exit 1, naming the line).',
     '',
     'backfill embeds every record that lacks an embedding from the configured model, then exits (--once; exit',
     'status 1 when records failed) or keeps running every BACKFILL_INTERVAL_MS (for cron jobs and containers).',

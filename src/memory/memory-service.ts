@@ -2,6 +2,8 @@
 // the background, retrying after a failure) and hands each call to its flow: validation.ts
 // (input rules), write-flow.ts (store, update, delete), search-flow.ts (search and filters),
 // model-migration.ts (a model change without downtime).
+import { importRecords, type ImportOptions, type ImportSummary } from './import-flow.js';
+import type { ImportRecord } from './transfer-format.js';
 import { setImmediate as turn } from 'node:timers/promises';
 import type { Limits } from '../config/limits.js';
 import type { EmbeddingProvider } from '../embeddings/types.js';
@@ -258,6 +260,16 @@ export class MemoryService {
     hits = cutFarBelow(hits, mode, this.embedder.kind === 'lexical' ? 0.5 : 0.6);
     const migration = this.migration.current;
     return { hits, mode, provider, notes, examined, ...(migration && provider ? { migration } : {}) };
+  }
+
+  /** Imports parsed file records (see import-flow.ts): all checked before the first write. */
+  async importRecords(records: readonly ImportRecord[], options: ImportOptions = {}): Promise<ImportSummary> {
+    await this.embedder.init(options.signal);
+    return importRecords(
+      { store: this.store, rules: this.rules, writes: this.writes, fingerprint: this.embedder.fingerprint },
+      records,
+      options,
+    );
   }
 
   list(params: ListParams): Promise<ListOutcome> {

@@ -250,10 +250,7 @@ export class WriteFlow {
    * failed (the memories are then stored as pending). A cancellation is not a provider failure:
    * it propagates, and nothing is written.
    */
-  private async embed(
-    texts: string[],
-    options: WriteOptions,
-  ): Promise<{ vectors: StoredVector[] | null; error?: string }> {
+  async embed(texts: string[], options: WriteOptions): Promise<{ vectors: StoredVector[] | null; error?: string }> {
     const { embedder, logger } = this.d;
     try {
       await embedder.init(options.signal);
@@ -274,7 +271,7 @@ export class WriteFlow {
   }
 
   /** Makes a committed write visible to searches before it is acknowledged. */
-  private async catchUpIndex(signal: AbortSignal | undefined): Promise<void> {
+  async catchUpIndex(signal: AbortSignal | undefined): Promise<void> {
     const index = this.d.index();
     if (!index) return; // still opening: opening catches up with the store itself
     try {
@@ -285,7 +282,7 @@ export class WriteFlow {
     }
   }
 
-  private async commit<T>(write: () => Promise<T>): Promise<T> {
+  async commit<T>(write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } catch (err) {
@@ -298,7 +295,7 @@ export class WriteFlow {
   }
 
   /** Refuses writes beyond the configured size limits, before they can exhaust memory. */
-  private async checkCapacity(added: number): Promise<void> {
+  async checkCapacity(added: number): Promise<void> {
     if (added <= 0) return;
     const { maxMemories, maxIndexBytes } = this.d.limits;
     const total = await this.d.store.count();

@@ -55,6 +55,8 @@ export interface MemoryWrite {
   embedding: StoredVector | null;
   /** Set when embedding was attempted and failed, to record the reason. */
   embeddingError?: string | undefined;
+  /** Times to keep (an import): ISO 8601 UTC as toISOString() writes them. Default: now, and an existing creation time. */
+  times?: { createdAt: string; updatedAt: string } | undefined;
 }
 
 /** A partial update. When text changes, embedding must be the new text's (or null). */

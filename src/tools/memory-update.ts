@@ -27,7 +27,7 @@ export const memoryUpdateTool = defineTool({
       `Updated ${record.id}` +
       (reembedded ? ' (text re-embedded).' : '.') +
       (embeddingError
-        ? ` The new text is not searchable yet: ${embeddingError}; it will be embedded in the background.`
+        ? ` The new text is not searchable by meaning yet (found by keyword): ${embeddingError}; embedded in the background.`
         : '');
     return {
       structured: {

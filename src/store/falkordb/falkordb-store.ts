@@ -198,6 +198,8 @@ export class FalkorDBStore implements MemoryStore {
       tags: w.tags,
       embedding: w.embedding ? [...w.embedding.vector] : null,
       ...embeddingColumns(w.embedding, w.embeddingError),
+      created: w.times?.createdAt ?? null,
+      updated: w.times?.updatedAt ?? null,
     }));
     await this.db.run(
       this.graph,
@@ -208,7 +210,8 @@ export class FalkorDBStore implements MemoryStore {
        MERGE (m:${this.L} {memory_id: item.id})
        ON CREATE SET m.created_at = $now
        SET m.namespace = item.namespace, m.text = item.text, m.${FOLDED} = item.folded, m.dup_key = item.dup, m.content_hash = item.hash,
-           m.metadata = item.metadata, m.tags = item.tags, m.updated_at = $now, m.seq = seq,
+           m.metadata = item.metadata, m.tags = item.tags, m.seq = seq,
+           m.created_at = coalesce(item.created, m.created_at), m.updated_at = coalesce(item.updated, $now),
            m.${this.E} = CASE WHEN item.embedding IS NULL THEN NULL ELSE vecf32(item.embedding) END,
            m.embedding_fingerprint = item.fingerprint, m.embedding_status = item.status,
            m.embedding_attempts = item.attempts, m.embedding_error = item.error, m.attempt_fingerprint = NULL`,

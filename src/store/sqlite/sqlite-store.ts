@@ -159,9 +159,10 @@ export class SqliteStore implements MemoryStore {
     const insert = this.q(
       `INSERT INTO memories (id, namespace, text, content_hash, dup_key, metadata, tags, created_at, updated_at, seq,
          embedding, embedding_fingerprint, embedding_status, embedding_attempts, embedding_error)
-       VALUES (@id, @namespace, @text, @hash, @dup, @metadata, @tags, @now, @now, @seq,
-         @embedding, @fingerprint, @status, @attempts, @error)
+       VALUES (@id, @namespace, @text, @hash, @dup, @metadata, @tags, coalesce(@created, @now), coalesce(@updated, @now),
+         @seq, @embedding, @fingerprint, @status, @attempts, @error)
        ON CONFLICT (id) DO UPDATE SET namespace = excluded.namespace, text = excluded.text, dup_key = excluded.dup_key,
+         created_at = coalesce(@created, memories.created_at),
          content_hash = excluded.content_hash, metadata = excluded.metadata, tags = excluded.tags,
          updated_at = excluded.updated_at, seq = excluded.seq, embedding = excluded.embedding,
          embedding_fingerprint = excluded.embedding_fingerprint, embedding_status = excluded.embedding_status,
@@ -179,6 +180,8 @@ export class SqliteStore implements MemoryStore {
           metadata: JSON.stringify(w.metadata),
           tags: JSON.stringify(w.tags),
           now,
+          created: w.times?.createdAt ?? null,
+          updated: w.times?.updatedAt ?? null,
           seq: this.nextSeq(),
           embedding: w.embedding ? vectorToBlob(w.embedding.vector) : null,
           ...embeddingColumns(w.embedding, w.embeddingError),
