@@ -4,7 +4,7 @@
 //   - resident memory of the server process
 //   - the peer reference: @modelcontextprotocol/server-memory, driven by the same SDK client
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,11 +12,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { note, now, record, stats } from './common.js';
+import { SERVER_MEMORY, SERVER_MEMORY_VERSION, serverMemoryEntry } from '../test/helpers/server-memory.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'cli.js');
-const PEER = '@modelcontextprotocol/server-memory';
-const PEER_VERSION = '2026.8.31';
+const PEER = SERVER_MEMORY;
+const PEER_VERSION = SERVER_MEMORY_VERSION;
 
 interface Session {
   client: Client;
@@ -126,20 +127,6 @@ export async function benchStdio(
   await s.close();
 }
 
-function peerEntry(): string {
-  const cache = join(root, '.cache', 'peer-memory');
-  const entry = join(cache, 'node_modules', ...PEER.split('/'), 'dist', 'index.js');
-  if (existsSync(entry)) return entry;
-  mkdirSync(cache, { recursive: true });
-  writeFileSync(join(cache, 'package.json'), JSON.stringify({ name: 'peer-memory-cache', private: true }));
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', `${PEER}@${PEER_VERSION}`], {
-    cwd: cache,
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`could not install ${PEER}: ${r.stderr}`);
-  return entry;
-}
-
 /**
  * The official memory server and ours, each spawned over stdio and driven by the same SDK client:
  * store `texts` in batches of 100, then search sequentially.
@@ -158,7 +145,8 @@ export async function benchPeer(texts: string[], queries: string[]): Promise<voi
       },
       {
         name: 'peer',
-        session: () => connect(process.execPath, [peerEntry()], { MEMORY_FILE_PATH: join(dir.path, 'memory.jsonl') }),
+        session: () =>
+          connect(process.execPath, [serverMemoryEntry()], { MEMORY_FILE_PATH: join(dir.path, 'memory.jsonl') }),
         store: (batch: string[], i: number) =>
           [
             'create_entities',

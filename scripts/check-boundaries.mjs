@@ -41,7 +41,7 @@ const LAYERS = {
   tools: ['shared', 'health', 'backfill'],
   server: ['shared', 'tools', 'health'],
   transports: ['shared', 'server'],
-  cli: ['shared', 'config', 'health', 'transports', 'root'],
+  cli: ['shared', 'config', 'memory', 'health', 'transports', 'root'],
 };
 const layerOf = (rel) => (rel.includes('/') ? rel.split('/')[0] : 'root');
 
