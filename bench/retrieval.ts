@@ -14,6 +14,7 @@ import { limitsFromConfig } from '../src/config/limits.js';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import type { EmbeddingProvider } from '../src/embeddings/types.js';
 import { WordVectorsProvider } from '../src/embeddings/word-vectors-provider.js';
+import { findSimilar } from '../src/memory/duplicates.js';
 import { MemoryService, type SearchMode } from '../src/memory/memory-service.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -35,6 +36,37 @@ interface Row {
   recall10: number;
   mrr: number;
   msPerQuery: number;
+  /** Results returned per query (k = 10 unless the cut-off drops some). */
+  resultsPerQuery: number;
+  /** recall@10 with the cut-off switched off (padded to k). */
+  recall10Uncut: number;
+}
+
+/** Near-duplicate detection at one threshold: shares of memories flagged. */
+interface DuplicateRow {
+  set: string;
+  provider: string;
+  threshold: number;
+  /** Distinct memories of the set flagged as near-duplicates of another one (false alarms). */
+  falseAlarms: number;
+  /** Lightly edited copies (punctuation, case, a prefix, one word dropped) flagged as near the original. */
+  editsFound: number;
+}
+
+const THRESHOLDS = [0.85, 0.9, 0.92, 0.95];
+
+/** A copy of `text` with the kind of change a retry or a paraphrasing client makes. */
+function lightEdit(text: string, i: number): string {
+  switch (i % 4) {
+    case 0:
+      return `${text.replace(/[.;\s]*$/, '')}.`;
+    case 1:
+      return `Note: ${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+    case 2:
+      return text.replace(/\s+\S+\s*$/, '');
+    default:
+      return `  ${text.toUpperCase()}!`;
+  }
 }
 
 async function measure(set: RetrievalSet, providerName: string, embedder: EmbeddingProvider): Promise<Row[]> {
@@ -58,15 +90,23 @@ async function measure(set: RetrievalSet, providerName: string, embedder: Embedd
       let r1 = 0;
       let r10 = 0;
       let mrr = 0;
+      let returned = 0;
       const started = performance.now();
       for (const q of set.queries) {
         const { hits } = await service.search({ query: q.text, k: K, mode });
+        returned += hits.length;
         const rank = hits.findIndex((h) => h.record.id === `d${q.answer}`);
         if (rank === 0) r1++;
         if (rank >= 0) {
           r10++;
           mrr += 1 / (rank + 1);
         }
+      }
+      const elapsed = performance.now() - started;
+      let uncut = 0;
+      for (const q of set.queries) {
+        const { hits } = await service.search({ query: q.text, k: K, mode, cut: false });
+        if (hits.some((h) => h.record.id === `d${q.answer}`)) uncut++;
       }
       const n = set.queries.length;
       rows.push({
@@ -76,15 +116,57 @@ async function measure(set: RetrievalSet, providerName: string, embedder: Embedd
         recall1: r1 / n,
         recall10: r10 / n,
         mrr: mrr / n,
-        msPerQuery: (performance.now() - started) / n,
+        msPerQuery: elapsed / n,
+        resultsPerQuery: returned / n,
+        recall10Uncut: uncut / n,
       });
     }
+    if (set.name === 'wordnet') duplicateRows.push(...(await duplicates(set, providerName, embedder, service, store)));
     return rows;
   } finally {
     await service.close();
     await store.close();
     dir.cleanup();
   }
+}
+
+const duplicateRows: DuplicateRow[] = [];
+
+/** How often the near-duplicate rule (memory/duplicates.ts) fires on distinct memories and on edited copies. */
+async function duplicates(
+  set: RetrievalSet,
+  providerName: string,
+  embedder: EmbeddingProvider,
+  service: MemoryService,
+  store: SqliteStore,
+): Promise<DuplicateRow[]> {
+  const index = await service.ready();
+  const lowest = Math.min(...THRESHOLDS);
+  const probe = async (texts: string[]) => {
+    const out: { id: string; score: number }[][] = [];
+    for (let i = 0; i < texts.length; i += 500) {
+      const chunk = texts.slice(i, i + 500);
+      const vectors = await embedder.embed(chunk);
+      out.push(
+        ...(await findSimilar(
+          index,
+          store,
+          chunk.map((text, j) => ({ text, namespace: 'default', vector: vectors[j]! })),
+          lowest,
+        )),
+      );
+    }
+    return out;
+  };
+  const own = await probe(set.docs);
+  const edited = await probe(set.docs.map((t, i) => lightEdit(t, i)));
+  return THRESHOLDS.map((threshold) => ({
+    set: set.name,
+    provider: providerName,
+    threshold,
+    falseAlarms: own.filter((s, i) => s.some((x) => x.id !== `d${i}` && x.score >= threshold)).length / own.length,
+    editsFound: edited.filter((s, i) => s.some((x) => x.id === `d${i}` && x.score >= threshold)).length / edited.length,
+  }));
 }
 
 const wanted = values.sets?.split(',');
@@ -118,13 +200,23 @@ if (chosen.some((s) => s.name === 'no-shared-word')) {
   );
 }
 out('');
-out(
-  'set             mode      provider                                                         recall@1  recall@10  MRR@10  ms/query',
-);
+out('set             mode      provider      recall@1  recall@10  MRR@10  ms/query  results/query  recall@10 uncut');
 for (const r of rows) {
   out(
-    `${r.set.padEnd(15)} ${r.mode.padEnd(9)} ${r.provider.padEnd(12)} ${r.recall1.toFixed(3).padStart(8)}  ${r.recall10.toFixed(3).padStart(9)}  ${r.mrr.toFixed(3).padStart(6)}  ${r.msPerQuery.toFixed(2).padStart(8)}`,
+    `${r.set.padEnd(15)} ${r.mode.padEnd(9)} ${r.provider.padEnd(12)} ${r.recall1.toFixed(3).padStart(8)}  ${r.recall10.toFixed(3).padStart(9)}  ${r.mrr.toFixed(3).padStart(6)}  ${r.msPerQuery.toFixed(2).padStart(8)}  ${r.resultsPerQuery.toFixed(2).padStart(13)}  ${r.recall10Uncut.toFixed(3).padStart(15)}`,
   );
+}
+if (duplicateRows.length > 0) {
+  out('');
+  out(
+    'near-duplicate rule on the wordnet memories (cosine >= threshold, then the same identifiers and Jaccard >= 0.7)',
+  );
+  out('provider      threshold  distinct memories flagged  light edits flagged');
+  for (const d of duplicateRows) {
+    out(
+      `${d.provider.padEnd(13)} ${d.threshold.toFixed(2).padStart(9)}  ${(100 * d.falseAlarms).toFixed(2).padStart(24)}%  ${(100 * d.editsFound).toFixed(1).padStart(18)}%`,
+    );
+  }
 }
 
 const get = (set: string, mode: SearchMode, provider?: string) =>
@@ -164,5 +256,11 @@ for (const s of chosen) {
       `${kw.recall10.toFixed(3)} vs ${hashSem.recall10.toFixed(3)}`,
     ]);
 }
+const worstCut = Math.max(...rows.map((r) => r.recall10Uncut - r.recall10));
+checks.push([
+  'the far-below cut-off costs at most 0.005 recall@10 in every row',
+  worstCut <= 0.005,
+  `worst ${worstCut.toFixed(4)}`,
+]);
 out('');
 for (const [what, ok, figure] of checks) out(`${ok ? 'met    ' : 'NOT MET'}  ${what}: ${figure}`);

@@ -257,7 +257,7 @@ export class MemoryService {
       const promoted = new Set((await keyword.matchAll(terms.identifiers, depth, filter)).map((h) => h.id));
       hits = fuseHybrid(semanticHits, keywordFound.hits, promoted, k);
     }
-    hits = cutFarBelow(hits, mode, this.embedder.kind === 'lexical' ? 0.5 : 0.6);
+    if (params.cut !== false) hits = cutFarBelow(hits, mode, this.embedder.kind === 'lexical' ? 0.5 : 0.6);
     const migration = this.migration.current;
     return { hits, mode, provider, notes, examined, ...(migration && provider ? { migration } : {}) };
   }

@@ -31,6 +31,8 @@ export interface SearchParams {
   time?: TimeBounds | undefined;
   /** The same bounds resolved to ISO 8601 UTC (the service sets it). */
   times?: RecordFilter | undefined;
+  /** false: pad to k even far below the best (the retrieval bench measures the cut this way). */
+  cut?: boolean | undefined;
 }
 
 /** Where a result stood in one channel: its rank (1 = best) and that channel's score. */
