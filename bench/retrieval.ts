@@ -208,9 +208,7 @@ for (const r of rows) {
 }
 if (duplicateRows.length > 0) {
   out('');
-  out(
-    'near-duplicate rule on the wordnet memories (cosine >= threshold, then the same identifiers and Jaccard >= 0.7)',
-  );
+  out('near-duplicate rule on the wordnet memories (cosine >= threshold, then the same codes and Jaccard >= 0.7)');
   out('provider      threshold  distinct memories flagged  light edits flagged');
   for (const d of duplicateRows) {
     out(
@@ -259,7 +257,7 @@ for (const s of chosen) {
 const worstCut = Math.max(...rows.map((r) => r.recall10Uncut - r.recall10));
 checks.push([
   'the far-below cut-off costs at most 0.005 recall@10 in every row',
-  worstCut <= 0.005,
+  Math.round(worstCut * 10_000) <= 50, // in whole queries: 10 of 2,000 is 0.005
   `worst ${worstCut.toFixed(4)}`,
 ]);
 out('');

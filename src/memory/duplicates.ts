@@ -3,8 +3,8 @@
 //   store's duplicate key). A client that retries a store sends exactly that: it gets the
 //   existing id back and nothing is written.
 // - Near: a stored memory of the same namespace whose vector is at least the threshold close
-//   (cosine) and that passes a guard: both texts name the same identifiers (ticket codes,
-//   versions, hostnames, names) and share most of their words (Jaccard >= 0.7). The guard is
+//   (cosine) and that passes a guard: both texts name the same codes (ticket codes, versions,
+//   hostnames) and share most of their words (Jaccard >= 0.7). The guard is
 //   needed because averaged word vectors make "JIRA-4512 is fixed" and "JIRA-4513 is fixed", or
 //   "a genus of Loriinae" and "a genus of Siphonophora", all but identical. Thresholds chosen on
 //   the retrieval bench's sets (README): 0.90 for a lexical provider, 0.92 for a semantic one.
@@ -29,10 +29,18 @@ function words(text: string): Set<string> {
   return new Set(text.toLowerCase().match(WORD) ?? []);
 }
 
-/** The guard: the same identifiers, and most words shared. */
+/**
+ * Codes, versions, hostnames: identifiers with a digit or an inner - _ . : / @. (Capitalised
+ * words are left to the word overlap: a capital letter is not a different memory.)
+ */
+function codes(text: string): Set<string> {
+  return new Set(keywordTerms(text).identifiers.filter((c) => /\p{N}|[\p{L}\p{N}][-_.:/@][\p{L}\p{N}]/u.test(c)));
+}
+
+/** The guard: the same codes, and most words shared. */
 export function nearDuplicateText(a: string, b: string): boolean {
-  const ia = new Set(keywordTerms(a).identifiers);
-  const ib = new Set(keywordTerms(b).identifiers);
+  const ia = codes(a);
+  const ib = codes(b);
   if (ia.size !== ib.size || [...ia].some((x) => !ib.has(x))) return false;
   const wa = words(a);
   const wb = words(b);
