@@ -27,11 +27,21 @@ export interface Row {
   refName?: string;
   unit: string;
   ratio: number;
+  /** The embedding model that answered ours (fingerprint), or what ours was when no provider is involved. */
+  answered: string;
 }
 
+/** Every scenario pins this provider; what actually answered is recorded per row. */
+export const BENCH_PROVIDER = { EMBEDDING_PROVIDER: 'hash' } as const;
+let answering = 'raw vectors (no provider)';
+/** Sets what answered the rows recorded next (read from the server, not assumed). */
+export const answeredBy = (what: string): void => {
+  answering = what;
+};
+
 export const rows: Row[] = [];
-export const record = (r: Omit<Row, 'ratio'>): void => {
-  rows.push({ ...r, ratio: r.ours / r.reference });
+export const record = (r: Omit<Row, 'ratio' | 'answered'>): void => {
+  rows.push({ ...r, ratio: r.ours / r.reference, answered: answering });
 };
 
 /** Progress on stderr (stdout carries the table). */

@@ -11,7 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { tempDir } from '../test/helpers/tmp.js';
-import { note, now, record, stats } from './common.js';
+import { BENCH_PROVIDER, answeredBy, note, now, record, stats } from './common.js';
 import { SERVER_MEMORY, SERVER_MEMORY_VERSION, serverMemoryEntry } from '../test/helpers/server-memory.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -24,6 +24,12 @@ interface Session {
   pid: number;
   call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
   close(): Promise<void>;
+}
+
+/** The fingerprint of the provider that ranked a memory_search reply, as the reply says. */
+function providerOf(reply: CallToolResult): string {
+  const p = (reply.structuredContent as { provider?: { fingerprint?: string } | null } | undefined)?.provider;
+  return p?.fingerprint ?? 'no provider (keyword channel only)';
 }
 
 async function connect(command: string, args: string[], env: Record<string, string>): Promise<Session> {
@@ -72,12 +78,13 @@ export async function benchStdio(
 ): Promise<void> {
   note(`process bench: cold start with ${size} memories`);
   const started = now();
-  const s = await connect(process.execPath, [cli, '--data-dir', dataDir], {});
+  const s = await connect(process.execPath, [cli, '--data-dir', dataDir], BENCH_PROVIDER);
   const initMs = now() - started;
   const t = now();
   const first = await s.call('memory_search', { query: queries[0]!, k: 10 });
   const firstMs = now() - t;
   if (first.isError) throw new Error(`first search failed: ${JSON.stringify(first.content)}`);
+  answeredBy(providerOf(first));
   const base = nodeStartMs();
   record({
     scenario: 'cold start: initialize answered (stdio, spawn to reply)',
@@ -138,7 +145,7 @@ export async function benchPeer(texts: string[], queries: string[]): Promise<voi
     const sides = [
       {
         name: 'ours',
-        session: () => connect(process.execPath, [cli, '--data-dir', join(dir.path, 'ours')], {}),
+        session: () => connect(process.execPath, [cli, '--data-dir', join(dir.path, 'ours')], BENCH_PROVIDER),
         store: (batch: string[], i: number) =>
           ['memory_store', { items: batch.map((text, j) => ({ id: `e${i + j}`, text })) }] as const,
         search: (q: string) => ['memory_search', { query: q, k: 10 }] as const,
@@ -173,6 +180,7 @@ export async function benchPeer(texts: string[], queries: string[]): Promise<voi
         const r = await s.call(name, args);
         ms.push(now() - t0);
         if (r.isError) throw new Error(`${side.name} ${name}: ${JSON.stringify(r.content)}`);
+        if (side.name === 'ours') answeredBy(providerOf(r));
       }
       await s.close();
       figures[side.name] = { storePerSecond, p50: stats(ms).p50 };

@@ -23,7 +23,7 @@ import faissNode from 'faiss-node';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { startHarness, testConfig } from '../test/helpers/harness.js';
 import { benchBackfill } from './backfill.js';
-import { makeTexts, now, record, rows, stats } from './common.js';
+import { BENCH_PROVIDER, answeredBy, makeTexts, now, record, rows, stats } from './common.js';
 import { benchClustered, benchGlove } from './index-bench.js';
 import { benchPeer, benchStdio } from './process-bench.js';
 import { tempDir } from '../test/helpers/tmp.js';
@@ -73,8 +73,9 @@ async function benchSize(size: number): Promise<void> {
     db.close();
 
     // ---- ours: memory_store through MCP, batches of 100 ----
-    const h = await startHarness(testConfig(join(dir.path, 'ours'), {}, ['--index-persist-delay-ms', '0']));
+    const h = await startHarness(testConfig(join(dir.path, 'ours'), BENCH_PROVIDER, ['--index-persist-delay-ms', '0']));
     await h.app.service.ready();
+    answeredBy(h.app.service.providerInfo().fingerprint ?? 'unknown');
     const storeStart = now();
     for (let i = 0; i < size; i += 100) {
       const r = await h.call('memory_store', { items: texts.slice(i, i + 100).map((text) => ({ text })) });
@@ -199,11 +200,13 @@ async function benchSize(size: number): Promise<void> {
 }
 
 for (const size of sizes) await benchSize(size);
+answeredBy('raw vectors (no provider)');
 for (const size of indexSizes) await benchClustered(size, { queries: Math.min(queryCount, 200), rebuild: true });
 if (glove) await benchGlove(200);
 if (peerCount > 0) await benchPeer(makeTexts(peerCount, 4242), makeTexts(Math.min(queryCount, 200), 4343));
 
 if (backfillCount > 0) {
+  answeredBy(new HashEmbeddingProvider().fingerprint);
   for (const f of await benchBackfill(makeTexts(backfillCount, 99))) {
     record({
       scenario: `backfill, ${f.store}`,
@@ -217,7 +220,7 @@ if (backfillCount > 0) {
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-const header = ['scenario', 'size', 'figure', 'ours', 'reference', 'ours/ref', 'reference is'];
+const header = ['scenario', 'size', 'figure', 'ours', 'reference', 'ours/ref', 'reference is', 'ours answered by'];
 const table = rows.map((r) => [
   r.scenario,
   String(r.size),
@@ -226,6 +229,7 @@ const table = rows.map((r) => [
   fmt(r.reference),
   r.ratio.toFixed(2),
   r.refName ?? 'raw (see below)',
+  r.answered,
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');

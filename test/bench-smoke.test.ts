@@ -24,7 +24,7 @@ describe('bench smoke run', { timeout: 600_000 }, () => {
       assert.equal(r.status, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
       assert.match(r.stdout, /scenario\s+size\s+figure\s+ours\s+reference\s+ours\/ref/);
       const { rows } = JSON.parse(readFileSync(out, 'utf8')) as {
-        rows: { scenario: string; ours: number; reference: number; ratio: number }[];
+        rows: { scenario: string; ours: number; reference: number; ratio: number; answered: string }[];
       };
       for (const family of [
         'store (batches of 100)',
@@ -50,6 +50,12 @@ describe('bench smoke run', { timeout: 600_000 }, () => {
         assert.ok(found.length > 0, `no "${family}" row`);
         for (const x of found) {
           assert.ok(Number.isFinite(x.ours) && Number.isFinite(x.reference) && x.reference > 0, JSON.stringify(x));
+        }
+      }
+      // Every row through our server pins the hash provider and says what answered: never another model.
+      for (const x of rows) {
+        if (/via MCP|over stdio|cold start|store \(batches|concurrent|backfill/.test(x.scenario)) {
+          assert.match(x.answered, /^hash:/, `${x.scenario} answered by ${x.answered}`);
         }
       }
       // At this size the IVF plan is IVF76 over 3,000 clustered vectors; it must have been kept and be accurate.
