@@ -117,6 +117,34 @@ describe('backfill on FalkorDB', () => {
     }
     assert.equal((await topHit('my own memory about the roadmap'))?.id, 'own-1');
 
+    // The Cypher flow of the original design: FalkorDB's own vector search on the backfilled
+    // nodes (it fails when no vector index exists) and on the server's own memories.
+    const cypher = async (graph: string, label: string, text: string) =>
+      (
+        await db.selectGraph(graph).query<{ text: string; score: number }>(
+          `CALL db.idx.vector.queryNodes('${label}', 'embedding', 3, vecf32($v)) YIELD node, score
+           RETURN node.text AS text, score ORDER BY score`,
+          { params: { v: [...embedder.embedOne(text)] } },
+        )
+      ).data ?? [];
+    for (const t of [docs[1]!, pre[0]!]) assert.equal((await cypher(kb, 'Doc', t))[0]?.text, t, `Cypher finds "${t}"`);
+    assert.equal((await cypher(kb, 'Note', notes[0]!))[0]?.text, notes[0]);
+    assert.equal(
+      (await cypher(home, 'Memory', 'my own memory about the roadmap'))[0]?.text,
+      'my own memory about the roadmap',
+    );
+    const health = await callOk(h!, 'index_health', {});
+    const indexes = health.vector_indexes ?? [];
+    for (const [graph, label] of [
+      [kb, 'Doc'],
+      [kb, 'Note'],
+      [home, 'Memory'],
+    ] as const) {
+      const ix = indexes.find((x) => x.graph === graph && x.label === label);
+      assert.equal(ix?.state, 'ready', `${graph} ${label}: ${JSON.stringify(indexes)}`);
+      assert.equal(ix?.dimension, DIM);
+    }
+
     const s = await status();
     assert.equal(s.counts.pending, 0);
     assert.equal(s.counts.failed, 0);
@@ -154,6 +182,21 @@ describe('backfill on FalkorDB', () => {
     // A second run has nothing to do.
     const again = await runAndWait();
     assert.equal(again.run.embedded, 0);
+
+    // Dropped by hand: health says so, and the next vector written there makes it again.
+    await db.selectGraph(kb).query('DROP VECTOR INDEX FOR (n:Note) ON (n.embedding)');
+    const dropped = await callOk(h!, 'index_health', {});
+    assert.ok(
+      dropped.reasons.some((r) => r.code === 'vector_index_unusable'),
+      JSON.stringify(dropped.reasons),
+    );
+    await db.selectGraph(kb).query("CREATE (:Note {text: 'a note written after the index was dropped'})");
+    await runAndWait();
+    assert.equal(
+      (await cypher(kb, 'Note', 'a note written after the index was dropped'))[0]?.text,
+      'a note written after the index was dropped',
+    );
+    assert.ok(!(await callOk(h!, 'index_health', {})).reasons.some((r) => r.code === 'vector_index_unusable'));
   });
 
   it('reports provider failures right and loses nothing: 429 then success, a too-long input, then 401', async () => {

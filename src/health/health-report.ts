@@ -63,6 +63,21 @@ export const HealthReportSchema = z.object({
     })
     .nullable()
     .describe('the keyword index against the store'),
+  vector_indexes: z
+    .array(
+      z.object({
+        graph: z.string(),
+        label: z.string(),
+        property: z.string(),
+        dimension: z.number().nullable(),
+        wanted: z.number(),
+        indexed: z.number().nullable(),
+        state: z.enum(['ready', 'waiting_for_reembedding', 'missing', 'failed']),
+        detail: z.string().optional(),
+      }),
+    )
+    .nullable()
+    .describe('FalkorDB vector indexes for Cypher queries, per label written to since start'),
 });
 export type HealthReport = z.infer<typeof HealthReportSchema>;
 export type HealthReason = z.infer<typeof ReasonSchema>;
@@ -214,6 +229,17 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
     );
   }
   const keyword = await keywordHealth(service, add);
+  const vectorIndexes = (await service.store.vectorIndexes?.list()) ?? null;
+  for (const v of vectorIndexes ?? []) {
+    if (v.state === 'missing' || v.state === 'failed') {
+      add(
+        'vector_index_unusable',
+        'degraded',
+        `FalkorDB has no usable vector index on ${v.label}.${v.property} in graph ${v.graph} (${v.detail ?? v.state}); ` +
+          'Cypher vector queries fail there until the next vector written recreates it',
+      );
+    }
+  }
   if (stats.pending > 0)
     add('pending_embeddings', 'degraded', `${stats.pending} memories wait for an embedding (backfill_status)`);
   if (stats.failed > 0)
@@ -263,6 +289,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
     },
     event_loop: loop,
     keyword,
+    vector_indexes: vectorIndexes,
   };
 }
 

@@ -183,6 +183,22 @@ export interface KeywordIndex {
   reset(): Promise<void>;
 }
 
+/** A FalkorDB vector index the server keeps for Cypher users (see store/falkordb/vector-indexes.ts). */
+export interface VectorIndexState {
+  graph: string;
+  label: string;
+  property: string;
+  /** The dimension of the index FalkorDB holds (null: none). */
+  dimension: number | null;
+  /** The dimension the current model writes. */
+  wanted: number;
+  /** Nodes the index holds. */
+  indexed: number | null;
+  state: 'ready' | 'waiting_for_reembedding' | 'missing' | 'failed';
+  /** Nodes still holding another model's vector (while waiting), or the last error. */
+  detail?: string;
+}
+
 export interface MemoryStore {
   readonly kind: string;
   /** Where the data lives, for logs. */
@@ -210,6 +226,8 @@ export interface MemoryStore {
   readonly foreign?: ForeignNodes;
   /** The keyword channel of hybrid search. */
   readonly keyword?: KeywordIndex;
+  /** Vector indexes kept inside the store for its own query language (FalkorDB), written to since start. */
+  readonly vectorIndexes?: { list(): Promise<VectorIndexState[]> };
 
   /** Memories in creation order (ties by id), within the filter, after a position. */
   list(query: ListQuery): Promise<MemoryRecord[]>;

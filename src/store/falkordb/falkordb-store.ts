@@ -44,6 +44,7 @@ import {
   vectorOf,
   type MemoryRow,
 } from './cypher.js';
+import { VectorIndexes } from './vector-indexes.js';
 import { ForeignNodeStore, type RefRow } from './foreign-nodes.js';
 import { FOLDED, FalkorKeywordIndex, fold } from './fulltext.js';
 import { filterCypher } from './filter-cypher.js';
@@ -83,6 +84,8 @@ export class FalkorDBStore implements MemoryStore {
   readonly location: string;
   readonly foreign: ForeignNodeStore;
   readonly keyword: FalkorKeywordIndex;
+  /** Vector indexes for Cypher users (db.idx.vector.queryNodes) on every label vectors are written to. */
+  readonly vectorIndexes: VectorIndexes;
   private readonly db: FalkorConnection;
   private readonly graph: string;
   private readonly label: string;
@@ -112,7 +115,8 @@ export class FalkorDBStore implements MemoryStore {
       logger: options.logger,
       prepare: (run) => this.ensureSchema(run),
     });
-    this.foreign = new ForeignNodeStore(this.db, {
+    this.vectorIndexes = new VectorIndexes(this.db, options.logger);
+    this.foreign = new ForeignNodeStore(this.db, this.vectorIndexes, {
       home: options.graph,
       label: options.label,
       textProperty,
@@ -156,6 +160,10 @@ export class FalkorDBStore implements MemoryStore {
     }
   }
 
+  private ensureVectorIndex(v: StoredVector): Promise<void> {
+    return this.vectorIndexes.ensure(this.graph, this.label, this.embeddingProperty, v.vector.length, v.fingerprint);
+  }
+
   private get L(): string {
     return q(this.label);
   }
@@ -186,6 +194,7 @@ export class FalkorDBStore implements MemoryStore {
     if (writes.length === 0) return [];
     const ids = writes.map((w) => w.id);
     await this.refuseForeign(ids, 'change it in its own graph, or store under another id');
+    for (const w of writes) if (w.embedding) await this.ensureVectorIndex(w.embedding);
     const now = new Date().toISOString();
     const items = writes.map((w) => ({
       id: w.id,
@@ -254,6 +263,7 @@ export class FalkorDBStore implements MemoryStore {
       sets.push('m.tags = $tags');
       params['tags'] = patch.tags;
     }
+    if (patch.embedding) await this.ensureVectorIndex(patch.embedding);
     if (patch.embedding !== undefined) {
       sets.push(
         `m.${this.E} = CASE WHEN $embedding IS NULL THEN NULL ELSE vecf32($embedding) END`,
@@ -323,6 +333,7 @@ export class FalkorDBStore implements MemoryStore {
 
   async setEmbedding(id: string, hash: string, vector: StoredVector, origin?: Origin): Promise<boolean> {
     if (origin) return this.foreign.setEmbedding(id, hash, vector, origin);
+    await this.ensureVectorIndex(vector);
     const done = await this.db.run<{ id: string }>(
       this.graph,
       `MATCH (m:${this.L} {memory_id: $id}) WHERE m.content_hash = $hash

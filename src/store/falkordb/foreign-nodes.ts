@@ -4,6 +4,7 @@
 // home graph with the next sequence number. A reader that sees the reference therefore always
 // finds the embedded node. References are reconciled on every backfill run: nodes their tool
 // deleted leave the index, nodes whose text changed are re-embedded.
+import type { VectorIndexes } from './vector-indexes.js';
 import { isIdentifier } from '../../shared/identifier.js';
 import { contentHash } from '../content-hash.js';
 import type {
@@ -51,6 +52,7 @@ interface ForeignRow {
 export class ForeignNodeStore implements ForeignNodes {
   constructor(
     private readonly db: FalkorConnection,
+    private readonly vectorIndexes: VectorIndexes,
     private readonly o: ForeignOptions,
   ) {}
 
@@ -122,6 +124,15 @@ export class ForeignNodeStore implements ForeignNodes {
       'read',
     );
     if (!rows[0] || typeof rows[0].text !== 'string' || contentHash(rows[0].text) !== hash) return false;
+    for (const label of origin.labels) {
+      await this.vectorIndexes.ensure(
+        origin.graph,
+        label,
+        this.o.embeddingProperty,
+        vector.vector.length,
+        vector.fingerprint,
+      );
+    }
     const written = await this.db.run<{ id: string }>(
       origin.graph,
       `MATCH (n) WHERE ID(n) = $nid AND n.memory_id = $id AND n.${this.T} = $text
