@@ -41,7 +41,7 @@ const { values } = parseArgs({
   },
 });
 const smoke = values.smoke;
-const sizes = (smoke ? '1000' : values.sizes).split(',').map(Number);
+const sizes = (smoke ? '1000' : values.sizes).split(',').filter(Boolean).map(Number);
 const indexSizes = (smoke ? '3000' : values['index-sizes']).split(',').filter(Boolean).map(Number);
 const queryCount = smoke ? 20 : Number(values.queries);
 const peerCount = smoke ? 300 : Number(values.peer);

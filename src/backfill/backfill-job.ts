@@ -349,8 +349,15 @@ export class BackfillJob {
   }
 
   private async write(run: BackfillRun, batch: MemoryRecord[], vectors: Float32Array[], fingerprint: string) {
-    for (const [i, r] of batch.entries()) {
-      const ok = await this.o.store.setEmbedding(r.id, r.contentHash, { vector: vectors[i]!, fingerprint }, r.origin);
+    const stored = await this.o.store.setEmbeddings(
+      batch.map((r, i) => ({
+        id: r.id,
+        contentHash: r.contentHash,
+        vector: { vector: vectors[i]!, fingerprint },
+        origin: r.origin,
+      })),
+    );
+    for (const ok of stored) {
       if (ok) run.embedded++;
       else run.skipped++;
     }

@@ -59,6 +59,14 @@ export interface MemoryWrite {
   times?: { createdAt: string; updatedAt: string } | undefined;
 }
 
+/** An embedding for a record, accepted only while the record has the text it was made from. */
+export interface EmbeddingWrite {
+  id: string;
+  contentHash: string;
+  vector: StoredVector;
+  origin?: Origin | undefined;
+}
+
 /** A partial update. When text changes, embedding must be the new text's (or null). */
 export interface MemoryPatch {
   text?: string;
@@ -216,6 +224,8 @@ export interface MemoryStore {
 
   /** Stores an embedding if the record still has the text it was made from. */
   setEmbedding(id: string, contentHash: string, vector: StoredVector, origin?: Origin): Promise<boolean>;
+  /** setEmbedding for a batch, in as few transactions as the store allows; true where stored. */
+  setEmbeddings(items: readonly EmbeddingWrite[]): Promise<boolean[]>;
   /** Counts a failed attempt; marks the memory failed when permanent or out of attempts. */
   recordEmbeddingFailure(id: string, contentHash: string, failure: EmbeddingFailure, origin?: Origin): Promise<void>;
   /** Memories with no embedding of this fingerprint that are not marked failed, newest first. */

@@ -16,6 +16,7 @@ import { contentHash } from '../content-hash.js';
 import { embeddingColumns } from '../embedding-state.js';
 import { statsFromCounts } from '../stats.js';
 import type {
+  EmbeddingWrite,
   BackfillScope,
   ChangeEvent,
   ChangePage,
@@ -332,20 +333,42 @@ export class FalkorDBStore implements MemoryStore {
   }
 
   async setEmbedding(id: string, hash: string, vector: StoredVector, origin?: Origin): Promise<boolean> {
-    if (origin) return this.foreign.setEmbedding(id, hash, vector, origin);
-    await this.ensureVectorIndex(vector);
-    const done = await this.db.run<{ id: string }>(
-      this.graph,
-      `MATCH (m:${this.L} {memory_id: $id}) WHERE m.content_hash = $hash
-       ${bumpCounter('1')}
-       WITH m, c.value AS seq
-       SET m.${this.E} = vecf32($vector), m.embedding_fingerprint = $fp, m.embedding_status = 'done',
-           m.embedding_error = NULL, m.attempt_fingerprint = NULL,
-           m.embedding_attempts = coalesce(m.embedding_attempts, 0) + 1, m.seq = seq
-       RETURN m.memory_id AS id`,
-      { id, hash, vector: [...vector.vector], fp: vector.fingerprint },
-    );
-    return done.length > 0;
+    const [done] = await this.setEmbeddings([{ id, contentHash: hash, vector, origin }]);
+    return done === true;
+  }
+
+  /** One query for our own nodes of the batch, three per graph for other tools' nodes. */
+  async setEmbeddings(items: readonly EmbeddingWrite[]): Promise<boolean[]> {
+    const done = new Set<string>();
+    const own = items.filter((i) => !i.origin);
+    if (own.length > 0) {
+      await this.ensureVectorIndex(own[0]!.vector);
+      // Each item takes a number; one whose text changed meanwhile leaves a gap in the sequence.
+      const rows = await this.db.run<{ id: string }>(
+        this.graph,
+        `${bumpCounter('size($items)')}
+         WITH c.value - size($items) AS base
+         UNWIND range(0, size($items) - 1) AS i
+         WITH base + i + 1 AS seq, $items[i] AS item
+         MATCH (m:${this.L} {memory_id: item.id}) WHERE m.content_hash = item.hash
+         SET m.${this.E} = vecf32(item.vector), m.embedding_fingerprint = item.fp, m.embedding_status = 'done',
+             m.embedding_error = NULL, m.attempt_fingerprint = NULL,
+             m.embedding_attempts = coalesce(m.embedding_attempts, 0) + 1, m.seq = seq
+         RETURN m.memory_id AS id`,
+        {
+          items: own.map((i) => ({
+            id: i.id,
+            hash: i.contentHash,
+            vector: [...i.vector.vector],
+            fp: i.vector.fingerprint,
+          })),
+        },
+      );
+      for (const r of rows) done.add(r.id);
+    }
+    const foreign = items.filter((i) => i.origin);
+    if (foreign.length > 0) for (const id of await this.foreign.setEmbeddings(foreign)) done.add(id);
+    return items.map((i) => done.has(i.id));
   }
 
   async recordEmbeddingFailure(id: string, hash: string, failure: EmbeddingFailure, origin?: Origin): Promise<void> {

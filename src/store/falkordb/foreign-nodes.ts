@@ -5,6 +5,7 @@
 // finds the embedded node. References are reconciled on every backfill run: nodes their tool
 // deleted leave the index, nodes whose text changed are re-embedded.
 import type { VectorIndexes } from './vector-indexes.js';
+import type { EmbeddingWrite } from '../types.js';
 import { isIdentifier } from '../../shared/identifier.js';
 import { contentHash } from '../content-hash.js';
 import type {
@@ -116,36 +117,80 @@ export class ForeignNodeStore implements ForeignNodes {
     return out;
   }
 
-  async setEmbedding(id: string, hash: string, vector: StoredVector, origin: Origin): Promise<boolean> {
-    const rows = await this.db.run<{ text: string }>(
-      origin.graph,
-      `MATCH (n) WHERE ID(n) = $nid AND n.memory_id = $id RETURN n.${this.T} AS text`,
-      { nid: origin.nodeId, id },
-      'read',
-    );
-    if (!rows[0] || typeof rows[0].text !== 'string' || contentHash(rows[0].text) !== hash) return false;
-    for (const label of origin.labels) {
-      await this.vectorIndexes.ensure(
-        origin.graph,
-        label,
-        this.o.embeddingProperty,
-        vector.vector.length,
-        vector.fingerprint,
+  /**
+   * Embeddings for nodes of other graphs, per graph: one read of their texts, one write of the
+   * vectors (where the text is still the one embedded), one query giving each written node its
+   * sequence number (only after the node holds its vector). Returns the ids written.
+   */
+  async setEmbeddings(items: readonly EmbeddingWrite[]): Promise<string[]> {
+    const byGraph = new Map<string, EmbeddingWrite[]>();
+    for (const i of items) if (i.origin) byGraph.set(i.origin.graph, [...(byGraph.get(i.origin.graph) ?? []), i]);
+    const written: string[] = [];
+    for (const [graph, batch] of byGraph) {
+      const texts = await this.db.run<{ id: string; text: unknown }>(
+        graph,
+        // item.nid through WITH: FalkorDB seeks by id then (ID(n) = item.nid scans every node).
+        `UNWIND $items AS item WITH item, item.nid AS nid
+         MATCH (n) WHERE ID(n) = nid AND n.memory_id = item.id
+         RETURN n.memory_id AS id, n.${this.T} AS text`,
+        { items: batch.map((i) => ({ id: i.id, nid: i.origin!.nodeId })) },
+        'read',
       );
+      const textOf = new Map(texts.map((r) => [r.id, r.text]));
+      const current = batch.filter((i) => {
+        const t = textOf.get(i.id);
+        return typeof t === 'string' && contentHash(t) === i.contentHash;
+      });
+      if (current.length === 0) continue;
+      const labels = new Set(current.flatMap((i) => i.origin!.labels));
+      for (const label of labels) {
+        const v = current[0]!.vector;
+        await this.vectorIndexes.ensure(graph, label, this.o.embeddingProperty, v.vector.length, v.fingerprint);
+      }
+      const rows = await this.db.run<{ id: string }>(
+        graph,
+        `UNWIND $items AS item WITH item, item.nid AS nid
+         MATCH (n) WHERE ID(n) = nid AND n.memory_id = item.id AND n.${this.T} = item.text
+         SET n.${this.E} = vecf32(item.vector), n.embedding_fingerprint = item.fp, n.embedding_status = 'done',
+             n.embedding_error = NULL, n.attempt_fingerprint = NULL, n.content_hash = item.hash,
+             n.embedding_attempts = coalesce(n.embedding_attempts, 0) + 1
+         RETURN n.memory_id AS id`,
+        {
+          items: current.map((i) => ({
+            id: i.id,
+            nid: i.origin!.nodeId,
+            text: textOf.get(i.id),
+            vector: [...i.vector.vector],
+            fp: i.vector.fingerprint,
+            hash: i.contentHash,
+          })),
+        },
+      );
+      const ok = new Set(rows.map((r) => r.id));
+      const refs = current.filter((i) => ok.has(i.id));
+      if (refs.length === 0) continue;
+      // Only now, with the nodes written, do the changes get their sequence numbers.
+      await this.db.run(
+        this.o.home,
+        `${bumpCounter('size($refs)')}
+         WITH c.value - size($refs) AS base
+         UNWIND range(0, size($refs) - 1) AS i
+         WITH base + i + 1 AS seq, $refs[i] AS ref
+         MERGE (r:${REF} {memory_id: ref.id})
+         SET r.graph = ref.graph, r.node_id = ref.nid, r.seq = seq, r.fingerprint = ref.fp, r.content_hash = ref.hash`,
+        {
+          refs: refs.map((i) => ({
+            id: i.id,
+            graph,
+            nid: i.origin!.nodeId,
+            fp: i.vector.fingerprint,
+            hash: i.contentHash,
+          })),
+        },
+      );
+      written.push(...refs.map((i) => i.id));
     }
-    const written = await this.db.run<{ id: string }>(
-      origin.graph,
-      `MATCH (n) WHERE ID(n) = $nid AND n.memory_id = $id AND n.${this.T} = $text
-       SET n.${this.E} = vecf32($vector), n.embedding_fingerprint = $fp, n.embedding_status = 'done',
-           n.embedding_error = NULL, n.attempt_fingerprint = NULL, n.content_hash = $hash,
-           n.embedding_attempts = coalesce(n.embedding_attempts, 0) + 1
-       RETURN n.memory_id AS id`,
-      { nid: origin.nodeId, id, text: rows[0].text, vector: [...vector.vector], fp: vector.fingerprint, hash },
-    );
-    if (written.length === 0) return false;
-    // Only now, with the node written, does the change get its sequence number.
-    await this.registerRef(id, origin.graph, origin.nodeId, vector.fingerprint, hash);
-    return true;
+    return written;
   }
 
   async recordFailure(id: string, failure: EmbeddingFailure, origin: Origin, set: string): Promise<void> {

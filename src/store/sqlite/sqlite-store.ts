@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryError } from '../../shared/errors.js';
 import type {
+  EmbeddingWrite,
   ChangeEvent,
   ChangePage,
   MemoryPatch,
@@ -273,18 +274,26 @@ export class SqliteStore implements MemoryStore {
   }
 
   async setEmbedding(id: string, hash: string, vector: StoredVector): Promise<boolean> {
+    const [done] = await this.setEmbeddings([{ id, contentHash: hash, vector }]);
+    return done === true;
+  }
+
+  /** One transaction for the whole batch. */
+  async setEmbeddings(items: readonly EmbeddingWrite[]): Promise<boolean[]> {
     const db = this.conn;
-    const run = db.transaction(() => {
-      const row = this.q('SELECT content_hash FROM memories WHERE id = ?').get(id) as
-        { content_hash: string } | undefined;
-      if (!row || row.content_hash !== hash) return false;
-      this.q(
-        `UPDATE memories SET embedding = ?, embedding_fingerprint = ?, embedding_status = 'done',
-           embedding_error = NULL, attempt_fingerprint = NULL, embedding_attempts = embedding_attempts + 1, seq = ?
-         WHERE id = ?`,
-      ).run(vectorToBlob(vector.vector), vector.fingerprint, this.nextSeq(), id);
-      return true;
-    });
+    const run = db.transaction(() =>
+      items.map(({ id, contentHash: hash, vector }) => {
+        const row = this.q('SELECT content_hash FROM memories WHERE id = ?').get(id) as
+          { content_hash: string } | undefined;
+        if (!row || row.content_hash !== hash) return false;
+        this.q(
+          `UPDATE memories SET embedding = ?, embedding_fingerprint = ?, embedding_status = 'done',
+             embedding_error = NULL, attempt_fingerprint = NULL, embedding_attempts = embedding_attempts + 1, seq = ?
+           WHERE id = ?`,
+        ).run(vectorToBlob(vector.vector), vector.fingerprint, this.nextSeq(), id);
+        return true;
+      }),
+    );
     return this.write(() => run.immediate());
   }
 
