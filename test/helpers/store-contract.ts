@@ -296,6 +296,8 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
         await store.upsert([
           write(`l${i}`, `listed memory ${i}`, { namespace: i % 2 ? 'odd' : 'even', tags: i < 3 ? ['early'] : [] }),
         ]);
+        // Times have millisecond resolution: the time bounds below need each memory in its own.
+        await new Promise((r) => setTimeout(r, 3));
       }
       const pages = async (order: 'newest' | 'oldest', filter = {}) => {
         const out: string[] = [];
