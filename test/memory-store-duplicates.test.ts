@@ -99,6 +99,16 @@ describe('memory_store duplicates', () => {
     });
     assert.equal(sibling.items[0]?.status, 'created', 'another ticket is not a duplicate');
     assert.notEqual(sibling.ids[0], ticket.ids[0]);
+    // A bulk call (more than 20 new memories) looks for near duplicates only when it says on_duplicate.
+    const bulk = (mark: string) =>
+      Array.from({ length: 25 }, (_, i) => ({
+        text: i === 0 ? `${base}${mark}` : `bulk filler ${mark} number ${i}`,
+        namespace: 'near',
+      }));
+    const unchecked = await callOk(h, 'memory_store', { items: bulk('?') });
+    assert.equal(unchecked.items[0]?.similar, undefined);
+    const checked = await callOk(h, 'memory_store', { items: bulk('?!'), on_duplicate: 'keep' });
+    assert.ok((checked.items[0]?.similar?.length ?? 0) > 0, 'checked when on_duplicate is given');
     const unknown = await h.call('memory_store', { text: 'x', on_duplicate: 'merge' });
     assert.equal(unknown.isError, true);
     assert.match(textOf(unknown), /keep.*skip.*update/s);

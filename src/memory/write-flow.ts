@@ -68,6 +68,9 @@ export interface WriteDeps {
   duplicateThreshold?: number | undefined;
 }
 
+/** Calls of up to this many new memories look for near duplicates unless asked (see store()). */
+export const NEAR_CHECK_ITEMS = 20;
+
 export class WriteFlow {
   constructor(private readonly d: WriteDeps) {}
 
@@ -146,10 +149,13 @@ export class WriteFlow {
       options,
     );
 
-    // Near duplicates: listed, and skipped or merged into the closest when the call says so.
+    // Near duplicates: listed, and skipped or merged into the closest when the call says so. Each
+    // costs a nearest-neighbour search: bulk calls (more than NEAR_CHECK_ITEMS, e.g. a client
+    // loading a collection) are checked only when they set on_duplicate.
     const index = this.d.index();
+    const checkNear = options.onDuplicate !== undefined || fresh.length <= NEAR_CHECK_ITEMS;
     const similar =
-      embedded.vectors && index && index.fingerprint === embedded.vectors[0]?.fingerprint
+      checkNear && embedded.vectors && index && index.fingerprint === embedded.vectors[0]?.fingerprint
         ? await findSimilar(
             index,
             store,
