@@ -16,7 +16,7 @@ export interface BackfillCommand {
 export type ParsedCommandLine =
   | { kind: 'run'; command: 'serve'; config: Config }
   | { kind: 'run'; command: 'backfill'; config: Config; backfill: BackfillCommand }
-  | { kind: 'run'; command: 'health'; config: Config }
+  | { kind: 'run'; command: 'health'; config: Config; json: boolean }
   | { kind: 'run'; command: 'repair'; config: Config; repair: { mode: RepairMode; dryRun: boolean } }
   | { kind: 'help'; text: string }
   | { kind: 'version' }
@@ -26,6 +26,7 @@ export type ParsedCommandLine =
 const COMMAND_OPTIONS = {
   backfill: { once: 'boolean', namespace: 'string', graph: 'string', label: 'string', limit: 'string' },
   repair: { mode: 'string', 'dry-run': 'boolean' },
+  health: { json: 'boolean' },
 } as const;
 const COMMANDS = ['serve', 'backfill', 'health', 'repair'] as const;
 const REPAIR_MODES: readonly RepairMode[] = ['verify', 'sync', 'rebuild'];
@@ -107,6 +108,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     };
   }
   if (command === 'repair') return { kind: 'run', command, config, repair: { mode, dryRun: v['dry-run'] === true } };
+  if (command === 'health') return { kind: 'run', command, config, json: v['json'] === true };
   return { kind: 'run', command, config };
 }
 
@@ -122,7 +124,7 @@ export function helpText(): string {
     '',
     'Usage: vector-memory-mcp [serve] [options]',
     '       vector-memory-mcp backfill [--once] [--namespace N] [--graph G] [--label L] [--limit N] [options]',
-    '       vector-memory-mcp health [options]          prints the index health report; exit 1 unless ok',
+    '       vector-memory-mcp health [--json] [options] the index health report (a summary on a terminal); exit 1 unless ok',
     `       vector-memory-mcp repair --mode ${REPAIR_MODES.join('|')} [--dry-run] [options]`,
     '',
     'backfill embeds every record that lacks an embedding from the configured model, then exits (--once; exit',
