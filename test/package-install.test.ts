@@ -41,6 +41,17 @@ describe('packaged install (npm pack, npm install -g of the tarball)', { timeout
     assert.equal(pack.status, 0, pack.stderr);
     const tarball = readdirSync(work.path).find((f) => f.endsWith('.tgz'));
     assert.ok(tarball, 'npm pack wrote a tarball');
+    // What it ships: the program and the faiss-node build script, no source maps (their sources
+    // are not in the package), no tests or source.
+    const list = spawnSync('tar', ['tzf', join(work.path, tarball)], { encoding: 'utf8' }).stdout.split('\n');
+    for (const f of ['dist/cli.js', 'scripts/install-faiss.mjs', 'scripts/faiss-compat.h', 'mcp.json', 'README.md']) {
+      assert.ok(list.includes(`package/${f}`), `the tarball ships ${f}`);
+    }
+    assert.deepEqual(
+      list.filter((f) => /\.map$|^package\/(src|test|native)\//.test(f)),
+      [],
+      'no source maps, sources, tests or native builds',
+    );
     prefix = join(work.path, 'prefix');
     const install = spawnSync(
       'npm',
