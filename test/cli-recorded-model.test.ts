@@ -95,4 +95,30 @@ describe('CLI commands use the recorded model', { timeout: 120_000 }, () => {
     });
     assert.match(json.stdout, /"checked_at"/);
   });
+
+  it('backfill against a provider that refuses connections fails in seconds, naming its URL', () => {
+    const fresh = tempDir();
+    try {
+      const started = Date.now();
+      const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'backfill', '--once', '--data-dir', fresh.path], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: fresh.path,
+          MEMORY_LOG_LEVEL: 'error',
+          OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+          EMBEDDING_MODEL: 'refused-model',
+        },
+      });
+      assert.equal(r.status, 1, r.stderr);
+      const out = JSON.parse(r.stdout) as { outcome: string; error: string };
+      assert.equal(out.outcome, 'failed');
+      assert.match(out.error, /http:\/\/127\.0\.0\.1:9\/v1/);
+      assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    } finally {
+      fresh.cleanup();
+    }
+  });
 });
