@@ -3,11 +3,18 @@
 //
 // faiss-node is an optional dependency: where its prebuilt binary can be downloaded,
 // npm installs it as usual and this script only checks it. Where it cannot (no access
-// to GitHub, as on the machines this project is built on), npm drops the package, and
-// this script fetches its sources from the npm registry and compiles them against the
-// system's libfaiss (Debian: libfaiss-dev, libopenblas-dev).
+// to GitHub, as on the machines this project is built on), this script fetches its
+// sources from the npm registry and compiles them against the system's libfaiss
+// (Debian: libfaiss-dev, libopenblas-dev) into native/faiss-node, a folder of this
+// package: npm marks an optional dependency whose own install script failed as failed and
+// deletes its folder at the end of a packaged install (npm install -g, npx), even after
+// this script built it there. src/index/faiss/faiss-index.ts loads `faiss-node` and
+// falls back to native/faiss-node.
 //
-// Set VECTOR_MEMORY_SKIP_FAISS_BUILD=1 to skip (the server then refuses to start).
+// When no faiss-node can be made to work, this script fails (and with it the install),
+// naming what to install. Set VECTOR_MEMORY_SKIP_FAISS_BUILD=1 to skip: the server then
+// starts, keeps memories and answers keyword searches, and reports semantic search as
+// unavailable, naming this script as the fix.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,7 +30,10 @@ const require = createRequire(join(projectRoot, 'package.json'));
 
 const log = (msg) => process.stderr.write(`[install-faiss] ${msg}\n`);
 
-function faissWorks() {
+/** The package's own build of faiss-node (see the top of this file). */
+const ownedDir = join(projectRoot, 'native', 'faiss-node');
+
+function faissWorks(spec) {
   // Checked in a child process: a broken binary (for instance one built without RTTI,
   // whose toBuffer() segfaults) cannot take this script down, and Node's module cache
   // cannot remember an earlier failed load.
@@ -31,7 +41,7 @@ function faissWorks() {
     process.execPath,
     [
       '-e',
-      "const f=require('faiss-node');const i=new f.IndexFlatIP(2);i.add([1,0,0,1]);" +
+      `const f=require(${JSON.stringify(spec)});const i=new f.IndexFlatIP(2);i.add([1,0,0,1]);` +
         'const j=f.Index.fromBuffer(i.toBuffer());if(j.ntotal()!==2)process.exit(3)',
     ],
     { cwd: projectRoot, stdio: 'ignore' },
@@ -77,11 +87,6 @@ function ensureSystemLibraries(libDir) {
 function fail(message) {
   log(message);
   process.exit(1);
-}
-
-function nodeModulesDir() {
-  // Place faiss-node beside our own dependencies so that `bindings` resolves from it.
-  return resolve(dirname(require.resolve('node-addon-api/package.json')), '..');
 }
 
 function fetchSources(target) {
@@ -149,20 +154,28 @@ function build(target, libDir) {
   const extra = nodedir ? [`--nodedir=${nodedir}`] : [];
   if (!run(cmd, [...args, 'rebuild', ...extra], { cwd: target }))
     fail('node-gyp could not build faiss-node (see the output above)');
+  // Keep what loading needs (lib/, package.json, build/Release/faiss-node.node): the object
+  // files and sources are most of the folder.
+  for (const part of ['build/Release/obj.target', 'build/Release/.deps', 'src', 'deps', 'examples', 'test']) {
+    rmSync(join(target, part), { recursive: true, force: true });
+  }
 }
 
 if (process.env.VECTOR_MEMORY_SKIP_FAISS_BUILD === '1') {
   log('skipped (VECTOR_MEMORY_SKIP_FAISS_BUILD=1)');
-} else if (faissWorks()) {
+} else if (faissWorks('faiss-node')) {
   log('faiss-node loads: nothing to build');
+} else if (faissWorks(ownedDir)) {
+  log(`faiss-node loads from ${ownedDir}: nothing to build`);
 } else {
   const started = Date.now();
   log(`no working faiss-node binary; building faiss-node@${FAISS_NODE_VERSION} against the system libfaiss`);
   const libDir = multiarchLibDir();
   ensureSystemLibraries(libDir);
-  const target = join(nodeModulesDir(), 'faiss-node');
-  fetchSources(target);
-  build(target, libDir);
-  if (!faissWorks()) fail('faiss-node was built but does not load; see the output above');
-  log(`faiss-node built and verified in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // node-addon-api (build) and bindings (load) resolve from our dependencies, up the tree.
+  require.resolve('node-addon-api');
+  fetchSources(ownedDir);
+  build(ownedDir, libDir);
+  if (!faissWorks(ownedDir)) fail('faiss-node was built but does not load; see the output above');
+  log(`faiss-node built into ${ownedDir} and verified in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -241,3 +241,70 @@ async function openPreviousModel(
   await index.open();
   return { index, embedder };
 }
+
+/** A model's fingerprint without its dimension (`openai:text-embedding-3-small`, `hash:feature-hash-v1`). */
+function modelOf(fingerprint: string): string {
+  return fingerprint.replace(/:\d+$/, '');
+}
+
+/**
+ * The embedding provider for `health`, `repair` and `backfill`, which must describe the index the
+ * server keeps: the model recorded in the data directory (its snapshots; the one with the most
+ * vectors when several) is used when the settings name no provider, and settings naming another
+ * model are refused (they would describe, or rebuild, another index). `{}`: use the settings as
+ * they are (nothing recorded yet, or they agree).
+ */
+export async function commandEmbedder(
+  config: Config,
+  logger: Logger,
+): Promise<{ embedder?: EmbeddingProvider; refused?: string }> {
+  const dir = indexDir(config);
+  const recorded: { fingerprint: string; live: number }[] = [];
+  if (existsSync(dir)) {
+    for (const f of readdirSync(dir)) {
+      if (!f.endsWith('.snapshot')) continue;
+      try {
+        const h = await readSnapshotHeader(join(dir, f));
+        recorded.push({ fingerprint: h.fingerprint, live: h.live });
+      } catch {
+        // unreadable: the server rebuilds it; it records nothing
+      }
+    }
+  }
+  const best = recorded.sort((a, b) => b.live - a.live)[0];
+  if (!best) return {};
+  const given =
+    config.embeddingProvider !== 'auto' || config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined;
+  // The settings' model: its whole fingerprint, except for an endpoint's (its dimension is
+  // known only once it answered), which is compared without the dimension.
+  let wanted: string;
+  let agrees: (fingerprint: string) => boolean;
+  try {
+    const p = createEmbeddingProvider(config, logger);
+    wanted = p.name === 'openai' ? `openai:${config.embeddingModel}` : p.fingerprint;
+    agrees = (f) => (p.name === 'openai' ? modelOf(f) === wanted : f === wanted);
+  } catch (err) {
+    wanted = `a provider that cannot be made (${errorMessage(err)})`;
+    agrees = () => false;
+  }
+  if (recorded.some((r) => agrees(r.fingerprint))) return {};
+  const settings = 'EMBEDDING_PROVIDER, EMBEDDING_MODEL, OPENAI_API_KEY / OPENAI_BASE_URL';
+  if (given) {
+    return {
+      refused:
+        `the data directory ${config.dataDir} holds an index of the model ${best.fingerprint} (${best.live} vectors), ` +
+        `but these settings select ${wanted}: give the settings the server runs with (${settings}). ` +
+        `To change the model, restart the server with the new settings: it re-embeds in the background`,
+    };
+  }
+  const embedder = createProviderFor(config, best.fingerprint, logger);
+  if (!embedder) {
+    return {
+      refused:
+        `the data directory ${config.dataDir} holds an index of the model ${modelOf(best.fingerprint)} (${best.live} vectors), ` +
+        `which cannot be reached without settings: give the settings the server runs with (${settings})`,
+    };
+  }
+  logger.info('using the model recorded in the data directory', { model: modelOf(best.fingerprint) });
+  return { embedder };
+}

@@ -2,7 +2,8 @@
 // root, with the pinned MCP Inspector CLI against the built server.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,26 @@ describe('README: MCP Inspector commands', () => {
       assert.equal(report.store.total, 1);
     } finally {
       rmSync(demo, { recursive: true, force: true });
+    }
+  });
+
+  it('--strict finds no tool-schema portability problem in tools/list', { timeout: 300_000 }, () => {
+    // The version the README pins, in strict mode: any warning or error is printed on stderr as
+    // `Warning: tool "..."` / `Error: tool "..."` with its path, then a count; nothing when clean.
+    const pinned = /@modelcontextprotocol\/inspector@[\d.]+/.exec(block)?.[0];
+    assert.ok(pinned, 'the README pins an Inspector version');
+    const data = mkdtempSync(join(tmpdir(), 'vmm-strict-'));
+    try {
+      const r = spawnSync(
+        'npx',
+        ['-y', pinned, '--cli', '--strict', 'node', 'dist/cli.js', '--data-dir', data, '--method', 'tools/list'],
+        { cwd: root, encoding: 'utf8', timeout: 240_000, env: { ...process.env, MEMORY_LOG_LEVEL: 'error' } },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok((JSON.parse(r.stdout) as { tools: unknown[] }).tools.length >= 5, 'tools/list answered');
+      assert.doesNotMatch(r.stderr, /^(Warning|Error): tool|portability/m, r.stderr);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
     }
   });
 });

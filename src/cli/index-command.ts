@@ -3,15 +3,19 @@
 import type { App } from '../app.js';
 import { endProgressBar, progressBar } from './progress-bar.js';
 import { errorMessage } from '../shared/errors.js';
-import { healthReport } from '../health/health-report.js';
+import { healthReport, type HealthReport } from '../health/health-report.js';
 import { describeRepair, runRepair, type RepairMode } from '../health/repair.js';
 
-export async function runIndexCommand(app: App, repair: { mode: RepairMode; dryRun: boolean } | null): Promise<number> {
+export async function runIndexCommand(
+  app: App,
+  repair: { mode: RepairMode; dryRun: boolean } | null,
+  json = true,
+): Promise<number> {
   await app.open();
   try {
     if (!repair) {
       const report = await healthReport(app.health());
-      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      process.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : summary(report));
       return report.status === 'ok' ? 0 : 1;
     }
     const result = await runRepair(app.service, repair.mode, repair.dryRun, progressBar).finally(endProgressBar);
@@ -24,4 +28,22 @@ export async function runIndexCommand(app: App, repair: { mode: RepairMode; dryR
   } finally {
     await app.close();
   }
+}
+
+/** The health report for a person at a terminal: the verdict, its reasons, the main counts. */
+export function summary(r: HealthReport): string {
+  const lines = [`status: ${r.status}`];
+  for (const reason of r.reasons) lines.push(`  ${reason.severity}: ${reason.message}`);
+  lines.push(
+    `provider: ${r.provider.name} ${r.provider.model} (${r.provider.kind})`,
+    `store: ${r.store.kind}, ${r.store.total} memories (${r.store.embedded_current_model} embedded by this model, ` +
+      `${r.store.pending} pending, ${r.store.failed} failed, ${r.store.other_model} other model)`,
+    r.index
+      ? `index: ${r.index.type}${r.index.nlist !== null ? ` nlist ${r.index.nlist} nprobe ${r.index.nprobe}` : ''}, ` +
+          `${r.index.missing_count} missing, ${r.index.extra_count} extra`
+      : 'index: not available',
+  );
+  if (r.recall) lines.push(`recall@10: ${r.recall.recall_at_10.toFixed(3)} on ${r.recall.sample} memories`);
+  lines.push('(the full report: --json)');
+  return lines.join('\n') + '\n';
 }

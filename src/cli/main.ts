@@ -1,5 +1,5 @@
 // The program: reads config once, then serves over stdio (default) or HTTP, or runs a command.
-import { createApp } from '../app.js';
+import { commandEmbedder, createApp } from '../app.js';
 import { runBackfillCommand } from './backfill-command.js';
 import { runIndexCommand } from './index-command.js';
 import { runExportCommand, runImportCommand } from './transfer-command.js';
@@ -29,7 +29,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const logger = createLogger(config.logLevel);
   let app: ReturnType<typeof createApp>;
   try {
-    app = createApp(config, logger);
+    const overrides: Parameters<typeof createApp>[2] = {};
+    if (parsed.command !== 'serve') {
+      // Commands describe the index the server keeps: its recorded model, not another one.
+      const chosen = await commandEmbedder(config, logger);
+      if (chosen.refused !== undefined) {
+        process.stderr.write(`vector-memory-mcp: ${chosen.refused}\n`);
+        process.exit(2);
+      }
+      if (chosen.embedder) overrides.embedder = chosen.embedder;
+    }
+    app = createApp(config, logger, overrides);
   } catch (err) {
     if (err instanceof MemoryError && err.code === 'CONFIG_INVALID') {
       process.stderr.write(`vector-memory-mcp: ${err.message}\n  (${err.hint})\n`);
@@ -41,7 +51,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   if (parsed.command === 'export') process.exit(await runExportCommand(app, parsed.export, logger));
   if (parsed.command === 'import') process.exit(await runImportCommand(app, parsed.import, logger));
   if (parsed.command === 'health' || parsed.command === 'repair') {
-    process.exit(await runIndexCommand(app, parsed.command === 'repair' ? parsed.repair : null));
+    const json = parsed.command === 'health' ? parsed.json || process.stdout.isTTY !== true : true;
+    process.exit(await runIndexCommand(app, parsed.command === 'repair' ? parsed.repair : null, json));
   }
   if (config.transport === 'stdio') return runStdio(app, logger);
   await app.open();

@@ -29,7 +29,7 @@ export interface ImportCommand {
 export type ParsedCommandLine =
   | { kind: 'run'; command: 'serve'; config: Config }
   | { kind: 'run'; command: 'backfill'; config: Config; backfill: BackfillCommand }
-  | { kind: 'run'; command: 'health'; config: Config }
+  | { kind: 'run'; command: 'health'; config: Config; json: boolean }
   | { kind: 'run'; command: 'repair'; config: Config; repair: { mode: RepairMode; dryRun: boolean } }
   | { kind: 'run'; command: 'export'; config: Config; export: ExportCommand }
   | { kind: 'run'; command: 'import'; config: Config; import: ImportCommand }
@@ -43,6 +43,7 @@ const COMMAND_OPTIONS = {
   repair: { mode: 'string', 'dry-run': 'boolean' },
   export: { out: 'string', namespace: 'string', 'with-vectors': 'boolean' },
   import: { from: 'string', namespace: 'string' },
+  health: { json: 'boolean' },
 } as const;
 const COMMANDS = ['serve', 'backfill', 'health', 'repair', 'export', 'import'] as const;
 const REPAIR_MODES: readonly RepairMode[] = ['verify', 'sync', 'rebuild'];
@@ -137,6 +138,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     };
   }
   if (command === 'repair') return { kind: 'run', command, config, repair: { mode, dryRun: v['dry-run'] === true } };
+  if (command === 'health') return { kind: 'run', command, config, json: v['json'] === true };
   const namespace = typeof v['namespace'] === 'string' ? { namespace: v['namespace'] } : {};
   if (command === 'export') {
     const out = typeof v['out'] === 'string' ? { out: v['out'] } : {};
@@ -158,7 +160,7 @@ export function helpText(): string {
     '',
     'Usage: vector-memory-mcp [serve] [options]',
     '       vector-memory-mcp backfill [--once] [--namespace N] [--graph G] [--label L] [--limit N] [options]',
-    '       vector-memory-mcp health [options]          prints the index health report; exit 1 unless ok',
+    '       vector-memory-mcp health [--json] [options] the index health report (a summary on a terminal); exit 1 unless ok',
     `       vector-memory-mcp repair --mode ${REPAIR_MODES.join('|')} [--dry-run] [options]`,
     '       vector-memory-mcp export [--out FILE] [--namespace NS] [--with-vectors] [options]',
     '       vector-memory-mcp import FILE [--from vector-memory|server-memory] [--namespace NS] [options]',

@@ -18,7 +18,7 @@ import { MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { Mutex } from '../shared/mutex.js';
 import type { MemoryStore } from '../store/types.js';
-import type { IndexShape } from './faiss/faiss-host.js';
+import { checkFaiss, type IndexShape } from './faiss/faiss-host.js';
 import { GenerationBuilder, type Progress, type TrainingAttempt } from './generation-builder.js';
 import { IndexState, type Hit, type TrainingInfo } from './index-state.js';
 import { DEFAULT_IVF_POLICY, planFor, type IvfPolicy } from './ivf/ivf-policy.js';
@@ -175,6 +175,8 @@ export class IndexManager {
         const started = Date.now();
         this.state = 'opening';
         try {
+          // faiss-node missing or broken is reported as such, not as a snapshot to rebuild.
+          await checkFaiss();
           if (!this.frozen) this.persistence.removeStaleTemporaries();
           const loaded = await this.persistence.load(this.store);
           let reason = 'problem' in loaded ? loaded.problem : undefined;

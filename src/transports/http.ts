@@ -89,6 +89,10 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // This server does no OAuth: clients such as mcp-remote probe OAuth/OpenID metadata under
+    // /.well-known/ first, and a plain 404 (before the token check, which would log a refusal)
+    // tells them to use the bearer token.
+    if (req.url?.includes('/.well-known/')) return sendJson(res, 404, jsonRpcError('no OAuth here'));
     const decision = checkAccess(
       { host: req.headers.host, origin: req.headers.origin, authorization: req.headers.authorization },
       policy,

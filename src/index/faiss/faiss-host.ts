@@ -13,6 +13,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { MemoryError } from '../../shared/errors.js';
 import { fdPath } from './proc-fd.js';
 import type { IndexKind, IndexShape, SearchHits } from './faiss-index.js';
 
@@ -23,6 +24,7 @@ export interface IndexMeta extends IndexShape {
 }
 
 export type HostRequest = { id: number; handle: number } & (
+  | { op: 'probe' }
   | { op: 'flat'; dimension: number }
   | { op: 'read'; path: string; dimension: number }
   | { op: 'add'; data: Float32Array }
@@ -50,12 +52,15 @@ class FaissHost {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private nextHandle = 1;
+  /** faiss-node does not load in the worker: permanent for this process (a rebuild cannot help). */
+  private unavailable: MemoryError | null = null;
 
   newHandle(): number {
     return this.nextHandle++;
   }
 
   call<O extends Op>(op: O, handle: number, body: Body<O>, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.unavailable) return Promise.reject(this.unavailable);
     const worker = this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -90,7 +95,12 @@ class FaissHost {
       this.pending.delete(reply.id);
       if (this.pending.size === 0) worker.unref();
       if (reply.ok) p.resolve(reply.value);
-      else p.reject(reply.name === 'RangeError' ? new RangeError(reply.error) : new Error(reply.error));
+      else if (reply.name === 'FaissUnavailable') {
+        this.unavailable ??= new MemoryError('INDEX_UNAVAILABLE', reply.error, {
+          hint: 'install faiss-node as the message says; stored memories are kept, and keyword search still answers',
+        });
+        p.reject(this.unavailable);
+      } else p.reject(reply.name === 'RangeError' ? new RangeError(reply.error) : new Error(reply.error));
     });
     const fail = (why: string) => {
       if (this.worker !== worker) return;
@@ -107,6 +117,14 @@ class FaissHost {
 }
 
 const host = new FaissHost();
+
+/**
+ * Loads faiss-node in the worker; rejects with INDEX_UNAVAILABLE (saying how to install it) when
+ * it is missing or does not load, so that nobody mistakes that for an index needing a rebuild.
+ */
+export async function checkFaiss(): Promise<void> {
+  await host.call('probe', 0, {});
+}
 
 // Freeing can only fail when the worker has stopped, and then its indexes are gone anyway.
 const freeOnCollect = new FinalizationRegistry<number>((handle) => {

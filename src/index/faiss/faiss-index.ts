@@ -4,11 +4,58 @@
 // wrong length, add to an untrained IVF index, training with fewer points than lists, write
 // into a missing folder. Every precondition is checked here, so those calls cannot happen.
 import { closeSync, openSync, readSync } from 'node:fs';
-import faissNode from 'faiss-node';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type FaissNode from 'faiss-node';
 import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-limits.js';
 
-const { Index, IndexFlatIP, MetricType } = faissNode;
-type NativeIndex = InstanceType<typeof Index>;
+type FaissModule = typeof FaissNode;
+type NativeIndex = InstanceType<FaissModule['Index']>;
+
+/** The package's root (this file is src/index/faiss/ or dist/index/faiss/ in it). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/**
+ * Where scripts/install-faiss.mjs builds faiss-node when npm could not install it: a folder of
+ * the package itself, because npm deletes an optional dependency whose own install failed at the
+ * end of a packaged install, even after our postinstall built it in place.
+ */
+export const OWNED_FAISS_DIR = `${PACKAGE_ROOT}native/faiss-node`;
+export const FAISS_FIX = `node ${PACKAGE_ROOT}scripts/install-faiss.mjs (it builds faiss-node against the system's libfaiss; Debian/Ubuntu: apt-get install -y libfaiss-dev libopenblas-dev)`;
+
+/** faiss-node is missing or does not load: nothing rebuilding the index can fix. */
+export class FaissUnavailableError extends Error {
+  override readonly name = 'FaissUnavailable';
+}
+
+let loaded: FaissModule | undefined;
+let loadError: FaissUnavailableError | undefined;
+
+/**
+ * faiss-node, loaded on first use: the package npm installed, else the copy the postinstall built
+ * into the package (OWNED_FAISS_DIR). Throws FaissUnavailableError naming the fix.
+ */
+export function loadFaiss(): FaissModule {
+  if (loaded) return loaded;
+  if (loadError) throw loadError;
+  const require = createRequire(import.meta.url);
+  const problems: string[] = [];
+  for (const [what, id] of [
+    ['faiss-node', 'faiss-node'],
+    [OWNED_FAISS_DIR, OWNED_FAISS_DIR],
+  ] as const) {
+    try {
+      loaded = require(id) as FaissModule;
+      return loaded;
+    } catch (err) {
+      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      problems.push(`${what}: ${message}`);
+    }
+  }
+  loadError = new FaissUnavailableError(
+    `faiss-node is not installed or does not load (${problems.join('; ')}); search needs it. Fix: run ${FAISS_FIX}, then restart the server`,
+  );
+  throw loadError;
+}
 
 /** faiss-node reads plain JS arrays; one call is bounded by this many floats. */
 const MAX_FLOATS_PER_CALL = 4_000_000;
@@ -66,7 +113,7 @@ export class FaissIndex {
 
   static flat(dimension: number): FaissIndex {
     checkDimension(dimension);
-    return new FaissIndex(dimension, new IndexFlatIP(dimension), 'Flat', null, null);
+    return new FaissIndex(dimension, new (loadFaiss().IndexFlatIP)(dimension), 'Flat', null, null);
   }
 
   /**
@@ -84,6 +131,7 @@ export class FaissIndex {
     }
     if (training.length > MAX_TRAINING_FLOATS) throw new RangeError(`training set too large (${count} vectors)`);
     checkFinite(training);
+    const { Index, MetricType } = loadFaiss();
     const native = Index.fromFactory(dimension, `IVF${nlist},Flat`, MetricType.METRIC_INNER_PRODUCT);
     native.train(Array.from(training));
     if (!native.isTrained()) throw new Error('IVF training did not complete');
@@ -96,7 +144,9 @@ export class FaissIndex {
    * short-lived processes only (IVF training). Long-lived code reads files (`readFile`).
    */
   static deserialize(bytes: Buffer, dimension: number): FaissIndex {
-    return FaissIndex.restore(bytes.subarray(0, NPROBE_OFFSET + 8), dimension, () => Index.fromBuffer(bytes));
+    return FaissIndex.restore(bytes.subarray(0, NPROBE_OFFSET + 8), dimension, () =>
+      loadFaiss().Index.fromBuffer(bytes),
+    );
   }
 
   /**
@@ -112,7 +162,7 @@ export class FaissIndex {
     } finally {
       closeSync(fd);
     }
-    return FaissIndex.restore(head.subarray(0, got), dimension, () => Index.read(path));
+    return FaissIndex.restore(head.subarray(0, got), dimension, () => loadFaiss().Index.read(path));
   }
 
   private static restore(head: Buffer, dimension: number, read: () => NativeIndex): FaissIndex {

@@ -9,7 +9,7 @@ import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
-import { FaissIndex } from './faiss-index.js';
+import { FaissIndex, loadFaiss } from './faiss-index.js';
 import { fdPath } from './proc-fd.js';
 import type { HostReply, HostRequest, IndexMeta } from './faiss-host.js';
 
@@ -39,6 +39,9 @@ function rows(data: Float32Array, dimension: number): Float32Array[] {
 
 function handle(req: HostRequest): unknown {
   switch (req.op) {
+    case 'probe':
+      loadFaiss();
+      return null;
     case 'flat': {
       const index = FaissIndex.flat(req.dimension);
       indexes.set(req.handle, index);
