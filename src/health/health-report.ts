@@ -153,6 +153,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
         `the store holds ${verify.storeCount} embedded memories and the index ${verify.indexCount}, ` +
           `which ${verify.missingCount} missing and ${verify.extraCount} extra do not explain` +
           (verify.sizeMismatch ? ` (${verify.sizeMismatch})` : '') +
+          (verify.duplicateCount > 0 ? ` (${verify.duplicateCount} store rows repeat an id another row holds)` : '') +
           ' (index_repair mode "rebuild")',
       );
     }

@@ -192,6 +192,7 @@ export class MemoryService {
   async search(params: SearchParams, options: CallOptions = {}): Promise<SearchOutcome> {
     const k = this.rules.k(params.k ?? 10);
     this.rules.query(params.query);
+    this.rules.filter(params);
     params = { ...params, times: timeFilter(params.time ?? {}) };
     const mode = params.mode ?? 'hybrid';
     const keyword = this.store.keyword;
@@ -261,7 +262,7 @@ export class MemoryService {
   }
 
   list(params: ListParams): Promise<ListOutcome> {
-    if (params.namespace !== undefined) this.rules.namespace(params.namespace, '');
+    this.rules.filter(params);
     return listMemories(this.store, params, this.deps.limits.maxK);
   }
 
