@@ -12,7 +12,7 @@ import { CircuitBreakerProvider } from './embeddings/circuit-breaker.js';
 import type { ServerDeps } from './server/create-server.js';
 import { LoopMonitor, type HealthDeps } from './health/health-report.js';
 import { IndexManager } from './index/index-manager.js';
-import { limitsFromConfig } from './config/limits.js';
+import { limitsFromConfig, maxBodyBytes, maxMessageBytes } from './config/limits.js';
 import type { Logger } from './shared/logger.js';
 import { MemoryError, errorMessage } from './shared/errors.js';
 import { readSnapshotHeader } from './index/snapshot/snapshot.js';
@@ -24,6 +24,8 @@ import { Notifier } from './server/notifier.js';
 
 export interface App {
   config: Config;
+  /** Largest protocol message (stdio line) and HTTP body, in bytes: set, or derived from the limits. */
+  messageBytes: { line: number; body: number };
   store: MemoryStore;
   embedder: EmbeddingProvider;
   service: MemoryService;
@@ -118,6 +120,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
 
   return {
     config,
+    messageBytes: { line: maxMessageBytes(config), body: maxBodyBytes(config) },
     store,
     embedder,
     service,

@@ -58,6 +58,7 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
   const { config } = app;
   checkBindSafety(app, logger);
   const sessions = new Map<string, Session>();
+  const bodyLimit = app.messageBytes.body;
 
   const httpServer = createHttpServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -114,7 +115,7 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
   async function handleStreamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const header = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(header) ? header[0] : header;
-    const body = req.method === 'POST' ? await readJson(req, config.maxBodyBytes) : undefined;
+    const body = req.method === 'POST' ? await readJson(req, bodyLimit) : undefined;
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
       if (!session || session.kind !== 'streamable') {
@@ -174,7 +175,7 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
     const session = sessions.get(id);
     if (!session || session.kind !== 'sse') return sendJson(res, 404, jsonRpcError('session not found'));
     session.lastSeen = Date.now();
-    const body = await readJson(req, config.maxBodyBytes);
+    const body = await readJson(req, bodyLimit);
     await (session.transport as SSEServerTransport).handlePostMessage(req, res, body);
   }
 
