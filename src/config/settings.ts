@@ -344,6 +344,12 @@ export const SETTINGS = {
     schema: positiveInt(1024, 1024 * 1024 * 1024).optional(),
     help: 'largest HTTP request body, in bytes; larger gets 413 (default: MEMORY_MAX_MESSAGE_BYTES)',
   }),
+  bodyTimeoutMs: s({
+    env: 'MEMORY_HTTP_BODY_TIMEOUT_MS',
+    flag: 'body-timeout-ms',
+    schema: positiveInt(100, 3_600_000).default(30_000),
+    help: 'longest an HTTP request body may take to arrive; slower gets 408 and the connection is closed',
+  }),
   maxSessions: s({
     env: 'MEMORY_HTTP_MAX_SESSIONS',
     flag: 'max-sessions',
