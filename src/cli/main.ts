@@ -3,6 +3,7 @@ import { createApp } from '../app.js';
 import { runBackfillCommand } from './backfill-command.js';
 import { runIndexCommand } from './index-command.js';
 import { parseCommandLine } from '../config/command-line.js';
+import { checkDataDir } from '../config/data-dir.js';
 import { MemoryError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import type { HttpHandle } from '../transports/http.js';
@@ -28,6 +29,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const logger = createLogger(config.logLevel);
   let app: ReturnType<typeof createApp>;
   try {
+    checkDataDir(config.dataDir);
     app = createApp(config, logger);
   } catch (err) {
     if (err instanceof MemoryError && err.code === 'CONFIG_INVALID') {
