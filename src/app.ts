@@ -170,7 +170,15 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       await backfill.stop();
       await keywordFill?.stop();
       loop.stop();
-      await service.close();
+      try {
+        await service.close();
+      } catch (err) {
+        // The index is a cache of the store: a snapshot that cannot be written at shutdown
+        // (an unwritable index folder) costs a catch-up or rebuild at the next start, nothing more.
+        logger.warn('the index snapshot could not be written at shutdown; the store is intact', {
+          error: errorMessage(err),
+        });
+      }
       await store.close();
     },
   };

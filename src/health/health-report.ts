@@ -117,6 +117,15 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
     }
     if (!service.openIndex) add('index_unavailable', 'failing', `the search index is not available: ${why}`);
   }
+  const writes = service.storeWriteFailure();
+  if (writes) {
+    add(
+      'store_write_failing',
+      'failing',
+      `store writes fail since ${writes.since} (${writes.failures} in a row): ${writes.error} ` +
+        '(memories already stored are intact; fix the disk or the database file, and the next write clears this)',
+    );
+  }
   const open = service.openIndex;
   if (open) {
     const verify = await open.verify();
