@@ -12,7 +12,7 @@ import { CircuitBreakerProvider } from './embeddings/circuit-breaker.js';
 import type { ServerDeps } from './server/create-server.js';
 import { LoopMonitor, type HealthDeps } from './health/health-report.js';
 import { IndexManager } from './index/index-manager.js';
-import { limitsFromConfig } from './config/limits.js';
+import { limitsFromConfig, maxBodyBytes, maxMessageBytes } from './config/limits.js';
 import type { Logger } from './shared/logger.js';
 import { MemoryError, errorMessage } from './shared/errors.js';
 import { readSnapshotHeader } from './index/snapshot/snapshot.js';
@@ -24,6 +24,8 @@ import { Notifier } from './server/notifier.js';
 
 export interface App {
   config: Config;
+  /** Largest protocol message (stdio line) and HTTP body, in bytes: set, or derived from the limits. */
+  messageBytes: { line: number; body: number };
   store: MemoryStore;
   embedder: EmbeddingProvider;
   service: MemoryService;
@@ -118,6 +120,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
 
   return {
     config,
+    messageBytes: { line: maxMessageBytes(config), body: maxBodyBytes(config) },
     store,
     embedder,
     service,
@@ -167,7 +170,15 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       await backfill.stop();
       await keywordFill?.stop();
       loop.stop();
-      await service.close();
+      try {
+        await service.close();
+      } catch (err) {
+        // The index is a cache of the store: a snapshot that cannot be written at shutdown
+        // (an unwritable index folder) costs a catch-up or rebuild at the next start, nothing more.
+        logger.warn('the index snapshot could not be written at shutdown; the store is intact', {
+          error: errorMessage(err),
+        });
+      }
       await store.close();
     },
   };

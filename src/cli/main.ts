@@ -4,6 +4,7 @@ import { runBackfillCommand } from './backfill-command.js';
 import { runIndexCommand } from './index-command.js';
 import { runExportCommand, runImportCommand } from './transfer-command.js';
 import { parseCommandLine } from '../config/command-line.js';
+import { checkDataDir } from '../config/data-dir.js';
 import { MemoryError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import type { HttpHandle } from '../transports/http.js';
@@ -29,6 +30,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const logger = createLogger(config.logLevel);
   let app: ReturnType<typeof createApp>;
   try {
+    checkDataDir(config.dataDir);
     const overrides: Parameters<typeof createApp>[2] = {};
     if (parsed.command !== 'serve') {
       // Commands describe the index the server keeps: its recorded model, not another one.

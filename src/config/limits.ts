@@ -27,3 +27,30 @@ export function limitsFromConfig(config: Config): Limits {
     maxIndexBytes: config.maxIndexBytes,
   };
 }
+
+/** JSON bytes of one UTF-16 unit, at worst: an escaped "\\u0001" takes six. */
+const JSON_BYTES_PER_UNIT = 6;
+/** The JSON-RPC envelope, tool name, argument names and punctuation around a batch. */
+const ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * The largest message the server accepts: MEMORY_MAX_MESSAGE_BYTES, or else the JSON of the
+ * largest memory_store batch the other limits allow (every item at its text, metadata, tag and
+ * id limits, every character escaped), so a call inside the documented limits always fits.
+ */
+export function maxMessageBytes(config: Config): number {
+  if (config.maxMessageBytes !== undefined) return config.maxMessageBytes;
+  const l = limitsFromConfig(config);
+  const item =
+    l.maxTextChars * JSON_BYTES_PER_UNIT +
+    l.maxMetadataBytes +
+    l.maxTags * (l.maxTagChars * JSON_BYTES_PER_UNIT + 3) +
+    l.maxIdChars * JSON_BYTES_PER_UNIT +
+    256;
+  return l.maxBatchItems * item + ENVELOPE_BYTES;
+}
+
+/** The largest HTTP body: MEMORY_HTTP_MAX_BODY_BYTES, or else the message limit. */
+export function maxBodyBytes(config: Config): number {
+  return config.maxBodyBytes ?? maxMessageBytes(config);
+}

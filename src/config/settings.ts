@@ -210,6 +210,12 @@ export const SETTINGS = {
     schema: positiveInt(1, 10_000).default(256),
     help: 'most items in one memory_store / get / delete call',
   }),
+  maxMessageBytes: s({
+    env: 'MEMORY_MAX_MESSAGE_BYTES',
+    flag: 'max-message-bytes',
+    schema: positiveInt(64 * 1024, 1024 * 1024 * 1024).optional(),
+    help: 'largest protocol message (a stdio line, an HTTP body), in bytes; larger gets an error reply (default: what the largest batch the limits above allow takes as JSON, every character escaped: about 63 MiB with the defaults)',
+  }),
   duplicateThreshold: s({
     env: 'MEMORY_DUPLICATE_THRESHOLD',
     flag: 'duplicate-threshold',
@@ -335,8 +341,14 @@ export const SETTINGS = {
   maxBodyBytes: s({
     env: 'MEMORY_HTTP_MAX_BODY_BYTES',
     flag: 'max-body-bytes',
-    schema: positiveInt(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
-    help: 'largest HTTP request body, in bytes; larger gets 413',
+    schema: positiveInt(1024, 1024 * 1024 * 1024).optional(),
+    help: 'largest HTTP request body, in bytes; larger gets 413 (default: MEMORY_MAX_MESSAGE_BYTES)',
+  }),
+  bodyTimeoutMs: s({
+    env: 'MEMORY_HTTP_BODY_TIMEOUT_MS',
+    flag: 'body-timeout-ms',
+    schema: positiveInt(100, 3_600_000).default(30_000),
+    help: 'longest an HTTP request body may take to arrive; slower gets 408 and the connection is closed',
   }),
   maxSessions: s({
     env: 'MEMORY_HTTP_MAX_SESSIONS',

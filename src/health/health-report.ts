@@ -132,6 +132,15 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
     }
     if (!service.openIndex) add('index_unavailable', 'failing', `the search index is not available: ${why}`);
   }
+  const writes = service.storeWriteFailure();
+  if (writes) {
+    add(
+      'store_write_failing',
+      'failing',
+      `store writes fail since ${writes.since} (${writes.failures} in a row): ${writes.error} ` +
+        '(memories already stored are intact; fix the disk or the database file, and the next write clears this)',
+    );
+  }
   const open = service.openIndex;
   if (open) {
     const verify = await open.verify();
@@ -168,6 +177,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
         `the store holds ${verify.storeCount} embedded memories and the index ${verify.indexCount}, ` +
           `which ${verify.missingCount} missing and ${verify.extraCount} extra do not explain` +
           (verify.sizeMismatch ? ` (${verify.sizeMismatch})` : '') +
+          (verify.duplicateCount > 0 ? ` (${verify.duplicateCount} store rows repeat an id another row holds)` : '') +
           ' (index_repair mode "rebuild")',
       );
     }

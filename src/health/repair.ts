@@ -20,6 +20,8 @@ export type Counts = {
 };
 
 export type RepairResult = {
+  /** What the counts alone do not explain (ids held twice by the store, a map that disagrees with FAISS). */
+  unexplained: string | null;
   mode: RepairMode;
   dry_run: boolean;
   before: Counts;
@@ -67,7 +69,16 @@ export async function runRepair(
     });
   }
   const keyword = await repairKeyword(service, mode, dryRun);
-  return { mode, dry_run: dryRun, before: counts(before), plan, after, keyword, ms: Date.now() - started };
+  return {
+    mode,
+    dry_run: dryRun,
+    before: counts(before),
+    plan,
+    after,
+    keyword,
+    ms: Date.now() - started,
+    unexplained: unexplained(before),
+  };
 }
 
 /** The keyword index is rebuilt from the store (emptied, then refilled in steps) when sync finds it wrong, or on rebuild. */
@@ -95,8 +106,21 @@ async function repairKeyword(
   return { missing, extra, rebuilt: rebuild };
 }
 
+/** Why store and index counts differ beyond missing and extra ids, or null when they do not. */
+export function unexplained(v: VerifyReport): string | null {
+  const parts: string[] = [];
+  if (v.duplicateCount > 0) parts.push(`${v.duplicateCount} store rows repeat an id another row holds`);
+  if (v.sizeMismatch !== null) parts.push(v.sizeMismatch);
+  const counted = v.storeCount - v.duplicateCount - v.missingCount + v.extraCount;
+  if (!v.inconclusive && counted !== v.indexCount && v.sizeMismatch === null) {
+    parts.push(`store ${v.storeCount} and index ${v.indexCount} differ by more than the missing and extra ids`);
+  }
+  return parts.length > 0 ? parts.join('; ') : null;
+}
+
 export function describeRepair(r: RepairResult): string {
   return (
+    (r.unexplained !== null ? `COUNTS DISAGREE (${r.unexplained}); ` : '') +
     `${r.mode}${r.dry_run ? ' (dry run)' : ''}: store ${r.before.store_count}, index ${r.before.index_count}, ` +
     `${r.before.missing} missing, ${r.before.extra} extra` +
     (r.after ? `; after: ${r.after.missing} missing, ${r.after.extra} extra` : '') +

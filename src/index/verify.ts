@@ -20,6 +20,11 @@ export interface VerifyReport {
   notInStore: string[];
   missingCount: number;
   extraCount: number;
+  /**
+   * Store rows beyond the first for an id (ids that differ only in ill-formed UTF-16 read back
+   * equal): they make the counts differ with nothing missing or extra, so they are counted here.
+   */
+  duplicateCount: number;
   /** The map and the FAISS index disagree about how many vectors there are, or a change failed to apply. */
   sizeMismatch: string | null;
 }
@@ -56,8 +61,13 @@ export async function compareWithStore(
   }
   const inStore = new Set<string>();
   const missing: string[] = [];
+  let duplicates = 0;
   for (let i = 0; i < storeIds.length; i++) {
     const id = storeIds[i]!;
+    if (inStore.has(id)) {
+      duplicates++;
+      continue;
+    }
     inStore.add(id);
     if (!s.labels.has(id)) missing.push(id);
     if (i % VERIFY_STEP === VERIFY_STEP - 1) await turn();
@@ -85,6 +95,7 @@ export async function compareWithStore(
     notInStore: extra,
     missingCount: missing.length,
     extraCount: extra.length,
+    duplicateCount: duplicates,
     sizeMismatch,
   };
 }

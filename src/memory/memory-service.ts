@@ -96,6 +96,7 @@ export class MemoryService {
   private index: IndexManager | undefined;
   private opening: Promise<IndexManager> | undefined;
   private lastOpenFailure: { at: number; error: unknown } | undefined;
+  private writeFailure: { since: string; error: string; failures: number } | undefined;
 
   constructor(private readonly deps: MemoryServiceDeps) {
     this.store = deps.store;
@@ -173,15 +174,38 @@ export class MemoryService {
   }
 
   storeMemories(items: readonly StoreItem[], options: StoreOptions = {}): Promise<StoreOutcome> {
-    return this.writes.store(items, options);
+    return this.watchWrite(this.writes.store(items, options));
   }
 
   update(params: UpdateParams, options: WriteOptions = {}) {
-    return this.writes.update(params, options);
+    return this.watchWrite(this.writes.update(params, options));
   }
 
   delete(ids: readonly string[], options: CallOptions = {}): Promise<{ deleted: string[]; missing: string[] }> {
-    return this.writes.delete(ids, options);
+    return this.watchWrite(this.writes.delete(ids, options));
+  }
+
+  /** Store writes failing (disk full, read-only database): since when, and the last error; null once one succeeds. */
+  storeWriteFailure(): { since: string; error: string; failures: number } | null {
+    return this.writeFailure ?? null;
+  }
+
+  /** Health sees store writes failing: the first failure's time and the last error, cleared by a success. */
+  private async watchWrite<T>(write: Promise<T>): Promise<T> {
+    try {
+      const result = await write;
+      this.writeFailure = undefined;
+      return result;
+    } catch (err) {
+      if (err instanceof MemoryError && err.code === 'STORE_FAILED') {
+        this.writeFailure = {
+          since: this.writeFailure?.since ?? new Date().toISOString(),
+          error: errorMessage(err),
+          failures: (this.writeFailure?.failures ?? 0) + 1,
+        };
+      }
+      throw err;
+    }
   }
 
   async get(ids: readonly string[]): Promise<{ memories: MemoryRecord[]; missing: string[] }> {
@@ -194,6 +218,7 @@ export class MemoryService {
   async search(params: SearchParams, options: CallOptions = {}): Promise<SearchOutcome> {
     const k = this.rules.k(params.k ?? 10);
     this.rules.query(params.query);
+    this.rules.filter(params);
     params = { ...params, times: timeFilter(params.time ?? {}) };
     const mode = params.mode ?? 'hybrid';
     const keyword = this.store.keyword;
@@ -273,7 +298,7 @@ export class MemoryService {
   }
 
   list(params: ListParams): Promise<ListOutcome> {
-    if (params.namespace !== undefined) this.rules.namespace(params.namespace, '');
+    this.rules.filter(params);
     return listMemories(this.store, params, this.deps.limits.maxK);
   }
 

@@ -3,6 +3,7 @@
 // tools' zod schemas); these are the limits and conventions that need the configuration.
 import type { Limits } from '../config/limits.js';
 import { MemoryError } from '../shared/errors.js';
+import { MAX_NESTING_DEPTH, checkJsonTree, hasControlCharacter, isWellFormed } from '../shared/json-guard.js';
 import type { Metadata } from '../store/types.js';
 
 export const DEFAULT_NAMESPACE = 'default';
@@ -18,6 +19,19 @@ export function notFound(id: string): MemoryError {
   });
 }
 
+const ILL_FORMED_HINT = 'send valid Unicode: a lone UTF-16 surrogate (half of a pair) cannot be stored';
+
+/** Ill-formed UTF-16 would be stored as U+FFFD: what is read back would not be what was written. */
+function wellFormed(value: string, field: string): void {
+  if (!isWellFormed(value)) throw invalid(`${field} contains ill-formed UTF-16`, ILL_FORMED_HINT);
+}
+
+/** Ids, tags and namespaces are names: printable, so they can be shown, compared and typed. */
+function printableName(value: string, field: string): void {
+  wellFormed(value, field);
+  if (hasControlCharacter(value)) throw invalid(`${field} contains a control character`, 'use printable characters');
+}
+
 export class InputRules {
   constructor(
     private readonly limits: Limits,
@@ -27,6 +41,7 @@ export class InputRules {
 
   /** `where` prefixes messages, e.g. "items[3]: ". */
   text(text: string, where: string): void {
+    wellFormed(text, `${where}text`);
     if (text.trim().length === 0) throw invalid(`${where}text is empty`, 'pass the text to remember');
     const max = Math.min(this.limits.maxTextChars, this.providerMaxChars());
     if (text.length > max) {
@@ -38,6 +53,7 @@ export class InputRules {
 
   id(id: string, where: string): void {
     const max = this.limits.maxIdChars;
+    printableName(id, `${where}id`);
     if (id.length === 0 || id.length > max || id.trim() !== id) {
       throw invalid(
         `${where}id must be 1 to ${max} characters without surrounding spaces`,
@@ -55,6 +71,7 @@ export class InputRules {
   }
 
   namespace(namespace: string, where: string): string {
+    wellFormed(namespace, `${where}namespace`);
     if (!NAMESPACE.test(namespace)) {
       throw invalid(
         `${where}namespace must be 1 to 128 letters, digits or . _ : / -`,
@@ -65,6 +82,10 @@ export class InputRules {
   }
 
   metadata(metadata: Metadata, where: string): void {
+    // The tools check the whole arguments first; this keeps the service's own callers honest.
+    const issue = checkJsonTree(metadata, MAX_NESTING_DEPTH);
+    if (issue)
+      throw invalid(`${where}metadata${issue.path === '' ? '' : `.${issue.path}`} ${issue.problem}`, issue.hint);
     const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
     if (bytes > this.limits.maxMetadataBytes) {
       throw new MemoryError(
@@ -79,11 +100,18 @@ export class InputRules {
     const { maxTags, maxTagChars } = this.limits;
     if (tags.length > maxTags) throw invalid(`${where}${tags.length} tags; the limit is ${maxTags}`, 'use fewer tags');
     for (const t of tags) {
+      printableName(t, `${where}tag`);
       if (t.trim().length === 0 || t.length > maxTagChars) {
         throw invalid(`${where}each tag must be 1 to ${maxTagChars} characters`, 'remove empty or long tags');
       }
     }
     return [...new Set(tags)];
+  }
+
+  /** Tags and namespace given as a filter: names like the stored ones, or the filter could never match. */
+  filter(filter: { namespace?: string | undefined; tags?: readonly string[] | undefined }): void {
+    if (filter.namespace !== undefined) this.namespace(filter.namespace, '');
+    (filter.tags ?? []).forEach((t, i) => printableName(t, `tags[${i}]`));
   }
 
   k(k: number): number {

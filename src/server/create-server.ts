@@ -11,6 +11,7 @@ import type { Limits } from '../config/limits.js';
 import type { Logger } from '../shared/logger.js';
 import type { MemoryService } from '../memory/memory-service.js';
 import type { Notifier } from './notifier.js';
+import { guardTransport } from './request-guard.js';
 import { statusReport } from './status.js';
 import { registerTools } from '../tools/index.js';
 import { UNTRUSTED_NOTICE, wrapUntrusted } from '../tools/untrusted.js';
@@ -46,6 +47,12 @@ export function createServer(deps: ServerDeps): CreatedServer {
         UNTRUSTED_NOTICE,
     },
   );
+  // Every transport's messages pass the guard before the SDK parses them (request-guard.ts).
+  const connect = server.connect.bind(server);
+  server.connect = async (transport) => {
+    await connect(transport);
+    guardTransport(transport, deps.logger);
+  };
   registerTools(server, {
     service: deps.service,
     limits: deps.limits,

@@ -33,6 +33,8 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Close the connection after the reply (the client is misbehaving on it). */
+    readonly closeConnection = false,
   ) {
     super(message);
   }
@@ -58,13 +60,23 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
   const { config } = app;
   checkBindSafety(app, logger);
   const sessions = new Map<string, Session>();
+  const bodyLimit = app.messageBytes.body;
 
   const httpServer = createHttpServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       if (status === 500) logger.error('HTTP request failed', { error: errorMessage(err), url: req.url });
-      if (!res.headersSent) sendJson(res, status, jsonRpcError(status === 500 ? 'internal error' : errorMessage(err)));
-      else res.end();
+      const close = err instanceof HttpError && err.closeConnection;
+      if (close) logger.warn('HTTP request refused', { status, reason: errorMessage(err), url: req.url });
+      if (!res.headersSent) {
+        sendJson(
+          res,
+          status,
+          jsonRpcError(status === 500 ? 'internal error' : errorMessage(err)),
+          close ? { connection: 'close' } : {},
+        );
+      } else res.end();
+      if (close) res.once('finish', () => req.socket.destroy());
     });
   });
   httpServer.requestTimeout = 0; // SSE streams stay open
@@ -118,7 +130,14 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
   async function handleStreamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const header = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(header) ? header[0] : header;
-    const body = req.method === 'POST' ? await readJson(req, config.maxBodyBytes) : undefined;
+    if (req.method === 'POST') {
+      const refused = refusedMedia(req);
+      if (refused) {
+        req.resume();
+        return sendJson(res, refused.status, jsonRpcError(refused.message));
+      }
+    }
+    const body = req.method === 'POST' ? await readJson(req, bodyLimit, config.bodyTimeoutMs) : undefined;
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
       if (!session || session.kind !== 'streamable') {
@@ -153,8 +172,16 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
       if (transport.sessionId) sessions.delete(transport.sessionId);
       cleanup();
     };
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
+    } finally {
+      // Refused by the transport after all (no session started): nothing may stay behind.
+      if (transport.sessionId === undefined || !sessions.has(transport.sessionId)) {
+        cleanup();
+        await server.close();
+      }
+    }
   }
 
   async function openSse(res: ServerResponse): Promise<void> {
@@ -178,7 +205,7 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
     const session = sessions.get(id);
     if (!session || session.kind !== 'sse') return sendJson(res, 404, jsonRpcError('session not found'));
     session.lastSeen = Date.now();
-    const body = await readJson(req, config.maxBodyBytes);
+    const body = await readJson(req, bodyLimit, config.bodyTimeoutMs);
     await (session.transport as SSEServerTransport).handlePostMessage(req, res, body);
   }
 
@@ -223,27 +250,70 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
   };
 }
 
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+/**
+ * The request body as JSON: at most `limit` bytes (413), all of it within `timeoutMs` (408: a
+ * client trickling a byte now and then must not hold a connection forever).
+ */
+function readJson(req: IncomingMessage, limit: number, timeoutMs: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw new HttpError(413, `request body of ${declared} bytes is over the limit of ${limit}`);
+    return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the limit of ${limit}`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
+  return new Promise<unknown>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const fail = (err: HttpError) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
       req.resume();
-      throw new HttpError(413, `request body is over the limit of ${limit} bytes`);
-    }
-    chunks.push(chunk as Buffer);
+      reject(err);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new HttpError(
+            408,
+            `the request body did not arrive within ${timeoutMs} ms (MEMORY_HTTP_BODY_TIMEOUT_MS)`,
+            true,
+          ),
+        ),
+      timeoutMs,
+    );
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return fail(new HttpError(413, `request body is over the limit of ${limit} bytes`));
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new HttpError(400, 'parse error: the body is not JSON'));
+      }
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.once('error', () => fail(new HttpError(400, 'the request body could not be read')));
+  });
+}
+
+/**
+ * The Streamable HTTP transport's own checks on a POST, made before a server and transport
+ * exist for it: a request refused after them left its McpServer behind (about 60 KB each).
+ */
+function refusedMedia(req: IncomingMessage): HttpError | undefined {
+  const accept = req.headers.accept ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    return new HttpError(406, 'Not Acceptable: Client must accept both application/json and text/event-stream');
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'parse error: the body is not JSON');
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    return new HttpError(415, 'Unsupported Media Type: Content-Type must be application/json');
   }
+  return undefined;
 }
 
 function jsonRpcError(message: string): unknown {

@@ -12,11 +12,13 @@ export function installShutdown(
   logger: Logger,
   drainMs: number,
   stop: () => Promise<void>,
-): (why: string) => Promise<void> {
+): (why: string, exitCode?: number) => Promise<void> {
   let closing: Promise<void> | undefined;
-  const shutdown = (why: string): Promise<void> => {
+  /** `exitCode` 1: the shutdown was not asked for (the transport failed); still a clean close. */
+  const shutdown = (why: string, exitCode = 0): Promise<void> => {
     closing ??= (async () => {
-      logger.info('shutting down', { why });
+      if (exitCode === 0) logger.info('shutting down', { why });
+      else logger.error('shutting down', { why, exitCode });
       const timer = setTimeout(() => {
         logger.error('shutdown took too long; exiting');
         process.exit(1);
@@ -25,7 +27,7 @@ export function installShutdown(
       try {
         await stop();
         clearTimeout(timer);
-        process.exit(0);
+        process.exit(exitCode);
       } catch (err) {
         logger.error('shutdown failed', { error: errorMessage(err) });
         process.exit(1);
