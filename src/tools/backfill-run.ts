@@ -31,7 +31,7 @@ export const backfillRunTool = ({ foreignNodes }: ToolEnv) =>
     title: 'Run the backfill',
     description:
       'Embeds what lacks an embedding of the configured model (or joins the run in progress), within ' +
-      `namespace${foreignNodes ? ', graph, label' : ''} and limit. wait: return when it ends (with progress); else at once.`,
+      `namespace${foreignNodes ? ', graph, label' : ''} and limit. wait: return when it ends; else at once.`,
     // The type lists graph and label always; the schema holds them only with the capability.
     inputSchema: (foreignNodes ? { ...BaseScope, ...ForeignScope } : BaseScope) as typeof BaseScope &
       typeof ForeignScope,

@@ -17,8 +17,7 @@ const Published = {
 export const backfillStatusTool = defineTool<Record<never, never>, typeof Published, BackfillStatus>({
   name: 'backfill_status',
   title: 'Backfill status',
-  description:
-    'The background embedder: counts (pending, in progress, done, failed), current and last run, recent failures.',
+  description: 'The background embedder: counts by state, current and last run, recent failures.',
   inputSchema: {},
   outputSchema: Published,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

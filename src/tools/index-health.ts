@@ -25,7 +25,7 @@ export const indexHealthTool = defineTool<Record<never, never>, typeof Published
   title: 'Index health',
   description:
     'Checks the search and keyword indexes against the store: a verdict (ok, degraded, failing), its reasons, ' +
-    'and the figures behind them.',
+    'the figures behind them.',
   inputSchema: {},
   outputSchema: Published,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -13,6 +13,7 @@ const RepairOutput = {
   plan: freeObject('add, drop, rebuild_vectors, estimated_ms'),
   after: freeObject('the counts after the repair').nullable(),
   keyword: freeObject('the keyword index: missing, extra, rebuilt').nullable(),
+  unexplained: z.string().nullable(),
   ms: z.number(),
 };
 

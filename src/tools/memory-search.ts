@@ -22,7 +22,7 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
     title: 'Search memories',
     description:
       'Finds memories, best first. mode hybrid (default) merges meaning and keyword (BM25) rankings, exact ' +
-      'identifiers (tickets, hosts, versions, names) first; semantic or keyword use one. Filters: namespace, tags ' +
+      'identifiers (tickets, hosts, versions) first; semantic or keyword use one. Filters: namespace, tags ' +
       '(all), metadata equality, times (ISO 8601 or 24h/7d/2w ago), min_score (cosine). ' +
       UNTRUSTED_NOTICE,
     inputSchema: {

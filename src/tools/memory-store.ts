@@ -20,7 +20,7 @@ export const memoryStoreTool = ({ limits }: ToolEnv) =>
     description:
       `Stores new memories (one, or up to ${limits.maxBatchItems} as items; text up to ${limits.maxTextChars.toLocaleString('en-US')} ` +
       'characters). Never replaces: the same text in the same namespace returns the existing id; near-duplicates are ' +
-      'listed in similar. To change a memory, use memory_update.',
+      'listed in similar. memory_update changes a memory.',
     inputSchema: {
       text: z.string().optional(),
       id: z.string().optional(),
