@@ -8,7 +8,8 @@ import { join } from 'node:path';
 // The raw references use faiss-node on this thread while the server's FAISS worker thread loads
 // it too: only constructors and instance methods here. Its static factories (read, fromBuffer,
 // fromFactory) must never run on a second thread (faiss-node keeps them in process-wide statics).
-import faissNode from 'faiss-node';
+import { loadFaiss } from '../src/index/faiss/faiss-index.js';
+import type { NativeIndex } from '../src/index/faiss/faiss-node-api.js';
 import type { IndexManager } from '../src/index/index-manager.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { MemoryWrite } from '../src/store/types.js';
@@ -32,11 +33,8 @@ function rowsOf(data: Float32Array, dim: number, from: number, to: number): Floa
   return Array.from({ length: to - from }, (_, i) => data.subarray((from + i) * dim, (from + i + 1) * dim));
 }
 
-function rawFlat(
-  d: Dataset,
-  dir: string,
-): { index: InstanceType<typeof faissNode.IndexFlatIP>; addMs: number; writeMs: number } {
-  const index = new faissNode.IndexFlatIP(d.dim);
+function rawFlat(d: Dataset, dir: string): { index: NativeIndex; addMs: number; writeMs: number } {
+  const index = new (loadFaiss().IndexFlatIP)(d.dim);
   const t = now();
   const per = Math.floor(4_000_000 / d.dim);
   for (let i = 0; i < d.n; i += per) index.add(Array.from(d.base.subarray(i * d.dim, Math.min(d.n, i + per) * d.dim)));

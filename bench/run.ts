@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 // Raw reference only (constructor and instance methods; see index-bench.ts on faiss-node and threads).
-import faissNode from 'faiss-node';
+import { loadFaiss } from '../src/index/faiss/faiss-index.js';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { startHarness, testConfig } from '../test/helpers/harness.js';
 import { benchBackfill } from './backfill.js';
@@ -62,7 +62,7 @@ async function benchSize(size: number): Promise<void> {
     db.pragma('synchronous = FULL');
     db.exec('CREATE TABLE m (id TEXT PRIMARY KEY, text TEXT, embedding BLOB)');
     const ins = db.prepare('INSERT INTO m VALUES (?, ?, ?)');
-    const raw = new faissNode.IndexFlatIP(embedder.dimension);
+    const raw = new (loadFaiss().IndexFlatIP)(embedder.dimension);
     for (let i = 0; i < size; i += 100) {
       const batch = texts.slice(i, i + 100);
       const vecs = await embedder.embed(batch);

@@ -1,13 +1,14 @@
 // The disk failing under the server: health must say so (and since when), clear by itself when
 // the cause goes away, and shutdown must not call an intact store a failure.
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startHarness, testConfig, textOf } from './helpers/harness.js';
 import { spawnServer } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk } from './helpers/tool-call.js';
+import { waitFor } from './helpers/wait.js';
 
 describe('disk failures', () => {
   it('store writes failing (database full) turn health failing with the error and since when; a good write clears it', async () => {
@@ -37,6 +38,40 @@ describe('disk failures', () => {
         JSON.stringify(after.reasons),
       );
       assert.equal((await callOk(h, 'memory_list', {})).total, 2);
+    } finally {
+      await h.close();
+      dir.cleanup();
+    }
+  });
+
+  it('snapshot writes failing (index folder replaced by a file) turn health degraded since when; fixed, it clears', async () => {
+    const dir = tempDir();
+    const h = await startHarness(testConfig(dir.path, {}, ['--index-persist-delay-ms', '50']));
+    try {
+      await h.app.service.ready();
+      await callOk(h, 'memory_store', { text: 'stored while the disk works' });
+      const index = join(dir.path, 'index');
+      await waitFor(() => readdirSync(index).some((f) => f.endsWith('.snapshot')), 10_000, 'a first snapshot');
+      rmSync(index, { recursive: true, force: true });
+      writeFileSync(index, 'not a folder');
+      await callOk(h, 'memory_store', { text: 'stored while snapshots cannot be written' });
+      const reason = await waitFor(
+        async () => (await callOk(h, 'index_health', {})).reasons.find((r) => r.code === 'snapshot_write_failing'),
+        10_000,
+        'health to report the failing snapshot writes',
+      );
+      assert.ok(reason);
+      assert.match(reason.message, /since \d{4}-\d\d-\d\dT/);
+      assert.equal((await callOk(h, 'memory_search', { query: 'stored while' })).results.length, 2, 'search goes on');
+
+      rmSync(index, { force: true });
+      mkdirSync(index);
+      await callOk(h, 'memory_store', { text: 'stored once the folder is back' });
+      await waitFor(
+        async () => !(await callOk(h, 'index_health', {})).reasons.some((r) => r.code === 'snapshot_write_failing'),
+        10_000,
+        'the reason to clear',
+      );
     } finally {
       await h.close();
       dir.cleanup();

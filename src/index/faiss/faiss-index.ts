@@ -6,11 +6,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type FaissNode from 'faiss-node';
+import type { FaissModule, NativeIndex } from './faiss-node-api.js';
 import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-limits.js';
-
-type FaissModule = typeof FaissNode;
-type NativeIndex = InstanceType<FaissModule['Index']>;
 
 /** The package's root (this file is src/index/faiss/ or dist/index/faiss/ in it). */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
