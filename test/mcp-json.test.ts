@@ -16,6 +16,8 @@ import { SETTING_LIST } from '../src/config/settings.js';
 import { startHttpHarness } from './helpers/http-harness.js';
 import { tempDir } from './helpers/tmp.js';
 import { output } from './helpers/tool-call.js';
+import { FakeOpenAI } from './helpers/fake-openai.js';
+import { startFalkorDB, uniqueGraph } from './helpers/falkordb.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const PLACEHOLDER = '/absolute/path/to/vector-memory-mcp';
@@ -126,6 +128,41 @@ describe('mcp.json', () => {
       }
       assert.equal(started, 2, 'the installed-binary and clone entries');
     } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('starts each entry with settings as a client would, its endpoints pointed at local servers', async () => {
+    const dir = tempDir();
+    const bin = installedBin(dir.path);
+    const api = await new FakeOpenAI().start();
+    const falkor = await startFalkorDB();
+    let started = 0;
+    try {
+      for (const [name, entry] of entries) {
+        if (entry.url !== undefined || isRemote(entry) || entry.env === undefined) continue;
+        // Only the endpoints change: OpenAI's API and a FalkorDB at 127.0.0.1:6379 are not here.
+        const env: Record<string, string> = { ...entry.env, OPENAI_BASE_URL: api.url };
+        if (env['FALKORDB_URL'] !== undefined) {
+          env['FALKORDB_URL'] = falkor.url;
+          env['FALKORDB_GRAPH'] = uniqueGraph('mcpjson');
+        }
+        const home = join(dir.path, name);
+        mkdirSync(home);
+        const s = await connect({ ...entry, env }, home, [bin]);
+        try {
+          await listStoreSearch(s, `${name} keeps the build server name hopper`);
+          started++;
+        } finally {
+          await s.client.close();
+        }
+      }
+      assert.equal(started, 3, 'the OpenAI, OpenAI + FalkorDB and Ollama entries');
+      assert.ok(api.requests.length >= 6, 'their embeddings came from the provider');
+      assert.deepEqual(api.unexpected, []);
+    } finally {
+      await api.stop();
+      await falkor.stop();
       dir.cleanup();
     }
   });
