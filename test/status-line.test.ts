@@ -1,6 +1,7 @@
 // A progress bar on a terminal and log lines written meanwhile: each log line clears the bar,
 // prints itself whole, and draws the bar again below it, so neither overwrites the other. Run on
 // a real pseudo-terminal (script(1)), since the bar is drawn only when stderr is a TTY.
+/* eslint-disable no-control-regex -- the terminal escape sequences under test are control characters */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
