@@ -4,9 +4,10 @@ import { SnippetCharsSchema, snippet } from './snippet.js';
 import type { Metadata } from '../store/types.js';
 import {
   MetadataFilterSchema,
-  MetadataSchema,
+  MemorySchema,
   NamespaceSchema,
   TimeBoundsShape,
+  timeBoundsOf,
   defineTool,
   type ToolEnv,
 } from './tool-kit.js';
@@ -37,15 +38,8 @@ export const memoryListTool = ({ limits }: ToolEnv) =>
     },
     outputSchema: {
       memories: z.array(
-        z.object({
-          id: z.string(),
-          text: z.string(),
+        MemorySchema.omit({ embedding_status: true, embedding_error: true }).extend({
           truncated: z.boolean().optional(),
-          namespace: z.string(),
-          tags: z.array(z.string()),
-          metadata: MetadataSchema,
-          created_at: z.string(),
-          updated_at: z.string(),
         }),
       ),
       next_cursor: z.string().nullable(),
@@ -57,12 +51,7 @@ export const memoryListTool = ({ limits }: ToolEnv) =>
         namespace: args.namespace,
         tags: args.tags,
         filter: args.filter as Metadata | undefined,
-        time: {
-          created_after: args.created_after,
-          created_before: args.created_before,
-          updated_after: args.updated_after,
-          updated_before: args.updated_before,
-        },
+        time: timeBoundsOf(args),
         order: args.order,
         limit: args.limit,
         cursor: args.cursor,

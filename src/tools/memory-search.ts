@@ -10,6 +10,7 @@ import {
   NamespaceSchema,
   freeObject,
   TimeBoundsShape,
+  timeBoundsOf,
   defineTool,
   type ToolEnv,
 } from './tool-kit.js';
@@ -79,12 +80,7 @@ export const memorySearchTool = ({ limits }: ToolEnv) =>
           tags: args.tags,
           filter: args.filter as Metadata | undefined,
           minScore: args.min_score,
-          time: {
-            created_after: args.created_after,
-            created_before: args.created_before,
-            updated_after: args.updated_after,
-            updated_before: args.updated_before,
-          },
+          time: timeBoundsOf(args),
         },
         { signal },
       );

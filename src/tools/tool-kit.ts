@@ -19,6 +19,7 @@ import type { BackfillJob } from '../backfill/backfill-job.js';
 import type { CallTracker } from '../shared/call-tracker.js';
 import type { HealthDeps } from '../health/health-report.js';
 import type { MemoryRecord } from '../store/types.js';
+import type { TimeBounds } from '../memory/time-filter.js';
 
 /** What a tool's schema and description depend on: the configured limits, the store's capabilities. */
 export interface ToolEnv {
@@ -57,6 +58,16 @@ export const TimeBoundsShape = {
   updated_after: TimeBound(),
   updated_before: TimeBound(),
 };
+
+/** The time bounds of a call's arguments, as the service takes them. */
+export function timeBoundsOf(args: { [K in keyof typeof TimeBoundsShape]?: string | undefined }): TimeBounds {
+  return {
+    created_after: args.created_after,
+    created_before: args.created_before,
+    updated_after: args.updated_after,
+    updated_before: args.updated_before,
+  };
+}
 
 export const MemorySchema = z.object({
   id: z.string(),
