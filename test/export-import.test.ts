@@ -10,23 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
+import type { ImportSummary } from '../src/memory/import-flow.js';
+import { onBothStores, uniqueGraph } from './helpers/falkordb.js';
 import { startHarness, testConfig, type Harness } from './helpers/harness.js';
 import { serverMemoryEntry } from './helpers/server-memory.js';
 import { cliPath } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk } from './helpers/tool-call.js';
-
-interface Summary {
-  read: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  kept_newer: number;
-  vectors_reused: number;
-  embedded: number;
-  pending: number;
-}
 
 function suite(name: string, env: () => Record<string, string>): void {
   describe(`export and import (${name})`, () => {
@@ -98,12 +88,12 @@ function suite(name: string, env: () => Record<string, string>): void {
       const target = join(dir.path, 'target');
       const first = cli(target, 'import', file);
       assert.equal(first.status, 0, first.stderr);
-      const s1 = JSON.parse(first.stdout) as Summary;
+      const s1 = JSON.parse(first.stdout) as ImportSummary;
       assert.equal(s1.created, 25);
       assert.equal(s1.embedded, 25);
       const again = cli(target, 'import', file);
       assert.equal(again.status, 0, again.stderr);
-      const s2 = JSON.parse(again.stdout) as Summary;
+      const s2 = JSON.parse(again.stdout) as ImportSummary;
       assert.deepEqual([s2.created, s2.updated, s2.unchanged], [0, 0, 25], 'the second import changes nothing');
 
       h = await harness(target);
@@ -114,7 +104,7 @@ function suite(name: string, env: () => Record<string, string>): void {
       // A memory edited here after the import is newer than the file's: a re-import keeps it.
       await callOk(h, 'memory_update', { id: 'r-5', text: 'Edited on the target after the import.' });
       await h.close();
-      const third = JSON.parse(cli(target, 'import', file).stdout) as Summary;
+      const third = JSON.parse(cli(target, 'import', file).stdout) as ImportSummary;
       assert.equal(third.kept_newer, 1);
       assert.equal(third.unchanged, 24);
     });
@@ -130,7 +120,7 @@ function suite(name: string, env: () => Record<string, string>): void {
       assert.match(line.embedding.model, /hash/);
       const r = cli(join(dir.path, 'with-vectors'), 'import', file);
       assert.equal(r.status, 0, r.stderr);
-      const s = JSON.parse(r.stdout) as Summary;
+      const s = JSON.parse(r.stdout) as ImportSummary;
       assert.deepEqual([s.created, s.vectors_reused, s.embedded], [25, 25, 0]);
       const h = await harness(join(dir.path, 'with-vectors'));
       const found = await callOk(h, 'memory_search', { query: 'blue team service', mode: 'semantic', k: 3 });
@@ -180,16 +170,7 @@ function suite(name: string, env: () => Record<string, string>): void {
   });
 }
 
-suite('SQLite', () => ({}));
-
-let server: FalkorServer;
-before(async () => {
-  server = await startFalkorDB();
-});
-after(async () => {
-  await server.stop();
-});
-suite('FalkorDB', () => ({ FALKORDB_URL: server.url, FALKORDB_GRAPH: 'unused' }));
+onBothStores('transfer', suite);
 
 describe('import --from server-memory', () => {
   it('turns the official server-memory file into memories search finds, and a second import adds nothing', async () => {
@@ -234,10 +215,14 @@ describe('import --from server-memory', () => {
         });
       const imported = cli('import', graphFile, '--from', 'server-memory', '--namespace', 'graph');
       assert.equal(imported.status, 0, imported.stderr);
-      assert.equal((JSON.parse(imported.stdout) as Summary).created, 5, '3 observations, 1 bare entity, 1 relation');
+      assert.equal(
+        (JSON.parse(imported.stdout) as ImportSummary).created,
+        5,
+        '3 observations, 1 bare entity, 1 relation',
+      );
       const again = JSON.parse(
         cli('import', graphFile, '--from', 'server-memory', '--namespace', 'graph').stdout,
-      ) as Summary;
+      ) as ImportSummary;
       assert.deepEqual([again.created, again.unchanged], [0, 5]);
       const plain = cli('import', graphFile);
       assert.equal(plain.status, 1);

@@ -2,7 +2,7 @@
 // first, every filter applies to both channels, each result says why it came back.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
+import { onBothStores } from './helpers/falkordb.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk } from './helpers/tool-call.js';
@@ -81,13 +81,4 @@ function suite(name: string, env: () => Record<string, string>): void {
   });
 }
 
-suite('SQLite', () => ({}));
-
-let server: FalkorServer;
-before(async () => {
-  server = await startFalkorDB();
-});
-after(async () => {
-  await server.stop();
-});
-suite('FalkorDB', () => ({ FALKORDB_URL: server.url, FALKORDB_GRAPH: uniqueGraph('hybrid') }));
+onBothStores('hybrid', suite);

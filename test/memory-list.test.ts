@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseTime } from '../src/memory/time-filter.js';
-import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
+import { onBothStores } from './helpers/falkordb.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk } from './helpers/tool-call.js';
@@ -179,13 +179,4 @@ describe('time bounds as a model writes them', () => {
   });
 });
 
-suite('SQLite', () => ({}));
-
-let server: FalkorServer;
-before(async () => {
-  server = await startFalkorDB();
-});
-after(async () => {
-  await server.stop();
-});
-suite('FalkorDB', () => ({ FALKORDB_URL: server.url, FALKORDB_GRAPH: uniqueGraph('list') }));
+onBothStores('list', suite);

@@ -87,12 +87,10 @@ async function readRecords(command: ImportCommand): Promise<ImportRecord[]> {
   try {
     for await (const line of lines) records.push(...parseImportLine(line, ++n, command.from, command.namespace));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== undefined && !(err instanceof MemoryError)) {
-      throw new MemoryError('INVALID_INPUT', `cannot read ${command.file}: ${errorMessage(err)}`, {
-        hint: 'pass the path of a file written by export (or by server-memory, with --from server-memory)',
-      });
-    }
-    throw err;
+    if (err instanceof MemoryError) throw err; // a line that does not parse
+    throw new MemoryError('INVALID_INPUT', `cannot read ${command.file}: ${errorMessage(err)}`, {
+      hint: 'pass the path of a file written by export (or by server-memory, with --from server-memory)',
+    });
   } finally {
     lines.close();
     input.destroy();

@@ -54,13 +54,13 @@ export async function importRecords(
   // 1. Every rule, on every record, before anything is written.
   const firstLine = new Map<string, ImportRecord>();
   const unique: ImportRecord[] = [];
-  for (const r of records) {
-    const where = `line ${r.line}: `;
-    rules.text(r.text, where);
-    rules.id(r.id, where);
-    rules.namespace(r.namespace, where);
-    r.tags = rules.tags(r.tags, where);
-    rules.metadata(r.metadata, where);
+  for (const given of records) {
+    const where = `line ${given.line}: `;
+    rules.text(given.text, where);
+    rules.id(given.id, where);
+    rules.namespace(given.namespace, where);
+    rules.metadata(given.metadata, where);
+    const r = { ...given, tags: rules.tags(given.tags, where) };
     const earlier = firstLine.get(r.id);
     if (earlier) {
       if (same(earlier, r)) continue; // the same memory twice (server-memory repeats observations)

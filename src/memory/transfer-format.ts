@@ -75,21 +75,9 @@ export function lineError(line: number, message: string): MemoryError {
 }
 
 /**
- * The memories of a file's lines (blank lines skipped). `namespace` replaces each line's own
- * namespace (server-memory has none: default otherwise).
+ * The memories of line number `n` of a file (none for a blank line). `namespace` replaces the
+ * line's own namespace (server-memory has none: default otherwise).
  */
-export function parseImport(
-  lines: Iterable<string>,
-  from: ImportSource,
-  namespace: string | undefined,
-): ImportRecord[] {
-  const out: ImportRecord[] = [];
-  let n = 0;
-  for (const raw of lines) out.push(...parseImportLine(raw, ++n, from, namespace));
-  return out;
-}
-
-/** The memories of line number `n` (none for a blank line). */
 export function parseImportLine(
   raw: string,
   n: number,

@@ -69,7 +69,7 @@ export interface WriteDeps {
 }
 
 /** Calls of up to this many new memories look for near duplicates unless asked (see store()). */
-export const NEAR_CHECK_ITEMS = 20;
+const NEAR_CHECK_ITEMS = 20;
 
 export class WriteFlow {
   constructor(private readonly d: WriteDeps) {}
@@ -97,7 +97,9 @@ export class WriteFlow {
 
     // Retries and exact duplicates: answered with the memory that exists, nothing written.
     const outcome: (StoredItem | undefined)[] = writes.map(() => undefined);
-    const existing = new Map((await store.get(writes.map((w) => w.id))).map((r) => [r.id, r]));
+    // Only a caller's own id can exist already; a generated one is new.
+    const given = writes.filter((w) => w.explicitId).map((w) => w.id);
+    const existing = new Map((given.length > 0 ? await store.get(given) : []).map((r) => [r.id, r]));
     writes.forEach((w, i) => {
       const had = existing.get(w.id);
       if (!had) return;

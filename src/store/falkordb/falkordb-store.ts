@@ -195,7 +195,8 @@ export class FalkorDBStore implements MemoryStore {
     if (writes.length === 0) return [];
     const ids = writes.map((w) => w.id);
     await this.refuseForeign(ids, 'change it in its own graph, or store under another id');
-    for (const w of writes) if (w.embedding) await this.ensureVectorIndex(w.embedding);
+    const vector = writes.find((w) => w.embedding)?.embedding; // one model per batch
+    if (vector) await this.ensureVectorIndex(vector);
     const now = new Date().toISOString();
     const items = writes.map((w) => ({
       id: w.id,
