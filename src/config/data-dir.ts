@@ -11,6 +11,16 @@ export function defaultDataDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform
   return join(env['XDG_DATA_HOME'] || join(home, '.local', 'share'), 'vector-memory-mcp');
 }
 
+/** The platform's user cache directory for the server: what every data directory may share. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string {
+  const home = env['HOME'] ?? env['USERPROFILE'] ?? homedir();
+  if (platform === 'win32') {
+    return join(env['LOCALAPPDATA'] ?? join(home, 'AppData', 'Local'), 'vector-memory-mcp', 'cache');
+  }
+  if (platform === 'darwin') return join(home, 'Library', 'Caches', 'vector-memory-mcp');
+  return join(env['XDG_CACHE_HOME'] || join(home, '.cache'), 'vector-memory-mcp');
+}
+
 /**
  * Makes sure the data dir is a folder this user can write (creating it if needed), so a bad
  * one is reported as the configuration error it is (exit 2), naming the setting and the path,

@@ -55,6 +55,12 @@ export const SETTINGS = {
     schema: z.enum(['auto', 'openai', 'word-vectors', 'hash']).default('auto'),
     help: 'openai | word-vectors | hash | auto; auto picks openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else word-vectors when its package is installed, else hash',
   }),
+  cacheDir: s({
+    env: 'MEMORY_CACHE_DIR',
+    flag: 'cache-dir',
+    schema: z.string().min(1),
+    help: "where data shared by every data directory is kept, such as the word-vector cache (default: the platform's user cache dir)",
+  }),
   wordVectorsDir: s({
     env: 'WORD_VECTORS_DIR',
     flag: 'word-vectors-dir',

@@ -38,7 +38,7 @@ export function createEmbeddingProvider(config: Config, logger?: Logger): Embedd
     }
     return new WordVectorsProvider({
       packageDir,
-      cacheDir: join(config.dataDir, 'word-vectors'),
+      cacheDir: join(config.cacheDir, 'word-vectors'),
       ...(logger ? { log: (m: string, f?: Record<string, unknown>) => logger.info(m, f) } : {}),
     });
   }
@@ -78,7 +78,7 @@ export function createProviderFor(config: Config, fingerprint: string, logger?: 
     if (packageDir === null) return null;
     const p = new WordVectorsProvider({
       packageDir,
-      cacheDir: join(config.dataDir, 'word-vectors'),
+      cacheDir: join(config.cacheDir, 'word-vectors'),
       ...(logger ? { log: (m: string, f?: Record<string, unknown>) => logger.info(m, f) } : {}),
     });
     return p.fingerprint === fingerprint ? p : null;

@@ -48,6 +48,7 @@ export class WordVectorsProvider implements EmbeddingProvider {
   readonly model: string;
   readonly fingerprint: string;
   private table: WordVectorTable | undefined;
+  private loading: Promise<WordVectorTable> | undefined;
   private readonly fallback = new HashEmbeddingProvider({ dimension: 100 });
 
   constructor(private readonly options: WordVectorsOptions) {
@@ -56,9 +57,15 @@ export class WordVectorsProvider implements EmbeddingProvider {
     this.fingerprint = `word-vectors:${this.model}+sif-${PROCESSING}:${this.dimension}`;
   }
 
-  /** Loads the vectors (from the cache; the first time from the package, which takes seconds). */
+  /** Loads the vectors (from the cache; the first time on this machine from the package, in a thread). */
   async init(): Promise<void> {
-    this.table ??= loadWordVectors(this.options.packageDir, this.options.cacheDir, this.options.log);
+    if (this.table) return;
+    this.loading ??= loadWordVectors(this.options.packageDir, this.options.cacheDir, this.options.log);
+    try {
+      this.table = await this.loading;
+    } finally {
+      this.loading = undefined;
+    }
   }
 
   get loadedFrom(): 'cache' | 'package' | null {
@@ -74,7 +81,7 @@ export class WordVectorsProvider implements EmbeddingProvider {
     const table = this.table;
     if (!table) throw new Error('WordVectorsProvider.init() has not run');
     const dim = table.dimension;
-    const n = table.words.length;
+    const n = table.count;
     const harmonic = Math.log(n) + 0.5772;
     const out = new Float32Array(dim);
     let known = 0;
@@ -82,7 +89,9 @@ export class WordVectorsProvider implements EmbeddingProvider {
       for (const rank of this.lookup(token, table)) {
         const p = 1 / ((rank + 1) * harmonic);
         const w = SIF_A / (SIF_A + p);
-        for (let i = 0; i < dim; i++) out[i]! += w * table.matrix[rank * dim + i]!;
+        const ws = w * table.scales[rank]!;
+        const o = rank * dim;
+        for (let i = 0; i < dim; i++) out[i]! += ws * table.codes[o + i]!;
         known++;
       }
     }

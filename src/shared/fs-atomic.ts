@@ -2,15 +2,20 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-/** Writes `bytes` to `path` so that a crash leaves either the old file or the new one. */
-export function writeFileAtomic(path: string, bytes: Buffer): void {
+/**
+ * Writes `bytes` (one buffer, or parts written one after the other) to `path` so that a crash
+ * leaves either the old file or the new one.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   let fd: number | undefined = openSync(tmp, 'w', 0o600);
   try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    for (const part of bytes instanceof Uint8Array ? [bytes] : bytes) {
+      let off = 0;
+      while (off < part.length) off += writeSync(fd, part, off, part.length - off);
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

@@ -1,5 +1,6 @@
 // A real MCP client connected in-process to a real server (real SQLite, real faiss-node)
 // over the SDK's linked in-memory transports.
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -8,6 +9,9 @@ import { parseCommandLine } from '../../src/config/command-line.js';
 import type { Config } from '../../src/config/settings.js';
 import { createLogger, type Logger } from '../../src/shared/logger.js';
 import { createServer } from '../../src/server/create-server.js';
+
+/** The user cache folder tests share (gitignored), so the word-vector cache is built once. */
+export const TEST_CACHE_DIR = fileURLToPath(new URL('../../.cache/user-cache', import.meta.url));
 
 export interface Harness {
   app: App;
@@ -18,8 +22,23 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** `hash`, unless `env` chooses a provider itself (by name, or an OpenAI endpoint or key for `auto`). */
+export function pinnedProvider(env: Record<string, string>): Record<string, string> {
+  const chosen = ['EMBEDDING_PROVIDER', 'OPENAI_BASE_URL', 'OPENAI_API_KEY'].some((k) => env[k] !== undefined);
+  return chosen ? {} : { EMBEDDING_PROVIDER: 'hash' };
+}
+
+/**
+ * A config as the command line makes it, for a test's data dir. Tests pin the provider they are
+ * about: hash unless `env` chooses one (the word vectors are installed, so `auto` would pick them),
+ * and the user cache (word-vector cache) is the project's .cache/user-cache, not the real one.
+ */
 export function testConfig(dataDir: string, env: Record<string, string> = {}, argv: string[] = []): Config {
-  const parsed = parseCommandLine(['--data-dir', dataDir, '--index-persist-delay-ms', '0', ...argv], env);
+  const parsed = parseCommandLine(['--data-dir', dataDir, '--index-persist-delay-ms', '0', ...argv], {
+    ...pinnedProvider(env),
+    MEMORY_CACHE_DIR: TEST_CACHE_DIR,
+    ...env,
+  });
   if (parsed.kind !== 'run') throw new Error(`bad test config: ${JSON.stringify(parsed)}`);
   return parsed.config;
 }

@@ -2,6 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pinnedProvider } from './harness.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -23,7 +24,13 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [cliPath, '--data-dir', dataDir],
-    env: { PATH: process.env['PATH'] ?? '', HOME: dataDir, MEMORY_LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: dataDir,
+      MEMORY_LOG_LEVEL: 'warn',
+      ...pinnedProvider(env),
+      ...env,
+    },
     stderr: 'pipe',
   });
   let stderr = '';
