@@ -3,7 +3,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/settings.js';
-import { createEmbeddingProvider, createProviderFor } from './embeddings/create-provider.js';
+import { createEmbeddingProvider, createProviderFor, WORD_VECTORS_INSTALL } from './embeddings/create-provider.js';
+import { UnavailableProvider } from './embeddings/unavailable-provider.js';
 import type { EmbeddingProvider } from './embeddings/types.js';
 import { BackfillJob } from './backfill/backfill-job.js';
 import { KeywordFill } from './backfill/keyword-fill.js';
@@ -145,6 +146,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     health,
     async open() {
       await store.open();
+      if (!overrides.embedder) await keepRecordedModel(config, breaker, logger);
     },
     start() {
       if (started) return;
@@ -253,6 +255,67 @@ async function openPreviousModel(
   return { index, embedder };
 }
 
+/** The models the data directory's index snapshots were made with, the most vectors first. */
+async function recordedModels(config: Config): Promise<{ fingerprint: string; live: number }[]> {
+  const dir = indexDir(config);
+  const recorded: { fingerprint: string; live: number }[] = [];
+  if (!existsSync(dir)) return recorded;
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.snapshot')) continue;
+    try {
+      const h = await readSnapshotHeader(join(dir, f));
+      recorded.push({ fingerprint: h.fingerprint, live: h.live });
+    } catch {
+      // unreadable: the server rebuilds it; it records nothing
+    }
+  }
+  return recorded.sort((a, b) => b.live - a.live);
+}
+
+/** Whether the settings chose a provider (else `auto` picked one from what is installed). */
+function providerChosen(config: Config): boolean {
+  return config.embeddingProvider !== 'auto' || config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined;
+}
+
+/**
+ * With `auto` (no provider chosen by a setting), the server keeps the model the data directory
+ * already holds instead of re-embedding everything with whatever is installed now. When that
+ * model cannot be used here, it stands in as UnavailableProvider: said loudly at start, in
+ * health and in every search reply; writes stay pending, searches answer by keyword, and
+ * nothing is re-embedded until the model is back or a setting names another one. A newer
+ * version of the same provider (another package version or processing) is the provider's own
+ * upgrade and re-embeds, as a model change.
+ */
+async function keepRecordedModel(config: Config, breaker: CircuitBreakerProvider, logger: Logger): Promise<void> {
+  if (providerChosen(config)) return;
+  const recorded = (await recordedModels(config))[0];
+  const picked = breaker.inner;
+  if (!recorded || recorded.fingerprint === picked.fingerprint) return;
+  const same = createProviderFor(config, recorded.fingerprint, logger);
+  if (same && same.fingerprint === recorded.fingerprint) {
+    breaker.use(same);
+    logger.info('using the model recorded in the data directory; set EMBEDDING_PROVIDER to re-embed with another', {
+      model: modelOf(recorded.fingerprint),
+      installed: picked.name,
+    });
+    return;
+  }
+  const [name] = recorded.fingerprint.split(':');
+  if (name === picked.name) return;
+  const fix =
+    name === 'word-vectors'
+      ? `run \`${WORD_VECTORS_INSTALL}\` in the vector-memory-mcp folder (or set WORD_VECTORS_DIR)`
+      : name === 'openai'
+        ? 'set OPENAI_API_KEY or OPENAI_BASE_URL (and EMBEDDING_MODEL) as before'
+        : `set EMBEDDING_PROVIDER=${name}`;
+  const message =
+    `the memories were embedded with ${modelOf(recorded.fingerprint)}, which is not available here: ${fix}, then restart; ` +
+    `or set EMBEDDING_PROVIDER=${picked.name} to re-embed them with ${picked.name}. Until then new memories wait ` +
+    'and search is by keyword';
+  breaker.use(new UnavailableProvider(recorded.fingerprint, message));
+  logger.error('the embedding model of this data directory is not available', { message });
+}
+
 /** A model's fingerprint without its dimension (`openai:text-embedding-3-small`, `hash:feature-hash-v1`). */
 function modelOf(fingerprint: string): string {
   return fingerprint.replace(/:\d+$/, '');
@@ -269,23 +332,10 @@ export async function commandEmbedder(
   config: Config,
   logger: Logger,
 ): Promise<{ embedder?: EmbeddingProvider; refused?: string }> {
-  const dir = indexDir(config);
-  const recorded: { fingerprint: string; live: number }[] = [];
-  if (existsSync(dir)) {
-    for (const f of readdirSync(dir)) {
-      if (!f.endsWith('.snapshot')) continue;
-      try {
-        const h = await readSnapshotHeader(join(dir, f));
-        recorded.push({ fingerprint: h.fingerprint, live: h.live });
-      } catch {
-        // unreadable: the server rebuilds it; it records nothing
-      }
-    }
-  }
-  const best = recorded.sort((a, b) => b.live - a.live)[0];
+  const recorded = await recordedModels(config);
+  const best = recorded[0];
   if (!best) return {};
-  const given =
-    config.embeddingProvider !== 'auto' || config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined;
+  const given = providerChosen(config);
   // The settings' model: its whole fingerprint, except for an endpoint's (its dimension is
   // known only once it answered), which is compared without the dimension.
   let wanted: string;

@@ -28,9 +28,22 @@ export class CircuitBreakerProvider implements EmbeddingProvider {
   private trialInFlight = false;
 
   constructor(
-    readonly inner: EmbeddingProvider,
+    private current: EmbeddingProvider,
     private readonly options: { threshold: number; cooldownMs: number; now?: () => number },
   ) {}
+
+  get inner(): EmbeddingProvider {
+    return this.current;
+  }
+
+  /** Puts another provider behind the breaker: only before anything has used this one. */
+  use(provider: EmbeddingProvider): void {
+    this.current = provider;
+  }
+
+  get unavailable(): string | undefined {
+    return this.current.unavailable;
+  }
 
   get name(): string {
     return this.inner.name;

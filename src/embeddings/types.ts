@@ -21,6 +21,8 @@ export interface EmbeddingProvider {
   /** "provider:model:dimension[:variant]": vectors with different fingerprints never share an index. */
   readonly fingerprint: string;
   embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  /** Set when the model cannot embed here at all: why, and the fix (see UnavailableProvider). */
+  readonly unavailable?: string | undefined;
 }
 
 export function normalize(v: Float32Array): Float32Array {

@@ -254,7 +254,9 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
     add('pending_embeddings', 'degraded', `${stats.pending} memories wait for an embedding (backfill_status)`);
   if (stats.failed > 0)
     add('failed_embeddings', 'degraded', `${stats.failed} memories could not be embedded (backfill_status lists why)`);
-  if (circuit?.state === 'open')
+  const unavailable = service.embedder.unavailable;
+  if (unavailable !== undefined) add('provider_unavailable', 'degraded', unavailable);
+  else if (circuit?.state === 'open')
     add('provider_circuit_open', 'degraded', `the embedding provider keeps failing: ${circuit.last_error}`);
 
   const indexBytes = open ? open.stats().memoryBytes : 0;

@@ -165,11 +165,12 @@ export class MemoryService {
       kind: this.embedder.kind,
       fingerprint,
       note:
-        this.embedder.kind === 'lexical'
+        this.embedder.unavailable ??
+        (this.embedder.kind === 'lexical'
           ? 'hash provider: lexical matching (shared words and word fragments), not semantic; install word vectors or configure OPENAI_API_KEY / OPENAI_BASE_URL for meaning-level search'
           : this.embedder.name === 'word-vectors'
             ? 'word-vectors provider: offline, meaning-level matching of words (GloVe-derived); word order is not taken into account'
-            : 'semantic embeddings',
+            : 'semantic embeddings'),
     };
   }
 
