@@ -175,6 +175,13 @@ describe('GET /metrics and /healthz (the built binary over HTTP)', () => {
       assert.equal(sample(after, 'vmm_index_type', { type: health.index.type }), 1);
       assert.equal(sample(after, 'vmm_index_type', { type: 'IVF' }), 0);
       assert.equal(sample(after, 'vmm_mcp_sessions', { transport: 'streamable_http' }), 1);
+      assert.equal(sample(after, 'vmm_mcp_sessions', { transport: 'sse' }), 0);
+      const sse = await connectClient(server.url, 'sse', { authorization: `Bearer ${MAIN}` });
+      structured(await sse.callTool({ name: 'memory_search', arguments: { query: 'lunch' } }));
+      const withSse = await scrape(server.port);
+      assert.equal(sample(withSse, 'vmm_mcp_sessions', { transport: 'sse' }), 1);
+      assert.equal(calls(withSse, 'memory_search', 'ok') - calls(s, 'memory_search', 'ok'), 1, 'SSE calls count too');
+      await sse.close();
       assert.equal(sample(after, 'vmm_embedding_circuit_state', { state: 'closed' }), 1);
       assert.ok(sample(after, 'process_resident_memory_bytes')! > 1e6);
 

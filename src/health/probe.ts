@@ -1,5 +1,5 @@
 // GET /healthz: index_health's serving checks alone (health-report.ts servingReasons), plus
-// whether the store answers, for a load balancer that asks every few seconds: no scans, no
+// whether the store answers a one-row read, for a load balancer that asks every few seconds: no scans, no
 // recall sample.
 import type { MemoryService } from '../memory/memory-service.js';
 import { errorMessage } from '../shared/errors.js';
@@ -19,7 +19,7 @@ export async function probeHealth(service: MemoryService, waitMs = PROBE_WAIT_MS
   const add = (code: string, severity: HealthReason['severity'], message: string) =>
     reasons.push({ code, severity, message });
   try {
-    await service.store.stats();
+    await service.store.headSeq(); // one row: the cheapest read every store answers
   } catch (err) {
     add('store_unavailable', 'failing', `the store does not answer: ${errorMessage(err)}`);
   }
