@@ -32,7 +32,8 @@ function parseExposition(text: string): Sample[] {
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
-    assert.ok(!Number.isNaN(value), `not a number in: ${line}`);
+    // prom-client writes NaN as "Nan"; Prometheus reads floats with Go's ParseFloat, which takes any case.
+    assert.ok(!Number.isNaN(value) || /^nan$/i.test(m[3]!), `not a number in: ${line}`);
     samples.push({ name: m[1]!, labels, value });
   }
   return samples;
@@ -321,9 +322,44 @@ describe('GET /healthz failing', () => {
       const s = parseExposition((await get(server.port, '/metrics')).body);
       assert.equal(sample(s, 'vmm_store_up'), 0);
       assert.equal(sample(s, 'vmm_memories', { status: 'done' }), undefined);
+      assert.ok(Number.isNaN(sample(s, 'vmm_backfill_queue')), 'store down: no queue length, not 0');
     } finally {
       assert.equal(await server.stop(), 0, server.stderr());
       await falkor.stop();
+      dir.cleanup();
+    }
+  });
+
+  it('503 with index_unavailable while the index cannot open (the provider never told its dimension); 200 once it can', async () => {
+    const api = await new FakeOpenAI().start();
+    let refusing = true;
+    api.failIf = () => (refusing ? 401 : undefined);
+    const dir = tempDir();
+    const server = await spawnHttp(dir.path, [], {
+      OPENAI_BASE_URL: api.url,
+      OPENAI_API_KEY: 'sk-test',
+      EMBEDDING_MODEL: 'a-model-of-unknown-dimension',
+      EMBEDDING_MAX_RETRIES: '0',
+    });
+    try {
+      const r = await get(server.port, '/healthz');
+      assert.equal(r.status, 503, r.body);
+      const body = JSON.parse(r.body) as { status: string; reasons: { code: string; message: string }[] };
+      assert.equal(body.status, 'failing');
+      assert.deepEqual(
+        body.reasons.map((x) => x.code),
+        ['index_unavailable'],
+      );
+      assert.match(body.reasons[0]!.message, /search index is not available: .*401/);
+      const s = parseExposition((await get(server.port, '/metrics')).body);
+      assert.equal(sample(s, 'vmm_index_open'), 0);
+      assert.ok(Number.isNaN(sample(s, 'vmm_index_vectors')), 'no index: no vector count, not 0');
+      assert.equal(sample(s, 'vmm_store_up'), 1);
+      refusing = false;
+      await waitFor(async () => (await get(server.port, '/healthz')).status === 200, 20_000, 'healthz 200 again');
+    } finally {
+      assert.equal(await server.stop(), 0, server.stderr());
+      await api.stop();
       dir.cleanup();
     }
   });

@@ -32,16 +32,17 @@ export class OperatorMetrics {
   constructor(private readonly src: MetricsSources) {
     const registers = [this.registry];
     const storeStats = () => this.storeStats();
-    /** A gauge of one value read at scrape time; absent from the scrape while `read` has none. */
+    /**
+     * A gauge of one value read at scrape time; NaN while `read` has none (an unlabelled metric
+     * cannot be left out, and 0 would be a false reading: no queue while the store is down).
+     */
     const single = (name: string, help: string, read: () => number | undefined | Promise<number | undefined>) =>
       new Gauge({
         name,
         help,
         registers,
         async collect() {
-          this.reset();
-          const value = await read();
-          if (value !== undefined) this.set(value);
+          this.set((await read()) ?? NaN);
         },
       });
     this.calls = new Histogram({
@@ -72,7 +73,7 @@ export class OperatorMetrics {
       });
     single(
       'vmm_store_up',
-      '1 when the store answered this scrape, 0 when it did not (the memory gauges are then absent)',
+      '1 when the store answered this scrape, 0 when it did not (the memory gauges are then absent or NaN)',
       async () => ((await storeStats()) ? 1 : 0),
     );
     new Gauge({
