@@ -14,6 +14,7 @@ const ADAPTERS = {
   'better-sqlite3': ['store/sqlite/sqlite-store.ts'],
   falkordb: ['store/falkordb/connection.ts'],
   openai: ['embeddings/openai-provider.ts'],
+  'prom-client': ['health/metrics.ts'],
 };
 /**
  * Project modules that load faiss-node -> the only files allowed to import them (type-only
@@ -40,7 +41,7 @@ const LAYERS = {
   health: ['shared', 'embeddings', 'index', 'memory'],
   tools: ['shared', 'health', 'backfill'],
   server: ['shared', 'tools', 'health'],
-  transports: ['shared', 'server'],
+  transports: ['shared', 'server', 'health'],
   cli: ['shared', 'config', 'memory', 'health', 'transports', 'root'],
 };
 const layerOf = (rel) => (rel.includes('/') ? rel.split('/')[0] : 'root');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  acceptedTokens,
   bearerMatches,
   buildPolicy,
   checkAccess,
@@ -93,6 +94,29 @@ describe('http security checks', () => {
     assert.deepEqual(checkAccess({ host: 'localhost:1', authorization: 'Bearer a-long-enough-secret-token' }, p), {
       ok: true,
     });
+  });
+
+  it('the metrics token opens the metrics scope only; the main token opens both; neither set: none needed', () => {
+    const main = 'main-token-0123456789abcdef';
+    const scraper = 'scrape-token-0123456789abcdef';
+    const bearer = (t: string) => ({ host: 'localhost:1', authorization: `Bearer ${t}` });
+    const both = buildPolicy({ bindHost: '127.0.0.1', port: 1, token: main, metricsToken: scraper });
+    assert.equal(checkAccess(bearer(scraper), both, 'metrics').ok, true);
+    assert.equal(checkAccess(bearer(main), both, 'metrics').ok, true);
+    assert.equal(checkAccess(bearer(main), both, 'mcp').ok, true);
+    assert.equal((checkAccess(bearer(scraper), both, 'mcp') as { status: number }).status, 401);
+    assert.equal((checkAccess(bearer(scraper), both) as { status: number }).status, 401, 'mcp is the default scope');
+    assert.equal((checkAccess({ host: 'localhost:1' }, both, 'metrics') as { status: number }).status, 401);
+    assert.equal(
+      (checkAccess({ ...bearer(scraper), host: 'evil:1' }, both, 'metrics') as { status: number }).status,
+      403,
+    );
+    const scraperOnly = buildPolicy({ bindHost: '127.0.0.1', port: 1, metricsToken: scraper });
+    assert.deepEqual(acceptedTokens(scraperOnly, 'metrics'), [scraper]);
+    assert.deepEqual(acceptedTokens(scraperOnly, 'mcp'), []);
+    assert.equal(checkAccess({ host: 'localhost:1' }, scraperOnly, 'mcp').ok, true);
+    assert.equal(checkAccess({ host: 'localhost:1' }, scraperOnly, 'metrics').ok, false);
+    assert.deepEqual(acceptedTokens(buildPolicy({ bindHost: '127.0.0.1', port: 1 }), 'metrics'), []);
   });
 
   it('knows loopback addresses', () => {

@@ -67,6 +67,8 @@ export class BackfillJob {
     Pick<BackfillOptions, 'onEmbedded' | 'onEvent' | 'circuit'>;
   private current: { run: BackfillRun; done: Promise<BackfillRun> } | undefined;
   private last: BackfillRun | null = null;
+  /** Records of the runs that ended, since start (the /metrics counter adds the run in progress). */
+  private readonly ended = { embedded: 0, failed: 0, skipped: 0 };
   private readonly failures: BackfillFailure[] = [];
   private interval: NodeJS.Timeout | undefined;
   private kickTimer: NodeJS.Timeout | undefined;
@@ -151,6 +153,9 @@ export class BackfillJob {
         run.eta_s = null;
         this.last = { ...run };
         this.current = undefined;
+        this.ended.embedded += run.embedded;
+        this.ended.failed += run.failed;
+        this.ended.skipped += run.skipped;
         const level = run.outcome === 'failed' ? 'warning' : 'info';
         this.o.logger[run.outcome === 'failed' ? 'warn' : 'info']('backfill run ended', { ...summary(run) });
         if (run.embedded > 0 || run.failed > 0 || run.outcome === 'failed') {
@@ -161,6 +166,17 @@ export class BackfillJob {
       });
     this.current = { run, done };
     return { run, joined: false, done };
+  }
+
+  /** Records processed since start, by outcome (ended runs and the one in progress); never decreases. */
+  processed(): { embedded: number; failed: number; skipped: number; running: boolean } {
+    const run = this.current?.run;
+    return {
+      embedded: this.ended.embedded + (run?.embedded ?? 0),
+      failed: this.ended.failed + (run?.failed ?? 0),
+      skipped: this.ended.skipped + (run?.skipped ?? 0),
+      running: run !== undefined,
+    };
   }
 
   async status(): Promise<BackfillStatus> {

@@ -325,6 +325,13 @@ export const SETTINGS = {
     help: 'bearer token required on every HTTP request when set (at least 16 characters)',
     secret: true,
   }),
+  metricsToken: s({
+    env: 'MEMORY_METRICS_TOKEN',
+    flag: 'metrics-token',
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    help: 'bearer token that opens GET /metrics alone (for a Prometheus scraper); /metrics also accepts MEMORY_HTTP_TOKEN',
+    secret: true,
+  }),
   allowedHosts: s({
     env: 'MEMORY_HTTP_ALLOWED_HOSTS',
     flag: 'allowed-hosts',

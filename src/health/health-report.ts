@@ -5,6 +5,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { BackfillJob } from '../backfill/backfill-job.js';
 import { z } from 'zod';
 import { BreakerStatusSchema, type BreakerStatus } from '../embeddings/circuit-breaker.js';
+import { sleep } from '../shared/abort.js';
 import { errorMessage } from '../shared/errors.js';
 import { measureRecallAt10 } from './recall.js';
 import type { Limits } from '../config/limits.js';
@@ -122,25 +123,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
 
   let index: HealthReport['index'] = null;
   let recall: HealthReport['recall'] = null;
-  const manager = service.openIndex;
-  if (!manager) {
-    let why = 'not open yet';
-    try {
-      await service.ready();
-    } catch (err) {
-      why = errorMessage(err);
-    }
-    if (!service.openIndex) add('index_unavailable', 'failing', `the search index is not available: ${why}`);
-  }
-  const writes = service.storeWriteFailure();
-  if (writes) {
-    add(
-      'store_write_failing',
-      'failing',
-      `store writes fail since ${writes.since} (${writes.failures} in a row): ${writes.error} ` +
-        '(memories already stored are intact; fix the disk or the database file, and the next write clears this)',
-    );
-  }
+  await servingReasons(service, add);
   const open = service.openIndex;
   if (open) {
     const verify = await open.verify();
@@ -196,9 +179,6 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
         'degraded',
         `searches are exact but slower than planned: the IVF index for ${attempt.vectors} vectors was refused (${attempt.reason})`,
       );
-    }
-    if (s.fingerprint !== fingerprint) {
-      add('fingerprint_mismatch', 'failing', `the index was made by ${s.fingerprint}, the provider is ${fingerprint}`);
     }
     // Query sample sized so the exact side costs about 1e9 multiply-adds (about a second here).
     const budget = Math.floor(1e9 / Math.max(1, s.live * s.dimension));
@@ -276,9 +256,8 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   const loop = deps.loop?.figures() ?? { p50_ms: 0, p99_ms: 0, max_ms: 0 };
   if (loop.p99_ms > 1000) add('event_loop_lag', 'degraded', `the event loop stalls: p99 ${loop.p99_ms} ms`);
 
-  const status = reasons.some((r) => r.severity === 'failing') ? 'failing' : reasons.length > 0 ? 'degraded' : 'ok';
   return {
-    status,
+    status: verdictOf(reasons),
     reasons,
     checked_at: new Date().toISOString(),
     provider: { name: provider.name, model: provider.model, kind: provider.kind, fingerprint, circuit },
@@ -305,11 +284,55 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   };
 }
 
+type AddReason = (code: string, severity: HealthReason['severity'], message: string) => void;
+
+/** ok, degraded (some reason, none failing) or failing. */
+export function verdictOf(reasons: readonly HealthReason[]): HealthReport['status'] {
+  return reasons.some((r) => r.severity === 'failing') ? 'failing' : reasons.length > 0 ? 'degraded' : 'ok';
+}
+
+/**
+ * The checks that say whether this instance can serve at all, cheap enough for a load
+ * balancer's probe (no scan, no recall sample): the index opens (waited for up to `waitMs`,
+ * all the way when undefined), is of the provider's model, and store writes succeed.
+ */
+export async function servingReasons(service: MemoryService, add: AddReason, waitMs?: number): Promise<void> {
+  if (!service.openIndex) {
+    const opened = service.ready().then(
+      () => null,
+      (err: unknown) => errorMessage(err),
+    );
+    const timer = new AbortController(); // clears the wait's timer once the race is decided
+    const why = await (waitMs === undefined
+      ? opened
+      : Promise.race([opened, sleep(waitMs, timer.signal).then(() => `still opening after ${waitMs} ms`)]).finally(() =>
+          timer.abort(),
+        ));
+    if (!service.openIndex)
+      add('index_unavailable', 'failing', `the search index is not available: ${why ?? 'not open yet'}`);
+  }
+  const writes = service.storeWriteFailure();
+  if (writes) {
+    add(
+      'store_write_failing',
+      'failing',
+      `store writes fail since ${writes.since} (${writes.failures} in a row): ${writes.error} ` +
+        '(memories already stored are intact; fix the disk or the database file, and the next write clears this)',
+    );
+  }
+  const open = service.openIndex;
+  const fingerprint = service.providerInfo().fingerprint;
+  if (open && open.stats().fingerprint !== fingerprint) {
+    add(
+      'fingerprint_mismatch',
+      'failing',
+      `the index was made by ${open.stats().fingerprint}, the provider is ${fingerprint}`,
+    );
+  }
+}
+
 /** The keyword index against the store: building (degraded until done), missing or extra entries (repair fixes). */
-async function keywordHealth(
-  service: MemoryService,
-  add: (code: string, severity: HealthReason['severity'], message: string) => void,
-): Promise<HealthReport['keyword']> {
+async function keywordHealth(service: MemoryService, add: AddReason): Promise<HealthReport['keyword']> {
   const keyword = service.store.keyword;
   if (!keyword) return null;
   const state = await keyword.state();

@@ -5,6 +5,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { BackfillJob } from '../backfill/backfill-job.js';
 import type { CallTracker } from '../shared/call-tracker.js';
+import type { CallObserver } from '../tools/call-chain.js';
 import type { HealthDeps } from '../health/health-report.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Limits } from '../config/limits.js';
@@ -28,6 +29,8 @@ export interface ServerDeps {
   /** Extra sections of the memory://status report. */
   statusExtras?: () => Record<string, unknown>;
   health?: HealthDeps | undefined;
+  /** Told of each tool call's outcome and duration (the HTTP transport's /metrics). */
+  observe?: CallObserver | undefined;
 }
 
 export interface CreatedServer {
@@ -61,6 +64,7 @@ export function createServer(deps: ServerDeps): CreatedServer {
     calls: deps.calls,
     toolTimeoutMs: deps.toolTimeoutMs,
     health: deps.health,
+    observe: deps.observe,
   });
 
   server.registerResource(

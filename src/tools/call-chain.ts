@@ -21,6 +21,25 @@ export function compose(steps: readonly Step[], last: Handler): Handler {
   return steps.reduceRight<Handler>((next, step) => (call) => step(call, next), last);
 }
 
+/** Told of every finished call: its tool, whether it answered with an error, and how long it took. */
+export type CallObserver = (tool: string, outcome: 'ok' | 'error', seconds: number) => void;
+
+/** Times the call as its client sees it (outermost, so tool errors and timeouts count as errors). */
+export function measure(observe: CallObserver | undefined): Step {
+  return async (call, next) => {
+    if (!observe) return next(call);
+    const started = performance.now();
+    let outcome: 'ok' | 'error' = 'error';
+    try {
+      const result = await next(call);
+      if (result.isError !== true) outcome = 'ok';
+      return result;
+    } finally {
+      observe(call.tool, outcome, (performance.now() - started) / 1000);
+    }
+  };
+}
+
 /** Registers the call with the tracker, with a controller that cancels it at shutdown. */
 export function track(calls: CallTracker | undefined): Step {
   return (call, next) => {

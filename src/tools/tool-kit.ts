@@ -12,7 +12,7 @@ import type {
 import { z } from 'zod';
 import type { Limits } from '../config/limits.js';
 import type { Logger } from '../shared/logger.js';
-import { compose, deadline, mapErrors, track } from './call-chain.js';
+import { compose, deadline, mapErrors, measure, track, type CallObserver } from './call-chain.js';
 import { publishedSchema } from './published-schema.js';
 import type { MemoryService } from '../memory/memory-service.js';
 import type { BackfillJob } from '../backfill/backfill-job.js';
@@ -38,6 +38,8 @@ export interface ToolContext {
   /** Longest a call may take before it answers with a timeout error. */
   toolTimeoutMs?: number | undefined;
   health?: HealthDeps | undefined;
+  /** Told of each call's tool, outcome and duration (the /metrics histogram). */
+  observe?: CallObserver | undefined;
 }
 
 /** Metadata in and out: a JSON object of the caller's fields (its values are JSON by the wire). */
@@ -177,9 +179,10 @@ export function registerTool<In extends z.ZodRawShape, Out extends z.ZodRawShape
     },
     (async (args: z.infer<z.ZodObject<In>>, extra: SdkExtra): Promise<CallToolResult> => {
       const run = compose(
-        // Outermost first: errors (the deadline's too) become tool errors; the deadline answers
-        // in time; the tracker holds the handler's own promise, so shutdown waits for the work.
-        [mapErrors(ctx.logger), deadline(ctx.toolTimeoutMs), track(ctx.calls)],
+        // Outermost first: the call is timed as answered; errors (the deadline's too) become tool
+        // errors; the deadline answers in time; the tracker holds the handler's own promise, so
+        // shutdown waits for the work.
+        [measure(ctx.observe), mapErrors(ctx.logger), deadline(ctx.toolTimeoutMs), track(ctx.calls)],
         async (call) => {
           const { structured, text } = await tool.handle(args, ctx, toolExtra(extra, call.signal));
           return { content: [{ type: 'text', text }], structuredContent: structured as Record<string, unknown> };

@@ -15,7 +15,12 @@ export interface AccessPolicy {
   allowedOrigins: readonly string[];
   /** Bearer token required on every request, when set. */
   token: string | undefined;
+  /** A second token accepted on `/metrics` only (a Prometheus scraper need not hold the main one). */
+  metricsToken?: string | undefined;
 }
+
+/** What a request asks for, as far as tokens go: `/metrics` also takes the metrics token. */
+export type AccessScope = 'mcp' | 'metrics';
 
 export type AccessDecision = { ok: true } | { ok: false; status: 401 | 403; reason: string };
 
@@ -33,6 +38,7 @@ export function buildPolicy(options: {
   extraHosts?: readonly string[] | undefined;
   extraOrigins?: readonly string[] | undefined;
   token?: string | undefined;
+  metricsToken?: string | undefined;
 }): AccessPolicy {
   const allowedHosts = [...defaultAllowedHosts(options.bindHost, options.port), ...(options.extraHosts ?? [])].map(
     (h) => h.toLowerCase(),
@@ -41,12 +47,13 @@ export function buildPolicy(options: {
   const allowedOrigins = [...derived, ...(options.extraOrigins ?? [])]
     .map(normalizeOrigin)
     .filter((o): o is string => o !== null);
-  return { allowedHosts, allowedOrigins, token: options.token };
+  return { allowedHosts, allowedOrigins, token: options.token, metricsToken: options.metricsToken };
 }
 
 export function checkAccess(
   headers: { host?: string | undefined; origin?: string | undefined; authorization?: string | undefined },
   policy: AccessPolicy,
+  scope: AccessScope = 'mcp',
 ): AccessDecision {
   if (!hostAllowed(headers.host, policy.allowedHosts)) {
     return { ok: false, status: 403, reason: `Host ${JSON.stringify(headers.host ?? '')} is not allowed` };
@@ -54,10 +61,17 @@ export function checkAccess(
   if (!originAllowed(headers.origin, policy.allowedOrigins)) {
     return { ok: false, status: 403, reason: `Origin ${JSON.stringify(headers.origin)} is not allowed` };
   }
-  if (policy.token !== undefined && !bearerMatches(headers.authorization, policy.token)) {
+  const tokens = acceptedTokens(policy, scope);
+  if (tokens.length > 0 && !tokens.some((t) => bearerMatches(headers.authorization, t))) {
     return { ok: false, status: 401, reason: 'a valid bearer token is required' };
   }
   return { ok: true };
+}
+
+/** The tokens that open `scope`; none means no token is needed. */
+export function acceptedTokens(policy: AccessPolicy, scope: AccessScope): string[] {
+  const tokens = scope === 'metrics' ? [policy.token, policy.metricsToken] : [policy.token];
+  return tokens.filter((t): t is string => t !== undefined);
 }
 
 export function hostAllowed(host: string | undefined, allowed: readonly string[]): boolean {

@@ -12,6 +12,8 @@ import type { App } from '../app.js';
 import { MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createServer } from '../server/create-server.js';
+import { OperatorMetrics } from '../health/metrics.js';
+import { probeHealth } from '../health/probe.js';
 import { buildPolicy, checkAccess, isLoopbackHost } from './http-security.js';
 
 export interface HttpHandle {
@@ -93,11 +95,13 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
     extraHosts: config.allowedHosts,
     extraOrigins: config.allowedOrigins,
     token: config.httpToken,
+    metricsToken: config.metricsToken,
   });
+  const metrics = new OperatorMetrics({ ...app.health(), sessions: () => sessionCounts(sessions) });
 
   const newServer = () => {
     app.start();
-    return createServer(app.serverDeps(logger));
+    return createServer({ ...app.serverDeps(logger), observe: metrics.observeCall });
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -105,9 +109,11 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
     // /.well-known/ first, and a plain 404 (before the token check, which would log a refusal)
     // tells them to use the bearer token.
     if (req.url?.includes('/.well-known/')) return sendJson(res, 404, jsonRpcError('no OAuth here'));
+    const url = new URL(req.url ?? '/', 'http://localhost');
     const decision = checkAccess(
       { host: req.headers.host, origin: req.headers.origin, authorization: req.headers.authorization },
       policy,
+      url.pathname === '/metrics' ? 'metrics' : 'mcp',
     );
     if (!decision.ok) {
       logger.warn('HTTP request refused', { status: decision.status, reason: decision.reason, url: req.url });
@@ -115,7 +121,13 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
         decision.status === 401 ? { 'www-authenticate': 'Bearer realm="vector-memory-mcp"' } : {};
       return sendJson(res, decision.status, jsonRpcError(decision.reason), headers);
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/metrics' || url.pathname === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        req.resume();
+        return sendJson(res, 405, { error: 'method not allowed: use GET' }, { allow: 'GET, HEAD' });
+      }
+      return url.pathname === '/metrics' ? sendMetrics(res) : sendHealth(res);
+    }
     if (url.pathname === '/mcp') return handleStreamable(req, res);
     if (url.pathname === '/sse' && req.method === 'GET') return openSse(res);
     if (url.pathname === '/messages' && req.method === 'POST') return postSse(req, res, url);
@@ -124,7 +136,24 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
         allow: url.pathname === '/sse' ? 'GET' : 'POST',
       });
     }
-    return sendJson(res, 404, jsonRpcError('not found: the MCP endpoint is /mcp (SSE: /sse)'));
+    return sendJson(
+      res,
+      404,
+      jsonRpcError('not found: the MCP endpoint is /mcp (SSE: /sse; operators: /metrics, /healthz)'),
+    );
+  }
+
+  async function sendMetrics(res: ServerResponse): Promise<void> {
+    const text = await metrics.scrape();
+    res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+    res.end(text);
+  }
+
+  /** 200 while this instance can serve (degraded included), 503 with the reasons when it cannot. */
+  async function sendHealth(res: ServerResponse): Promise<void> {
+    const probe = await probeHealth(app.service);
+    if (probe.status === 'failing') logger.debug('health probe failing', { reasons: probe.reasons.map((r) => r.code) });
+    sendJson(res, probe.status === 'failing' ? 503 : 200, probe, { 'cache-control': 'no-store' });
   }
 
   async function handleStreamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -229,6 +258,8 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
   logger.info('vector-memory-mcp listening on HTTP', {
     streamableHttp: `${url}/mcp`,
     sse: `${url}/sse`,
+    metrics: `${url}/metrics`,
+    healthz: `${url}/healthz`,
     token: config.httpToken !== undefined,
     allowedHosts: policy.allowedHosts,
   });
@@ -248,6 +279,12 @@ export async function startHttp(app: App, logger: Logger): Promise<HttpHandle> {
       });
     },
   };
+}
+
+function sessionCounts(sessions: ReadonlyMap<string, Session>): { streamable: number; sse: number } {
+  let sse = 0;
+  for (const s of sessions.values()) if (s.kind === 'sse') sse++;
+  return { streamable: sessions.size - sse, sse };
 }
 
 /**
