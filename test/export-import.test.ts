@@ -14,7 +14,7 @@ import type { ImportSummary } from '../src/memory/import-flow.js';
 import { onBothStores, uniqueGraph } from './helpers/falkordb.js';
 import { startHarness, testConfig, type Harness } from './helpers/harness.js';
 import { serverMemoryEntry } from './helpers/server-memory.js';
-import { cliPath } from './helpers/spawn-server.js';
+import { childEnv, cliPath } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk } from './helpers/tool-call.js';
 
@@ -33,7 +33,7 @@ function suite(name: string, env: () => Record<string, string>): void {
     const cli = (dataDir: string, ...args: string[]) =>
       spawnSync(process.execPath, [cliPath, ...args, '--data-dir', dataDir], {
         encoding: 'utf8',
-        env: { PATH: process.env['PATH'] ?? '', HOME: dataDir, BACKFILL_INTERVAL_MS: '0', ...envOf(dataDir) },
+        env: childEnv(dataDir, { BACKFILL_INTERVAL_MS: '0', ...envOf(dataDir) }),
       });
     const harness = (dataDir: string): Promise<Harness> =>
       startHarness(testConfig(dataDir, { BACKFILL_INTERVAL_MS: '0', ...envOf(dataDir) }));
@@ -211,7 +211,7 @@ describe('import --from server-memory', () => {
       const cli = (...args: string[]) =>
         spawnSync(process.execPath, [cliPath, ...args, '--data-dir', data], {
           encoding: 'utf8',
-          env: { PATH: process.env['PATH'] ?? '', HOME: dir.path, BACKFILL_INTERVAL_MS: '0' },
+          env: childEnv(dir.path, { BACKFILL_INTERVAL_MS: '0' }),
         });
       const imported = cli('import', graphFile, '--from', 'server-memory', '--namespace', 'graph');
       assert.equal(imported.status, 0, imported.stderr);

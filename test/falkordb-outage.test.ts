@@ -8,7 +8,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startFalkorDB, uniqueGraph, type FalkorServer } from './helpers/falkordb.js';
 import { startHarness, testConfig, textOf } from './helpers/harness.js';
-import { cliPath } from './helpers/spawn-server.js';
+import { childEnv, cliPath } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { output } from './helpers/tool-call.js';
 import { waitFor } from './helpers/wait.js';
@@ -87,12 +87,7 @@ describe('FalkorDB outage', () => {
         new StdioClientTransport({
           command: process.execPath,
           args: [cliPath, '--data-dir', dir.path],
-          env: {
-            PATH: process.env['PATH'] ?? '',
-            HOME: dir.path,
-            FALKORDB_URL: `redis://127.0.0.1:${port}`,
-            FALKORDB_TIMEOUT_MS: '3000',
-          },
+          env: childEnv(dir.path, { FALKORDB_URL: `redis://127.0.0.1:${port}`, FALKORDB_TIMEOUT_MS: '3000' }),
           stderr: 'pipe',
         }),
       );
@@ -118,7 +113,7 @@ describe('FalkorDB outage', () => {
         new StdioClientTransport({
           command: process.execPath,
           args: [cli, '--data-dir', dir.path],
-          env: { PATH: process.env['PATH'] ?? '', HOME: dir.path, FALKORDB_URL: server.url, FALKORDB_GRAPH: graph },
+          env: childEnv(dir.path, { FALKORDB_URL: server.url, FALKORDB_GRAPH: graph }),
           stderr: 'pipe',
         }),
       );

@@ -9,7 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectClient, rawRequest, startHttpHarness } from './helpers/http-harness.js';
 import { FakeOpenAI } from './helpers/fake-openai.js';
 import { startFalkorDB, uniqueGraph } from './helpers/falkordb.js';
-import { cliPath } from './helpers/spawn-server.js';
+import { childEnv, cliPath } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -59,7 +59,7 @@ async function spawnHttp(dataDir: string, args: string[], env: Record<string, st
     process.execPath,
     [cliPath, '--transport', 'http', '--port', '0', '--data-dir', dataDir, ...args],
     {
-      env: { PATH: process.env['PATH'] ?? '', HOME: dataDir, MEMORY_LOG_LEVEL: 'info', ...env },
+      env: childEnv(dataDir, { MEMORY_LOG_LEVEL: 'info', ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

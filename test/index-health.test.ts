@@ -12,7 +12,7 @@ import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { readSnapshotFileAsync } from '../src/index/snapshot/snapshot.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
-import { cliPath } from './helpers/spawn-server.js';
+import { childEnv, cliPath } from './helpers/spawn-server.js';
 import { testIndexManager } from './helpers/index-manager.js';
 import { swapMappedIds } from './helpers/snapshot-damage.js';
 import { tempDir } from './helpers/tmp.js';
@@ -198,7 +198,7 @@ describe('index health and repair', () => {
   it('the CLI: health exits 1 when not ok, 0 when ok; repair runs each mode', async () => {
     await h.close();
     insertPending();
-    const env = { PATH: process.env['PATH'] ?? '', HOME: dir.path, BACKFILL_INTERVAL_MS: '0' };
+    const env = childEnv(dir.path, { BACKFILL_INTERVAL_MS: '0' });
     const cli = (...args: string[]) =>
       spawnSync(process.execPath, [cliPath, ...args, '--data-dir', dir.path], { encoding: 'utf8', env });
     const sick = cli('health');

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { maxMessageBytes } from '../src/config/limits.js';
 import { idOfOversized } from '../src/transports/line-transport.js';
 import { testConfig } from './helpers/harness.js';
-import { cliPath, spawnServer } from './helpers/spawn-server.js';
+import { childEnv, cliPath, spawnServer } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk } from './helpers/tool-call.js';
 
@@ -20,7 +20,7 @@ interface Reply {
 /** The binary with a line reader on its stdout: every line must be JSON (stdout is protocol). */
 function rawServer(dataDir: string, env: Record<string, string> = {}) {
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [cliPath, '--data-dir', dataDir], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: dataDir, MEMORY_LOG_LEVEL: 'warn', ...env },
+    env: childEnv(dataDir, { MEMORY_LOG_LEVEL: 'warn', ...env }),
   });
   const replies: Reply[] = [];
   const waiters: (() => void)[] = [];

@@ -11,7 +11,7 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { MemoryStore } from '../src/store/types.js';
 import { FakeOpenAI } from './helpers/fake-openai.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
-import { cliPath, spawnServer, statusOf } from './helpers/spawn-server.js';
+import { childEnv, cliPath, spawnServer, statusOf } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk, output } from './helpers/tool-call.js';
 import { waitFor } from './helpers/wait.js';
@@ -289,7 +289,7 @@ describe('graceful shutdown under load', () => {
     async () => {
       const dir = tempDir();
       const child = spawn(process.execPath, [cliPath, '--data-dir', dir.path], {
-        env: { PATH: process.env['PATH'] ?? '', HOME: dir.path },
+        env: childEnv(dir.path),
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stderr = '';

@@ -2,12 +2,26 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pinnedProvider } from './harness.js';
+import { pinnedProvider, TEST_CACHE_DIR } from './harness.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
 export const cliPath = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'cli.js');
+
+/**
+ * The environment of a spawned binary: only PATH from ours, HOME in the test's directory, the
+ * project's test user cache, and the provider pinned (hash unless `env` chooses one).
+ */
+export function childEnv(home: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env['PATH'] ?? '',
+    HOME: home,
+    MEMORY_CACHE_DIR: TEST_CACHE_DIR,
+    ...pinnedProvider(env),
+    ...env,
+  };
+}
 
 export interface ServerProcess {
   client: Client;
@@ -24,13 +38,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [cliPath, '--data-dir', dataDir],
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: dataDir,
-      MEMORY_LOG_LEVEL: 'warn',
-      ...pinnedProvider(env),
-      ...env,
-    },
+    env: childEnv(dataDir, { MEMORY_LOG_LEVEL: 'warn', ...env }),
     stderr: 'pipe',
   });
   let stderr = '';
