@@ -20,10 +20,12 @@ const MAX_NPROBE = 256;
 /** recall@10 the tuning must reach above the floor. */
 const TUNING_MARGIN = 0.02;
 /**
- * Rebuild pages hold about 40,000 floats: faiss-node reads vectors element by element, so one
- * page's add holds the FAISS worker for a short, bounded time.
+ * Rebuild pages of an IVF generation hold about 40,000 floats: its adds go through faiss-node's
+ * JS arrays, read element by element, so one page holds the FAISS worker for a short time. A
+ * Flat generation's pages go to faiss as bytes (faiss-format.ts) and can be larger: the page
+ * read from the store, one synchronous query, bounds them.
  */
-const BUILD_PAGE_FLOATS = 40_000;
+const BUILD_PAGE_FLOATS = { IVF: 40_000, Flat: 1_000_000 };
 
 /** The last IVF training attempt, kept or refused. */
 export interface TrainingAttempt {
@@ -77,7 +79,7 @@ export class GenerationBuilder {
       for (;;) {
         const page = await store.changesSince(
           fresh.appliedSeq,
-          Math.max(16, Math.floor(BUILD_PAGE_FLOATS / dimension)),
+          Math.max(16, Math.floor(BUILD_PAGE_FLOATS[fresh.index.kind] / dimension)),
         );
         const applied = fresh.apply(page.events, logger, compact);
         fresh.appliedSeq = page.toSeq;
