@@ -279,6 +279,33 @@ export class FaissIndex {
     }
   }
 
+  /**
+   * The bytes of an IVF index holding `rows` with labels `firstLabel` onwards, in lists of
+   * this (empty, trained) index's centroids: a part for mergeFile. For filling in other processes.
+   */
+  ivfPartOf(rows: Float32Array, firstLabel: number): Buffer[] {
+    if (!this.ivf) throw new Error('only an IVF index read or trained empty knows its lists');
+    if (rows.length % this.dimension !== 0)
+      throw new RangeError(`${rows.length} floats are not rows of ${this.dimension}`);
+    checkFinite(rows);
+    return ivfParts(this.ivf, rows, this.assign(this.ivf, rows), firstLabel);
+  }
+
+  /**
+   * Appends the vectors of an IVF index file made by ivfPartOf from this index's centroids
+   * (same type, dimension and nlist, checked before the merge; faiss does not compare centroids).
+   * Returns the number of vectors added.
+   */
+  mergeFile(path: string): number {
+    if (this.kind !== 'IVF') throw new Error('only IVF parts are merged from files');
+    const part = FaissIndex.readFile(path, this.dimension);
+    if (part.kind !== 'IVF' || part.nlist !== this.nlist)
+      throw new Error(`part is ${part.kind}${part.nlist ?? ''}, not IVF${this.nlist}`);
+    const added = part.size;
+    this.native.mergeFrom(part.native);
+    return added;
+  }
+
   /** Each row's list: its nearest centroid by the quantizer, asked in balanced batches. */
   private assign(ivf: IvfLayout, rows: Float32Array): Int32Array {
     const d = this.dimension;

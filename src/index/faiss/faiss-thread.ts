@@ -66,6 +66,11 @@ function handle(req: HostRequest): unknown {
       }
       return meta(index);
     }
+    case 'merge': {
+      const index = get(req.handle);
+      const added = index.mergeFile(req.path);
+      return { added, ...meta(index) };
+    }
     case 'search': {
       const index = get(req.handle);
       return index.search(rows(req.data, index.dimension), req.k);
