@@ -4,7 +4,8 @@
 // index manager's FAISS worker is that thread wherever a manager runs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FaissIndex } from '../src/index/faiss/faiss-index.js';
+import { parseEmptyIvf } from '../src/index/faiss/faiss-format.js';
+import { FaissIndex, loadFaiss } from '../src/index/faiss/faiss-index.js';
 import { rng } from './helpers/vectors.js';
 
 describe('IVF calls that would abort the process are refused with a catchable error', () => {
@@ -27,5 +28,76 @@ describe('IVF calls that would abort the process are refused with a catchable er
     ivf.add(Array.from({ length: 50 }, () => rows(1)));
     assert.equal(ivf.withNprobe(4).nprobe, 4);
     assert.equal(ivf.withNprobe(4).size, 50);
+  });
+});
+
+describe('indexes built in faiss layout are the ones faiss-node add builds', () => {
+  const d = 16;
+  const next = rng(11);
+  const rows = (n: number) => {
+    const out = Float32Array.from({ length: n * d }, () => next() - 0.5);
+    for (let i = 0; i < n; i++) {
+      const v = out.subarray(i * d, (i + 1) * d);
+      const norm = Math.hypot(...v);
+      for (let j = 0; j < d; j++) v[j] = v[j]! / norm;
+    }
+    return out;
+  };
+  const split = (data: Float32Array) =>
+    Array.from({ length: data.length / d }, (_, i) => data.subarray(i * d, (i + 1) * d));
+  const queries = split(rows(40));
+
+  function assertSame(ours: FaissIndex, raw: FaissIndex, size: number): void {
+    assert.equal(ours.size, size);
+    // Byte for byte what faiss writes after its own add, and so the same search answers.
+    assert.ok(ours.serialize().equals(raw.serialize()), 'serialized indexes differ');
+    const a = ours.search(queries, 10);
+    const b = raw.search(queries, 10);
+    assert.equal(a.length, queries.length);
+    assert.deepEqual(a, b);
+    assert.ok(a.every((h) => h.labels.length === 10));
+  }
+
+  it('Flat: bulk adds, small adds and bulk again give the same index, labels and scores', () => {
+    const first = rows(1000);
+    const few = rows(5);
+    const second = rows(700);
+    const ours = FaissIndex.flat(d);
+    ours.addRows(first);
+    ours.add(split(few)); // below the bulk threshold: faiss-node's add
+    ours.addRows(second);
+    const raw = new (loadFaiss().IndexFlatIP)(d);
+    raw.add([...first, ...few, ...second]);
+    assertSame(ours, FaissIndex.deserialize(raw.toBuffer(), d), 1705);
+    assert.throws(() => ours.addRows(rows(3).subarray(1)), /not rows of 16/);
+    assert.throws(() => ours.addRows(Float32Array.from({ length: 64 * d }, () => Number.NaN)), /non-finite/);
+    assert.equal(ours.size, 1705);
+  });
+
+  it('IVF: rows land in their nearest list in insertion order, ids = labels', () => {
+    const empty = FaissIndex.trainIvf(d, 16, rows(1000), 1000).withNprobe(4).serialize();
+    const first = rows(2000);
+    const few = rows(5);
+    const second = rows(900);
+    const ours = FaissIndex.deserialize(empty, d);
+    ours.addRows(first);
+    ours.add(split(few));
+    ours.addRows(second);
+    const raw = loadFaiss().Index.fromBuffer(empty);
+    raw.add([...first, ...few, ...second]);
+    const rawIndex = FaissIndex.deserialize(raw.toBuffer(), d);
+    assert.equal(rawIndex.nprobe, 4);
+    assertSame(ours, rawIndex, 2905);
+  });
+
+  it('refuses bytes that are not a trained, empty IVF-Flat index of its dimension', () => {
+    const empty = FaissIndex.trainIvf(d, 16, rows(1000), 1000).serialize();
+    assert.throws(() => parseEmptyIvf(empty, 8), /dimension 16/);
+    assert.throws(() => parseEmptyIvf(empty.subarray(0, empty.length - 1), d), /unexpected length/);
+    const full = FaissIndex.deserialize(empty, d);
+    full.addRows(rows(100));
+    assert.throws(() => parseEmptyIvf(full.serialize(), d), /holds vectors/);
+    const flat = FaissIndex.flat(d);
+    assert.throws(() => parseEmptyIvf(flat.serialize(), d), /wrong type|too short/);
   });
 });

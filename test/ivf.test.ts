@@ -3,6 +3,7 @@
 // IVF trained on its own stored vectors and meets the recall floor against exact search; grown
 // further, it is retrained; too small or too repetitive, it stays Flat and says why.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { measureRecallAt10 } from '../src/health/recall.js';
@@ -116,6 +117,16 @@ describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300
     await again.sync();
     await waitFor(async () => again.stats().nlist === 894 && again.stats().reshaping === null, 120_000, 'retrain');
     assert.equal(again.stats().live, 50_000);
+    // Filled by child processes (two ranges of rows at 50,000) and merged: every label maps to its own
+    // memory, at both ends of each range, and no fill file is left behind.
+    for (const i of [0, 24_999, 25_000, 40_001, 49_999]) {
+      const [self] = await again.search([vectors[i]!], 1);
+      assert.equal(self![0]!.id, `g${i}`);
+    }
+    assert.deepEqual(
+      readdirSync(join(dir.path, 'index')).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
     const regrown = await measureRecallAt10(again, store, 300);
     assert.ok(regrown.recall >= 0.95, `recall@10 after retraining ${regrown.recall}`);
     await again.close();

@@ -11,6 +11,7 @@ import { HostedIndex } from './faiss/faiss-host.js';
 import { MIN_POINTS_PER_LIST } from './faiss/faiss-limits.js';
 import { IndexState } from './index-state.js';
 import { nlistDrifted, planFor, retrainReason, retryAfterRefusal, type IvfPolicy } from './ivf/ivf-policy.js';
+import { IvfFill } from './ivf/ivf-fill.js';
 import { trainInWorker } from './ivf/ivf-train.js';
 
 /** Training-sample rows read per store query (random reads, each page one synchronous query). */
@@ -20,10 +21,13 @@ const MAX_NPROBE = 256;
 /** recall@10 the tuning must reach above the floor. */
 const TUNING_MARGIN = 0.02;
 /**
- * Rebuild pages hold about 40,000 floats: faiss-node reads vectors element by element, so one
- * page's add holds the FAISS worker for a short, bounded time.
+ * Pages of changes applied to an IVF generation that is not being filled (ivf-fill.ts) hold about
+ * 40,000 floats: its adds go through faiss-node's JS arrays, read element by element, so one page
+ * holds the FAISS worker for a short time. A Flat generation's pages go to faiss as bytes
+ * (faiss-format.ts), and a filled IVF generation's to a file: larger pages, bounded by the page
+ * read from the store (one synchronous query).
  */
-const BUILD_PAGE_FLOATS = 40_000;
+const BUILD_PAGE_FLOATS = { IVF: 40_000, Flat: 1_000_000 };
 
 /** The last IVF training attempt, kept or refused. */
 export interface TrainingAttempt {
@@ -71,14 +75,16 @@ export class GenerationBuilder {
     const ids = serving ? undefined : await store.embeddedIds(fingerprint);
     const total = ids?.length ?? current.live;
     const fresh = await this.emptyFor(total, ids, current);
+    // An IVF generation is filled by child processes (ivf-fill.ts); its adds go to a file meanwhile.
+    const emptyTrained = fresh.index.kind === 'IVF' ? fresh.emptyTrained : null;
+    let fill: IvfFill | undefined;
     try {
+      if (emptyTrained) fill = await IvfFill.divert(fresh.index, this.o.workDir);
+      const pageFloats = BUILD_PAGE_FLOATS[fill ? 'Flat' : fresh.index.kind];
       // One page in flight in the worker while the next is read from the store.
       let inFlight: Promise<void> = Promise.resolve();
       for (;;) {
-        const page = await store.changesSince(
-          fresh.appliedSeq,
-          Math.max(16, Math.floor(BUILD_PAGE_FLOATS / dimension)),
-        );
+        const page = await store.changesSince(fresh.appliedSeq, Math.max(16, Math.floor(pageFloats / dimension)));
         const applied = fresh.apply(page.events, logger, compact);
         fresh.appliedSeq = page.toSeq;
         await inFlight;
@@ -86,6 +92,7 @@ export class GenerationBuilder {
         await onProgress?.(fresh.live, Math.max(total, fresh.live));
         if (!page.more) {
           await inFlight;
+          if (fill && emptyTrained) await fill.finish(fresh.index, emptyTrained);
           return fresh;
         }
         // The store may answer synchronously (SQLite): give sockets and timers a turn between
@@ -93,6 +100,7 @@ export class GenerationBuilder {
         await turn();
       }
     } catch (err) {
+      await fill?.discard();
       fresh.release();
       throw err;
     }

@@ -28,6 +28,7 @@ export type HostRequest = { id: number; handle: number } & (
   | { op: 'flat'; dimension: number }
   | { op: 'read'; path: string; dimension: number }
   | { op: 'add'; data: Float32Array }
+  | { op: 'merge'; path: string }
   | { op: 'search'; data: Float32Array; k: number }
   | { op: 'remove'; labels: number[] }
   | { op: 'write'; path: string }
@@ -144,6 +145,8 @@ export class HostedIndex {
   private freed = false;
   /** An empty Flat index not yet created in the worker: the first request creates it. */
   private uncreated: boolean;
+  /** While set, adds go here (with their first label) instead of the worker: see divertAdds. */
+  private sink: ((data: Float32Array, firstLabel: number) => Promise<void>) | null = null;
 
   private constructor(handle: number, dimension: number, m: IndexMeta, created = true) {
     this.handle = handle;
@@ -215,13 +218,34 @@ export class HostedIndex {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    const first = this.posted;
     this.posted += vectors.length;
+    if (this.sink) return this.sink(data, first);
     return this.call('add', { data }, [data.buffer as ArrayBuffer]).then(() => undefined);
+  }
+
+  /**
+   * Until `endDivert`, adds reserve their labels as usual but hand their vectors to `sink`
+   * instead of the worker, for an IVF generation filled elsewhere (ivf-fill.ts) and merged back
+   * with mergeFile. Searches are refused meanwhile: the worker's index lacks those vectors.
+   */
+  divertAdds(sink: (data: Float32Array, firstLabel: number) => Promise<void>): void {
+    this.sink = sink;
+  }
+
+  endDivert(): void {
+    this.sink = null;
+  }
+
+  /** Appends the vectors of an index file written by ivf-fill (labels already reserved by diverted adds). */
+  async mergeFile(path: string): Promise<number> {
+    return ((await this.call('merge', { path })) as { added: number }).added;
   }
 
   /** k nearest for each query; fewer when the index holds fewer vectors. */
   async search(queries: readonly Float32Array[], k: number): Promise<SearchHits[]> {
     if (queries.length === 0) return [];
+    if (this.sink) throw new Error('this index generation is still being filled');
     if (Math.min(Math.floor(k), this.posted) < 1) return queries.map(() => ({ labels: [], scores: [] }));
     const data = this.pack(queries);
     return (await this.call('search', { data, k: Math.floor(k) }, [data.buffer as ArrayBuffer])) as SearchHits[];

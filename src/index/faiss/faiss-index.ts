@@ -3,11 +3,26 @@
 // the whole process (no catchable error) on some invalid calls: search with k = 0, add of the
 // wrong length, add to an untrained IVF index, training with fewer points than lists, write
 // into a missing folder. Every precondition is checked here, so those calls cannot happen.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  FLAT_IP_FOURCC,
+  IVF_FLAT_FOURCC,
+  NLIST_OFFSET,
+  NPROBE_OFFSET,
+  NTOTAL_OFFSET,
+  flatHeader,
+  ivfParts,
+  parseEmptyIvf,
+  type IvfLayout,
+} from './faiss-format.js';
 import type { FaissModule, NativeIndex } from './faiss-node-api.js';
 import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-limits.js';
+import { fdPath } from './proc-fd.js';
 
 /** The package's root (this file is src/index/faiss/ or dist/index/faiss/ in it). */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -61,13 +76,13 @@ const BLAS_BATCH = 20;
 /** One or two queries are still faster scanned than padded to a BLAS batch. */
 const MIN_PADDED_BATCH = 3;
 
-// Serialized IndexIVFFlat ("IwFl"): fourcc, d:int32, ntotal:int64, two int64, is_trained:u8,
-// metric:int32, nlist:uint64, nprobe:uint64. faiss-node has no nprobe setter; patching these
-// bytes and reading the index back is how a chosen nprobe reaches the search.
-const IVF_FLAT_FOURCC = 'IwFl';
-const FLAT_IP_FOURCC = 'IxFI';
-const NLIST_OFFSET = 37;
-const NPROBE_OFFSET = 45;
+/**
+ * From this many vectors on, an add goes through faiss's own reader (faiss-format.ts: a file in
+ * faiss's layout, read and merged into the index) instead of a JS array read element by element.
+ */
+const SERIALIZED_ADD_MIN = 32;
+/** Floats per temporary index file of a serialized add (64 MB). */
+const SERIALIZED_ADD_FLOATS = 16_000_000;
 
 export interface SearchHits {
   labels: number[];
@@ -93,6 +108,9 @@ export class FaissIndex {
   readonly nlist: number | null;
   readonly nprobe: number | null;
   private readonly native: NativeIndex;
+  /** An IVF index's centroids and layout, when known (it was empty when made or read): bulk adds use it. */
+  private readonly ivf: IvfLayout | null;
+  private quantizer: NativeIndex | null = null;
 
   private constructor(
     dimension: number,
@@ -100,12 +118,14 @@ export class FaissIndex {
     kind: IndexKind,
     nlist: number | null,
     nprobe: number | null,
+    ivf: IvfLayout | null = null,
   ) {
     this.dimension = dimension;
     this.native = native;
     this.kind = kind;
     this.nlist = nlist;
     this.nprobe = nprobe;
+    this.ivf = ivf;
   }
 
   static flat(dimension: number): FaissIndex {
@@ -132,7 +152,7 @@ export class FaissIndex {
     const native = Index.fromFactory(dimension, `IVF${nlist},Flat`, MetricType.METRIC_INNER_PRODUCT);
     native.train(Array.from(training));
     if (!native.isTrained()) throw new Error('IVF training did not complete');
-    return new FaissIndex(dimension, native, 'IVF', nlist, 1);
+    return new FaissIndex(dimension, native, 'IVF', nlist, 1, parseEmptyIvf(native.toBuffer(), dimension));
   }
 
   /**
@@ -141,8 +161,11 @@ export class FaissIndex {
    * short-lived processes only (IVF training). Long-lived code reads files (`readFile`).
    */
   static deserialize(bytes: Buffer, dimension: number): FaissIndex {
-    return FaissIndex.restore(bytes.subarray(0, NPROBE_OFFSET + 8), dimension, () =>
-      loadFaiss().Index.fromBuffer(bytes),
+    return FaissIndex.restore(
+      bytes.subarray(0, NPROBE_OFFSET + 8),
+      dimension,
+      () => bytes,
+      () => loadFaiss().Index.fromBuffer(bytes),
     );
   }
 
@@ -159,10 +182,15 @@ export class FaissIndex {
     } finally {
       closeSync(fd);
     }
-    return FaissIndex.restore(head.subarray(0, got), dimension, () => loadFaiss().Index.read(path));
+    return FaissIndex.restore(
+      head.subarray(0, got),
+      dimension,
+      () => readFileSync(path),
+      () => loadFaiss().Index.read(path),
+    );
   }
 
-  private static restore(head: Buffer, dimension: number, read: () => NativeIndex): FaissIndex {
+  private static restore(head: Buffer, dimension: number, all: () => Buffer, read: () => NativeIndex): FaissIndex {
     const fourcc = head.subarray(0, 4).toString('latin1');
     if (fourcc !== FLAT_IP_FOURCC && fourcc !== IVF_FLAT_FOURCC) throw new Error(`unsupported index type "${fourcc}"`);
     if (fourcc === IVF_FLAT_FOURCC && head.length < NPROBE_OFFSET + 8) throw new Error('IVF index header truncated');
@@ -174,7 +202,9 @@ export class FaissIndex {
     if (!native.isTrained()) throw new Error('IVF index is not trained');
     const nlist = Number(head.readBigUInt64LE(NLIST_OFFSET));
     const nprobe = Number(head.readBigUInt64LE(NPROBE_OFFSET));
-    return new FaissIndex(dimension, native, 'IVF', nlist, nprobe);
+    // An empty IVF index is small (its centroids): its layout lets bulk adds skip faiss's add.
+    const layout = head.readBigInt64LE(NTOTAL_OFFSET) === 0n ? parseEmptyIvf(all(), dimension) : null;
+    return new FaissIndex(dimension, native, 'IVF', nlist, nprobe, layout);
   }
 
   /** The same index searching `nprobe` lists (a copy: serialize, patch, read back). */
@@ -197,18 +227,99 @@ export class FaissIndex {
     return { type: this.kind, nlist: this.nlist, nprobe: this.nprobe, trained: this.native.isTrained() };
   }
 
+  /** Adds vectors; their labels are `size`, `size + 1`, ... */
   add(vectors: readonly Float32Array[]): void {
     if (vectors.length === 0) return;
+    const data = new Float32Array(vectors.length * this.dimension);
+    vectors.forEach((v, i) => {
+      this.check(v);
+      data.set(v, i * this.dimension);
+    });
+    this.addRows(data);
+  }
+
+  /** Adds row-major vectors (`dimension` floats each); their labels are `size`, `size + 1`, ... */
+  addRows(data: Float32Array): void {
+    const d = this.dimension;
+    if (data.length % d !== 0) throw new RangeError(`${data.length} floats are not rows of ${d}`);
+    const n = data.length / d;
+    if (n === 0) return;
     if (!this.native.isTrained()) throw new Error('the IVF index is not trained; nothing can be added');
-    for (const v of vectors) this.check(v);
-    const perCall = Math.max(1, Math.floor(MAX_FLOATS_PER_CALL / this.dimension));
-    for (let start = 0; start < vectors.length; start += perCall) {
-      const chunk = vectors.slice(start, start + perCall);
-      const flat = new Array<number>(chunk.length * this.dimension);
-      let o = 0;
-      for (const v of chunk) for (let i = 0; i < v.length; i++) flat[o++] = v[i]!;
-      this.native.add(flat);
+    checkFinite(data);
+    // IVF parts carry the centroids and cost a quantizer search (the JS array faiss's add reads
+    // too): worth it for batches as large as the lists are many.
+    if (n >= SERIALIZED_ADD_MIN && (this.kind === 'Flat' || (this.ivf && n >= this.ivf.nlist))) {
+      this.addSerialized(data, n);
+      return;
     }
+    const perCall = Math.max(1, Math.floor(MAX_FLOATS_PER_CALL / d));
+    for (let start = 0; start < n; start += perCall) {
+      this.native.add(Array.from(data.subarray(start * d, Math.min(n, start + perCall) * d)));
+    }
+  }
+
+  /**
+   * The same index as faiss's add makes, built in faiss's own layout (faiss-format.ts) and merged
+   * in: a Flat part is a header and the floats; an IVF part holds each row in the list of its
+   * nearest centroid (the quantizer's answer, as faiss's add asks it), ids = labels.
+   */
+  private addSerialized(data: Float32Array, n: number): void {
+    const d = this.dimension;
+    const rowsPerPart = Math.max(SERIALIZED_ADD_MIN, Math.floor(SERIALIZED_ADD_FLOATS / d));
+    for (let from = 0; from < n; from += rowsPerPart) {
+      const to = Math.min(n, from + rowsPerPart);
+      const rows = data.subarray(from * d, to * d);
+      const parts = this.ivf
+        ? ivfParts(this.ivf, rows, this.assign(this.ivf, rows), this.size)
+        : [flatHeader(d, to - from), bytesOf(rows)];
+      const part = readParts(parts);
+      if (part.ntotal() !== to - from || part.getDimension() !== d)
+        throw new Error('serialized index part has the wrong size');
+      this.native.mergeFrom(part);
+    }
+  }
+
+  /**
+   * The bytes of an IVF index holding `rows` with labels `firstLabel` onwards, in lists of
+   * this (empty, trained) index's centroids: a part for mergeFile. For filling in other processes.
+   */
+  ivfPartOf(rows: Float32Array, firstLabel: number): Buffer[] {
+    if (!this.ivf) throw new Error('only an IVF index read or trained empty knows its lists');
+    if (rows.length % this.dimension !== 0)
+      throw new RangeError(`${rows.length} floats are not rows of ${this.dimension}`);
+    checkFinite(rows);
+    return ivfParts(this.ivf, rows, this.assign(this.ivf, rows), firstLabel);
+  }
+
+  /**
+   * Appends the vectors of an IVF index file made by ivfPartOf from this index's centroids
+   * (same type, dimension and nlist, checked before the merge; faiss does not compare centroids).
+   * Returns the number of vectors added.
+   */
+  mergeFile(path: string): number {
+    if (this.kind !== 'IVF') throw new Error('only IVF parts are merged from files');
+    const part = FaissIndex.readFile(path, this.dimension);
+    if (part.kind !== 'IVF' || part.nlist !== this.nlist)
+      throw new Error(`part is ${part.kind}${part.nlist ?? ''}, not IVF${this.nlist}`);
+    const added = part.size;
+    this.native.mergeFrom(part.native);
+    return added;
+  }
+
+  /** Each row's list: its nearest centroid by the quantizer, asked in balanced batches. */
+  private assign(ivf: IvfLayout, rows: Float32Array): Int32Array {
+    const d = this.dimension;
+    const n = rows.length / d;
+    this.quantizer ??= readParts([flatHeader(d, ivf.nlist), bytesOf(ivf.centroids)]);
+    // Batches of similar size, so none falls below faiss's BLAS threshold when n does not.
+    const per = Math.ceil(n / Math.ceil((n * d) / MAX_FLOATS_PER_CALL));
+    const out = new Int32Array(n);
+    for (let from = 0; from < n; from += per) {
+      const to = Math.min(n, from + per);
+      const { labels } = this.quantizer.search(Array.from(rows.subarray(from * d, to * d)), 1);
+      for (let i = 0; i < to - from; i++) out[from + i] = labels[i]!;
+    }
+    return out;
   }
 
   /** k nearest for each query; fewer when the index holds fewer vectors (or IVF lists run dry). */
@@ -272,6 +383,26 @@ export class FaissIndex {
       throw new RangeError(`vector has dimension ${v.length}, the index expects ${this.dimension}`);
     }
     checkFinite(v);
+  }
+}
+
+function bytesOf(data: Float32Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Reads an index from bytes in faiss's layout through a temporary file (faiss-node's fromBuffer
+ * leaks its copy). The file is our own, opened first: faiss reads it through /proc/self/fd.
+ */
+function readParts(parts: readonly Buffer[]): NativeIndex {
+  const path = join(tmpdir(), `vmm-faiss-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(path, 'wx+', 0o600);
+  try {
+    for (const p of parts) for (let off = 0; off < p.length;) off += writeSync(fd, p, off, p.length - off);
+    return loadFaiss().Index.read(fdPath(fd, path));
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
   }
 }
 

@@ -15,6 +15,8 @@ export interface NativeIndex {
   train(x: number[]): void;
   search(x: number[], k: number): SearchResult;
   removeIds(ids: number[]): number;
+  /** Moves every vector of `other` (same type and shape) to the end of this index. */
+  mergeFrom(other: NativeIndex): void;
   toBuffer(): Buffer;
   write(fname: string): void;
 }

@@ -20,6 +20,10 @@ const indexes = new Map<number, FaissIndex>();
 setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
 const COLLECT_AFTER_FLOATS = 4_000_000;
+// A bulk add reads each part into a faiss index of its own and merges it in; the emptied part
+// keeps its buffers until its wrapper is collected.
+const COLLECT_AFTER_ADDED_FLOATS = 64_000_000;
+let addedSinceCollect = 0;
 
 function meta(index: FaissIndex): IndexMeta {
   return { size: index.size, ...index.shape() };
@@ -54,8 +58,18 @@ function handle(req: HostRequest): unknown {
     }
     case 'add': {
       const index = get(req.handle);
-      index.add(rows(req.data, index.dimension));
+      index.addRows(req.data);
+      addedSinceCollect += req.data.length;
+      if (addedSinceCollect >= COLLECT_AFTER_ADDED_FLOATS) {
+        addedSinceCollect = 0;
+        collect();
+      }
       return meta(index);
+    }
+    case 'merge': {
+      const index = get(req.handle);
+      const added = index.mergeFile(req.path);
+      return { added, ...meta(index) };
     }
     case 'search': {
       const index = get(req.handle);

@@ -32,7 +32,21 @@ export interface TrainResult {
 
 /** What the child reports back (the index itself travels through `outPath`). */
 export type WorkerReply = { ok: true; result: Omit<TrainResult, 'index'> } | { ok: false; error: string };
-export type WorkerRequest = TrainRequest & { vectorsPath: string; outPath: string };
+export type WorkerRequest = TrainRequest & { kind: 'train'; vectorsPath: string; outPath: string };
+
+/** Fills rows [fromRow, toRow) of a vectors file into IVF index parts (ivf-fill.ts). */
+export interface FillRequest {
+  kind: 'fill';
+  dimension: number;
+  /** The trained, empty index. */
+  emptyPath: string;
+  vectorsPath: string;
+  fromRow: number;
+  toRow: number;
+  /** Parts are written to `${outPrefix}.<n>.tmp`. */
+  outPrefix: string;
+}
+export type FillReply = { ok: true; result: { parts: string[] } } | { ok: false; error: string };
 
 /** Rows written to the vectors file per write (a few MB, never one large copy on the event loop). */
 const WRITE_ROWS_FLOATS = 1 << 20;
@@ -49,35 +63,40 @@ export async function trainInWorker(
   const outPath = join(dir, `.train-${tag}.index.tmp`);
   try {
     await writeRows(vectorsPath, rows, req.dimension);
-    // Under tsx (tests, bench) the script is the .ts source and the child inherits tsx's loader.
-    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-    const child = fork(fileURLToPath(new URL(`./ivf-worker.${ext}`, import.meta.url)), [], {
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    const reply = await new Promise<WorkerReply>((resolve, reject) => {
-      let settled = false;
-      child.once('message', (m) => {
-        settled = true;
-        resolve(m as WorkerReply);
-      });
-      child.once('error', (err) => {
-        if (!settled) reject(err);
-        settled = true;
-      });
-      child.once('exit', (code, signal) => {
-        if (!settled) reject(new Error(`the IVF training process exited (${signal ?? `code ${code}`})`));
-        settled = true;
-      });
-      const message: WorkerRequest = { ...req, vectorsPath, outPath };
-      child.send(message);
-    });
-    child.disconnect();
+    const reply = await runChild<WorkerReply>({ ...req, kind: 'train', vectorsPath, outPath });
     if (!reply.ok) throw new Error(`IVF training failed: ${reply.error}`);
     return { ...reply.result, index: await readFile(outPath) };
   } finally {
     await rm(vectorsPath, { force: true });
     await rm(outPath, { force: true });
   }
+}
+
+/** Runs one request in a new child process (ivf-worker.ts) and resolves to its one reply. */
+export async function runChild<R>(message: WorkerRequest | FillRequest): Promise<R> {
+  // Under tsx (tests, bench) the script is the .ts source and the child inherits tsx's loader.
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const child = fork(fileURLToPath(new URL(`./ivf-worker.${ext}`, import.meta.url)), [], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const reply = await new Promise<R>((resolve, reject) => {
+    let settled = false;
+    child.once('message', (m) => {
+      settled = true;
+      resolve(m as R);
+    });
+    child.once('error', (err) => {
+      if (!settled) reject(err);
+      settled = true;
+    });
+    child.once('exit', (code, signal) => {
+      if (!settled) reject(new Error(`the IVF ${message.kind} process exited (${signal ?? `code ${code}`})`));
+      settled = true;
+    });
+    child.send(message);
+  });
+  child.disconnect();
+  return reply;
 }
 
 async function writeRows(path: string, rows: readonly Float32Array[], dimension: number): Promise<void> {

@@ -5,9 +5,17 @@
 // index is trained on the others, filled with them, and searched at nprobe 1, 2, 4, ... against
 // exact search of the same rows until recall@10 reaches the target. Out: the trained, still
 // empty index (with that nprobe) in a file, and the measured curve as a message.
-import { readFileSync, writeFileSync } from 'node:fs';
+//
+// Or (kind 'fill', ivf-fill.ts): a range of rows of a vectors file, put in the lists of a
+// trained, empty index, written as index parts of at most PART_FLOATS floats for the FAISS worker
+// to merge. The quantizer search that finds each row's list reads a JS array element by element
+// (the cost of faiss's add); several of these processes share a large fill.
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { FaissIndex } from '../faiss/faiss-index.js';
-import type { WorkerReply, WorkerRequest } from './ivf-train.js';
+import type { FillReply, FillRequest, WorkerReply, WorkerRequest } from './ivf-train.js';
+
+/** Floats per index part (64 MB): one merge holds the FAISS worker for a short time. */
+const PART_FLOATS = 16_000_000;
 
 const K = 10;
 
@@ -53,10 +61,36 @@ function run(req: WorkerRequest): Extract<WorkerReply, { ok: true }>['result'] {
   return { nprobe: chosen, curve, trainMs, tuneMs: performance.now() - t1 };
 }
 
-process.once('message', (req: WorkerRequest) => {
-  let reply: WorkerReply;
+function fill(req: FillRequest): { parts: string[] } {
+  const d = req.dimension;
+  const empty = FaissIndex.deserialize(readFileSync(req.emptyPath), d);
+  const per = Math.max(1, Math.floor(PART_FLOATS / d));
+  const parts: string[] = [];
+  const fd = openSync(req.vectorsPath, 'r');
   try {
-    reply = { ok: true, result: run(req) };
+    for (let from = req.fromRow; from < req.toRow; from += per) {
+      const n = Math.min(per, req.toRow - from);
+      const rows = new Float32Array(n * d);
+      const bytes = new Uint8Array(rows.buffer);
+      for (let off = 0; off < bytes.length;) {
+        const got = readSync(fd, bytes, off, bytes.length - off, from * d * 4 + off);
+        if (got === 0) throw new Error(`vectors file ends before row ${req.toRow}`);
+        off += got;
+      }
+      const path = `${req.outPrefix}.${parts.length}.tmp`;
+      writeFileSync(path, Buffer.concat(empty.ivfPartOf(rows, from)), { mode: 0o600 });
+      parts.push(path);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { parts };
+}
+
+process.once('message', (req: WorkerRequest | FillRequest) => {
+  let reply: WorkerReply | FillReply;
+  try {
+    reply = req.kind === 'fill' ? { ok: true, result: fill(req) } : { ok: true, result: run(req) };
   } catch (err) {
     reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
