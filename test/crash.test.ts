@@ -1,9 +1,11 @@
 // Kill -9 at random moments during a stream of stores, updates and deletes (and the snapshot
 // writes they trigger), restart, and check: every acknowledged write is present and
 // searchable, an unacknowledged batch is all there or not at all, and the index agrees with
-// the store. Bounded in rounds and time.
+// the store, and the store's counters equal a recount of its rows. Bounded in rounds and time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { join } from 'node:path';
+import { countsOf } from './helpers/counts.js';
 import { rng } from './helpers/vectors.js';
 import { spawnServer, statusOf } from './helpers/spawn-server.js';
 import { tempDir } from './helpers/tmp.js';
@@ -144,6 +146,8 @@ describe('crash safety', () => {
         const s = await statusOf(check);
         assert.equal(s.index.live, s.store.done, `round ${rounds}: index and store disagree`);
         assert.equal(s.store.total, live.length, `round ${rounds}: store holds exactly the acknowledged memories`);
+        const counts = countsOf(join(dir.path, 'memories.db'));
+        assert.deepEqual(counts.counters, counts.recount, `round ${rounds}: counters equal a recount`);
       } finally {
         await check.close();
       }

@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { DROP_COUNTS_SCHEMA } from '../src/store/sqlite/sqlite-counts.js';
 import { DROP_KEYWORD_SCHEMA } from '../src/store/sqlite/sqlite-keyword.js';
 import { SCHEMA_VERSION, SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { keywordTerms } from '../src/store/keyword-query.js';
 import { dupKey } from '../src/store/dup-key.js';
+import { countsOf } from './helpers/counts.js';
+import { rng } from './helpers/vectors.js';
 import { storeContract } from './helpers/store-contract.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -29,8 +32,10 @@ storeContract('sqlite', async () => {
   };
 });
 
-/** Undoes migration 4 (duplicate keys, the creation-order index), to make a database of an earlier schema. */
-const DROP_SCHEMA_4 = 'DROP INDEX memories_dup; DROP INDEX memories_created; ALTER TABLE memories DROP COLUMN dup_key;';
+/** Undoes migrations 5 (counters) and 4 (duplicate keys, the creation-order index), to make a database of an earlier schema. */
+const DROP_SCHEMA_4 =
+  DROP_COUNTS_SCHEMA +
+  'DROP INDEX memories_dup; DROP INDEX memories_created; ALTER TABLE memories DROP COLUMN dup_key;';
 
 describe('sqlite store specifics', () => {
   it('uses WAL and records the schema version', async () => {
@@ -201,6 +206,102 @@ describe('sqlite store specifics', () => {
     const ids = async (q: string, k = 2000) => (await store.keyword.search(keywordTerms(q), k, {})).map((h) => h.id);
     assert.deepEqual(await ids('common zebra'), ['m700'], '"common" (in every memory) is not ranked by');
     assert.equal((await ids('common words')).length, 1500, 'only common terms: all of them are kept');
+    await store.close();
+    dir.cleanup();
+  });
+
+  it('keeps its counters equal to a recount through a random mix of writes, re-embeds, failures and deletes; an older database gets them', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'm.db');
+    let store = new SqliteStore(path);
+    await store.open();
+    const next = rng(20261202);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+    const namespaces = ['work', 'home', 'a/b'];
+    const models = ['hash:384', 'word-vectors:100'];
+    const vector = (fingerprint: string) => ({ vector: new Float32Array([next(), next()]), fingerprint });
+    const live = new Map<string, string>(); // id -> content hash
+    const check = async (step: number) => {
+      const { counters, recount } = countsOf(path);
+      assert.deepEqual(counters, recount, `step ${step}: counters equal a recount`);
+      const total = recount.reduce((n, l) => n + Number(l.split('|')[3]), 0);
+      assert.equal(await store.count(), total);
+      const stats = await store.stats();
+      assert.equal(stats.total, total);
+      assert.equal(stats.done + stats.pending + stats.failed, total);
+      for (const fp of models) {
+        const byNs = await store.embeddingCounts(fp);
+        const done = recount.filter((l) => l.includes(`|done|${fp}|`)).reduce((n, l) => n + Number(l.split('|')[3]), 0);
+        assert.equal(
+          byNs.reduce((n, c) => n + c.done, 0),
+          done,
+          `step ${step}: done with ${fp}`,
+        );
+        assert.equal(
+          byNs.reduce((n, c) => n + c.done + c.failed + c.pending, 0),
+          total,
+        );
+      }
+      for (const ns of namespaces) {
+        const inNs = recount.filter((l) => l.startsWith(`${ns}|`)).reduce((n, l) => n + Number(l.split('|')[3]), 0);
+        assert.equal(await store.countMatching({ namespace: ns }), inNs, `step ${step}: namespace ${ns}`);
+      }
+    };
+    let made = 0;
+    for (let step = 1; step <= 600; step++) {
+      const r = next();
+      const ids = [...live.keys()];
+      if (r < 0.35 || ids.length < 5) {
+        const n = 1 + Math.floor(next() * 5);
+        const written = await store.upsert(
+          Array.from({ length: n }, () => ({
+            id: next() < 0.2 && ids.length ? pick(ids) : `m${made++}`,
+            namespace: pick(namespaces),
+            text: `text ${made} ${next()}`,
+            metadata: {},
+            tags: [],
+            embedding: next() < 0.6 ? vector(pick(models)) : null,
+          })),
+        );
+        for (const w of written) live.set(w.id, w.contentHash);
+      } else if (r < 0.5) {
+        const id = pick(ids);
+        const patched = await store.patch(id, { text: `patched ${step}`, embedding: null });
+        if (patched) live.set(id, patched.contentHash);
+      } else if (r < 0.7) {
+        // Re-embeds (a model change, the backfill), some for a stale text: refused, nothing counted.
+        const chosen = Array.from({ length: 1 + Math.floor(next() * 4) }, () => pick(ids));
+        await store.setEmbeddings(
+          chosen.map((id) => ({
+            id,
+            contentHash: next() < 0.9 ? live.get(id)! : 'stale',
+            vector: vector(pick(models)),
+          })),
+        );
+      } else if (r < 0.85) {
+        const id = pick(ids);
+        await store.recordEmbeddingFailure(id, live.get(id)!, {
+          fingerprint: pick(models),
+          error: 'refused',
+          permanent: next() < 0.5,
+          maxAttempts: 2,
+        });
+      } else {
+        const gone = await store.delete([pick(ids), pick(ids)]);
+        for (const id of gone) live.delete(id);
+      }
+      if (step % 50 === 0) await check(step);
+    }
+    assert.ok((await store.stats()).failed > 0 && (await store.stats()).pending > 0, 'the mix reached every status');
+    // A database from before the counters: the migration counts what is there.
+    await store.close();
+    const old = new Database(path);
+    old.exec(DROP_COUNTS_SCHEMA);
+    old.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    old.close();
+    store = new SqliteStore(path);
+    await store.open();
+    await check(601);
     await store.close();
     dir.cleanup();
   });

@@ -25,6 +25,7 @@ import { contentHash } from '../content-hash.js';
 import { embeddingColumns } from '../embedding-state.js';
 import { statsFromCounts } from '../stats.js';
 import { KEYWORD_SCHEMA, SqliteKeywordIndex } from './sqlite-keyword.js';
+import { COUNTS_SCHEMA, COUNT_ROWS_SQL, embeddingCountsOf, type CountRow } from './sqlite-counts.js';
 import { COLUMNS, blobToVector, toRecord, vectorToBlob, type Row } from './rows.js';
 import { filterSql } from './filter-sql.js';
 import { dupKey } from '../dup-key.js';
@@ -68,6 +69,8 @@ const MIGRATIONS: readonly string[] = [
    UPDATE memories SET dup_key = vmm_dup_key(text);
    CREATE INDEX memories_dup ON memories (namespace, dup_key);
    CREATE INDEX memories_created ON memories (created_at, id);`,
+  // Counts kept by triggers (sqlite-counts.ts): status and health no longer scan every row.
+  COUNTS_SCHEMA,
 ];
 
 /** The schema version this code writes (PRAGMA user_version). */
@@ -329,23 +332,7 @@ export class SqliteStore implements MemoryStore {
   }
 
   async embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]> {
-    return this.q(
-      `SELECT namespace,
-           SUM(CASE WHEN embedding_status = 'done' AND embedding_fingerprint = @fp THEN 1 ELSE 0 END) AS done,
-           SUM(CASE WHEN embedding_status = 'failed' AND attempt_fingerprint IS @fp THEN 1 ELSE 0 END) AS failed,
-           COUNT(*) AS total
-         FROM memories GROUP BY namespace ORDER BY namespace`,
-    )
-      .all({ fp: fingerprint })
-      .map((r) => {
-        const row = r as { namespace: string; done: number; failed: number; total: number };
-        return {
-          namespace: row.namespace,
-          done: row.done,
-          failed: row.failed,
-          pending: row.total - row.done - row.failed,
-        };
-      });
+    return embeddingCountsOf(this.q(COUNT_ROWS_SQL).all() as CountRow[], fingerprint);
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<ChangePage> {
@@ -400,6 +387,15 @@ export class SqliteStore implements MemoryStore {
   }
 
   async countMatching(filter: RecordFilter): Promise<number> {
+    const only = Object.entries(filter).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0));
+    if (only.length === 0) return this.count();
+    if (only.length === 1 && filter.namespace !== undefined) {
+      return (
+        this.q('SELECT coalesce(sum(n), 0) AS n FROM memory_counts WHERE namespace = ?').get(filter.namespace) as {
+          n: number;
+        }
+      ).n;
+    }
     const { where, params } = filterSql(filter);
     return (
       this.q(`SELECT count(*) AS n FROM memories m ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`).get(
@@ -452,13 +448,14 @@ export class SqliteStore implements MemoryStore {
   }
 
   async count(): Promise<number> {
-    return (this.q('SELECT COUNT(*) AS n FROM memories').get() as { n: number }).n;
+    return (this.q('SELECT coalesce(sum(n), 0) AS n FROM memory_counts').get() as { n: number }).n;
   }
 
   async stats(): Promise<StoreStats> {
-    const rows = this.q(
-      'SELECT embedding_status AS status, COUNT(*) AS n FROM memories GROUP BY embedding_status',
-    ).all() as { status: string; n: number }[];
+    const rows = this.q('SELECT status, sum(n) AS n FROM memory_counts GROUP BY status').all() as {
+      status: string;
+      n: number;
+    }[];
     return statsFromCounts(rows, await this.headSeq());
   }
 }
