@@ -151,13 +151,19 @@ export class SqliteStore implements MemoryStore {
   }
 
   private nextSeq(): number {
-    const row = this.q('UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value').get() as {
+    return this.takeSeqs(1);
+  }
+
+  /** Takes `n` sequence numbers at once (inside the write's transaction): the first of them. */
+  private takeSeqs(n: number): number {
+    const row = this.q('UPDATE sequence SET value = value + ? WHERE id = 1 RETURNING value').get(n) as {
       value: number;
     };
-    return row.value;
+    return row.value - n + 1;
   }
 
   async upsert(writes: readonly MemoryWrite[]): Promise<MemoryRecord[]> {
+    if (writes.length === 0) return [];
     const db = this.conn;
     const now = new Date().toISOString();
     const insert = this.q(
@@ -174,6 +180,7 @@ export class SqliteStore implements MemoryStore {
          attempt_fingerprint = NULL`,
     );
     const run = db.transaction((items: readonly MemoryWrite[]) => {
+      let seq = this.takeSeqs(items.length);
       for (const w of items) {
         insert.run({
           id: w.id,
@@ -186,7 +193,7 @@ export class SqliteStore implements MemoryStore {
           now,
           created: w.times?.createdAt ?? null,
           updated: w.times?.updatedAt ?? null,
-          seq: this.nextSeq(),
+          seq: seq++,
           embedding: w.embedding ? vectorToBlob(w.embedding.vector) : null,
           ...embeddingColumns(w.embedding, w.embeddingError),
         });
