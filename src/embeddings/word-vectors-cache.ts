@@ -111,7 +111,7 @@ export async function loadWordVectors(
 
 function buildInThread(request: BuildRequest): Promise<BuildReply> {
   return new Promise((resolve) => {
-    const worker = startWorker(import.meta.url, 'word-vectors-build', { workerData: request });
+    const worker = startWorker('embeddings/word-vectors-build', { workerData: request });
     let settled = false;
     worker.once('message', (reply: BuildReply) => {
       settled = true;

@@ -11,9 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { MemoryError } from '../../shared/errors.js';
+import { startWorker } from '../../shared/worker-thread.js';
 import { fdPath } from './proc-fd.js';
 import type { IndexKind, IndexShape, SearchHits } from './faiss-index.js';
 
@@ -80,15 +80,7 @@ class FaissHost {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = import.meta.url.endsWith('.ts')
-      ? // Under tsx (tests, bench) the worker is the .ts source; tsx's loader is not inherited by
-        // worker threads on Node 20, so the worker registers it before importing the source.
-        new Worker(
-          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
-            `.then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./faiss-thread.ts', import.meta.url).href)}); })`,
-          { eval: true },
-        )
-      : new Worker(fileURLToPath(new URL('./faiss-thread.js', import.meta.url)));
+    const worker = startWorker('index/faiss/faiss-thread');
     worker.unref();
     worker.on('message', (reply: HostReply) => {
       const p = this.pending.get(reply.id);

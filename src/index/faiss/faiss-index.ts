@@ -8,7 +8,6 @@ import { closeSync, openSync, readFileSync, readSync, rmSync, writeSync } from '
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   FLAT_IP_FOURCC,
   IVF_FLAT_FOURCC,
@@ -22,17 +21,16 @@ import {
 } from './faiss-format.js';
 import type { FaissModule, NativeIndex } from './faiss-node-api.js';
 import { MAX_TRAINING_FLOATS, MIN_POINTS_PER_LIST } from './faiss-limits.js';
+import { PACKAGE_ROOT } from '../../shared/package-root.js';
 import { fdPath } from './proc-fd.js';
 
-/** The package's root (this file is src/index/faiss/ or dist/index/faiss/ in it). */
-const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /**
  * Where scripts/install-faiss.mjs builds faiss-node when npm could not install it: a folder of
  * the package itself, because npm deletes an optional dependency whose own install failed at the
  * end of a packaged install, even after our postinstall built it in place.
  */
-export const OWNED_FAISS_DIR = `${PACKAGE_ROOT}native/faiss-node`;
-export const FAISS_FIX = `node ${PACKAGE_ROOT}scripts/install-faiss.mjs (it builds faiss-node against the system's libfaiss; Debian/Ubuntu: apt-get install -y libfaiss-dev libopenblas-dev)`;
+export const OWNED_FAISS_DIR = join(PACKAGE_ROOT, 'native', 'faiss-node');
+export const FAISS_FIX = `node ${join(PACKAGE_ROOT, 'scripts', 'install-faiss.mjs')} (it builds faiss-node against the system's libfaiss; Debian/Ubuntu: apt-get install -y libfaiss-dev libopenblas-dev)`;
 
 /** faiss-node is missing or does not load: nothing rebuilding the index can fix. */
 export class FaissUnavailableError extends Error {

@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ownModule } from '../../shared/package-root.js';
 
 export interface TrainRequest {
   dimension: number;
@@ -75,8 +75,7 @@ export async function trainInWorker(
 /** Runs one request in a new child process (ivf-worker.ts) and resolves to its one reply. */
 export async function runChild<R>(message: WorkerRequest | FillRequest): Promise<R> {
   // Under tsx (tests, bench) the script is the .ts source and the child inherits tsx's loader.
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const child = fork(fileURLToPath(new URL(`./ivf-worker.${ext}`, import.meta.url)), [], {
+  const child = fork(ownModule('index/ivf/ivf-worker'), [], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const reply = await new Promise<R>((resolve, reject) => {
