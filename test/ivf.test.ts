@@ -143,6 +143,13 @@ describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300
     await put(12_000, (i) => `word vector ${i % 3000}`);
     const index = manager('index');
     await index.open();
+    // An open without a snapshot serves Flat at once; the IVF attempt follows in the background.
+    assert.equal(index.stats().type, 'Flat');
+    await waitFor(
+      async () => index.stats().lastTrainingAttempt !== null && index.stats().reshaping === null,
+      120_000,
+      'attempt',
+    );
     const s = index.stats();
     assert.equal(s.type, 'Flat');
     assert.equal(s.lastTrainingAttempt?.outcome, 'refused');

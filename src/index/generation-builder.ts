@@ -64,17 +64,20 @@ export class GenerationBuilder {
 
   /**
    * Reads the whole store into a new generation. `current` is the served one (its trained IVF
-   * may be reused); `serving` says whether it is open, so its size is a good estimate. Awaits
-   * between pages, so it never holds the loop long.
+   * may be reused); `serving` says whether it is open, so its size is a good estimate. An
+   * `exact` build is Flat whatever the size: what an open without a usable snapshot serves
+   * first, as it is the fastest to build (training IVF first would keep every search waiting for
+   * minutes at 1M vectors); the reshape to IVF follows in the background. Awaits between pages,
+   * so it never holds the loop long.
    */
-  async build(current: IndexState, serving: boolean, onProgress?: Progress): Promise<IndexState> {
+  async build(current: IndexState, serving: boolean, onProgress?: Progress, exact = false): Promise<IndexState> {
     const { fingerprint, dimension, store, logger, compact } = this.o;
     // The plan needs an estimate only: the served generation's size; when opening, the store's
-    // embedded ids, listed in yielding pages (the store's counts are one synchronous scan). The
-    // ids are reused for the training sample.
-    const ids = serving ? undefined : await store.embeddedIds(fingerprint);
-    const total = ids?.length ?? current.live;
-    const fresh = await this.emptyFor(total, ids, current);
+    // count of vectors of this model. The training sample lists the ids it draws from.
+    const total = serving
+      ? current.live
+      : (await store.embeddingCounts(fingerprint)).reduce((sum, c) => sum + c.done, 0);
+    const fresh = exact ? new IndexState(fingerprint, dimension) : await this.emptyFor(total, current);
     // An IVF generation is filled by child processes (ivf-fill.ts); its adds go to a file meanwhile.
     const emptyTrained = fresh.index.kind === 'IVF' ? fresh.emptyTrained : null;
     let fill: IvfFill | undefined;
@@ -128,7 +131,7 @@ export class GenerationBuilder {
   }
 
   /** The empty index a build fills: what the plan calls for, reusing a trained IVF when it still fits. */
-  private async emptyFor(estimate: number, ids: string[] | undefined, current: IndexState): Promise<IndexState> {
+  private async emptyFor(estimate: number, current: IndexState): Promise<IndexState> {
     const { fingerprint, dimension, policy, store } = this.o;
     const plan = planFor(estimate, dimension, policy);
     const flat = () => new IndexState(fingerprint, dimension);
@@ -149,7 +152,7 @@ export class GenerationBuilder {
       return reused;
     }
     if (this.refusedNear(estimate)) return flat();
-    const all = ids ?? (await store.embeddedIds(fingerprint));
+    const all = await store.embeddedIds(fingerprint);
     return (await this.train(all, plan.nlist, plan.trainingPoints, plan.holdout)) ?? flat();
   }
 
@@ -159,7 +162,7 @@ export class GenerationBuilder {
    * undefined (Flat is kept, the reason recorded) when the data cannot make a sound IVF index.
    */
   private async train(ids: string[], nlist: number, points: number, holdout: number): Promise<IndexState | undefined> {
-    const { fingerprint, dimension, store, logger } = this.o;
+    const { fingerprint, store } = this.o;
     const picked = randomSample(ids, Math.min(ids.length, points + holdout));
     const seen = new Set<string>();
     const rows: Float32Array[] = [];
@@ -183,7 +186,21 @@ export class GenerationBuilder {
       trainMs: 0,
       tuneMs: 0,
     };
-    this.lastAttempt = attempt;
+    // Recorded once decided: health must not read a training still running as a refusal.
+    try {
+      return await this.trainOn(rows, attempt, holdout);
+    } finally {
+      this.lastAttempt = attempt;
+    }
+  }
+
+  private async trainOn(
+    rows: Float32Array[],
+    attempt: TrainingAttempt,
+    holdout: number,
+  ): Promise<IndexState | undefined> {
+    const { fingerprint, dimension, logger } = this.o;
+    const { nlist } = attempt;
     if (rows.length - holdout < MIN_POINTS_PER_LIST * nlist) {
       attempt.reason = `only ${rows.length} distinct stored vectors; IVF${nlist} needs ${MIN_POINTS_PER_LIST * nlist} to train plus ${holdout} to test`;
       logger.warn('keeping the exact index', { reason: attempt.reason });

@@ -193,7 +193,7 @@ export class IndexManager {
             }
             if (reason !== undefined) {
               this.logger.warn('rebuilding the search index from the store', { reason });
-              this.replace(await this.builder.build(this.s, false));
+              this.replace(await this.builder.build(this.s, false, undefined, true));
               this.persistence.dirty = true;
               await this.persistence.capture(this.s)?.();
             }
@@ -430,7 +430,7 @@ export class IndexManager {
         head,
         applied: this.s.appliedSeq,
       });
-      this.replace(await this.builder.build(this.s, false));
+      this.replace(await this.builder.build(this.s, false, undefined, true));
       this.persistence.dirty = true;
       return;
     }
