@@ -84,6 +84,12 @@ export interface CallOptions {
 /** Each channel's candidates in a hybrid search, at least (4k when that is more). */
 const HYBRID_DEPTH = 40;
 
+/**
+ * How long a hybrid search waits for a search index that is still opening (a rebuild from the
+ * store takes tens of seconds at 1M memories) before answering from the keyword channel alone.
+ */
+const HYBRID_OPEN_WAIT_MS = 3000;
+
 /** After a failed open, calls fail at once with the same reason for this long before opening is retried. */
 const RETRY_OPEN_MS = 5000;
 
@@ -146,6 +152,25 @@ export class MemoryService {
       }
     })();
     return this.opening;
+  }
+
+  /** ready(), or an INDEX_UNAVAILABLE error once `waitMs` have passed with the index still opening. */
+  private readyWithin(waitMs: number | undefined): Promise<IndexManager> {
+    const opened = this.ready();
+    if (this.index || waitMs === undefined) return opened;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new MemoryError('INDEX_UNAVAILABLE', `the search index is still opening after ${waitMs} ms`, {
+              hint: 'index_health shows what it is doing; semantic results come back once it is ready',
+            }),
+          ),
+        waitMs,
+      );
+    });
+    return Promise.race([opened, late]).finally(() => clearTimeout(timer));
   }
 
   get openIndex(): IndexManager | undefined {
@@ -242,7 +267,7 @@ export class MemoryService {
     const semanticWork =
       mode === 'keyword'
         ? undefined
-        : this.ready()
+        : this.readyWithin(mode === 'hybrid' && keyword ? HYBRID_OPEN_WAIT_MS : undefined)
             .then((index) =>
               semanticRanking(
                 { store: this.store, embedder: this.embedder, index, previous: this.migration.previous },
