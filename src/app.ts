@@ -12,7 +12,7 @@ import { CallTracker } from './shared/call-tracker.js';
 import { CircuitBreakerProvider } from './embeddings/circuit-breaker.js';
 import type { ServerDeps } from './server/create-server.js';
 import { LoopMonitor, type HealthDeps } from './health/health-report.js';
-import { IndexManager } from './index/index-manager.js';
+import { IndexManager, type IndexManagerOptions } from './index/index-manager.js';
 import { limitsFromConfig, maxBodyBytes, maxMessageBytes } from './config/limits.js';
 import type { Logger } from './shared/logger.js';
 import { MemoryError, errorMessage } from './shared/errors.js';
@@ -60,6 +60,8 @@ const CANCELLED_CALLS_MS = 1000;
 export interface AppOverrides {
   embedder?: EmbeddingProvider;
   store?: MemoryStore;
+  /** Options of the search index manager beyond the configuration's (tests: the recovery policy). */
+  index?: Pick<IndexManagerOptions, 'recovery'>;
 }
 
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
@@ -88,6 +90,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         persistDelayMs: config.indexPersistDelayMs,
         lockTimeoutMs: config.indexTimeoutMs,
         ivf: { minVectors: config.ivfMinVectors, recallFloor: config.recallFloor },
+        ...overrides.index,
       }),
     onPending: () => backfill.kick(1000),
     duplicateThreshold: config.duplicateThreshold,

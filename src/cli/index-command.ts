@@ -40,7 +40,9 @@ export function summary(r: HealthReport): string {
       `${r.store.pending} pending, ${r.store.failed} failed, ${r.store.other_model} other model)`,
     r.index
       ? `index: ${r.index.type}${r.index.nlist !== null ? ` nlist ${r.index.nlist} nprobe ${r.index.nprobe}` : ''}, ` +
-          `${r.index.missing_count} missing, ${r.index.extra_count} extra`
+          (r.index.missing_count === null
+            ? `${r.index.state}, not compared with the store`
+            : `${r.index.missing_count} missing, ${r.index.extra_count} extra`)
       : 'index: not available',
   );
   if (r.recall) lines.push(`recall@10: ${r.recall.recall_at_10.toFixed(3)} on ${r.recall.sample} memories`);

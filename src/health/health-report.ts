@@ -39,9 +39,15 @@ export const HealthReportSchema = z.object({
   }),
   index: IndexReportSchema.extend({
     matches_provider: z.boolean(),
-    missing_count: z.number(),
+    missing_count: z
+      .number()
+      .nullable()
+      .describe('null while the index is not serving (recovering, failed): not compared'),
     missing_sample: z.array(z.string()),
-    extra_count: z.number(),
+    extra_count: z
+      .number()
+      .nullable()
+      .describe('null while the index is not serving (recovering, failed): not compared'),
     extra_sample: z.array(z.string()),
   }).nullable(),
   migration: MigrationSchema.nullable(),
@@ -125,7 +131,19 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   let recall: HealthReport['recall'] = null;
   await servingReasons(service, add);
   const open = service.openIndex;
-  if (open) {
+  if (open && !open.serving) {
+    // Recovering from a lost FAISS worker, or failed to (servingReasons said which): nothing to
+    // compare with the store until it serves again.
+    const s = open.stats();
+    index = {
+      ...indexReport(s),
+      matches_provider: s.fingerprint === fingerprint,
+      missing_count: null,
+      missing_sample: [],
+      extra_count: null,
+      extra_sample: [],
+    };
+  } else if (open) {
     const verify = await open.verify();
     current = verify.storeCount;
     const s = open.stats();
@@ -201,7 +219,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
       );
     }
   }
-  if (!open && fingerprint) current = (await service.store.embeddedIds(fingerprint)).length;
+  if ((!open || !open.serving) && fingerprint) current = (await service.store.embeddedIds(fingerprint)).length;
   const otherModel = Math.max(0, stats.done - current);
   const migration = service.migrationStatus();
   if (otherModel > 0 || migration) {
@@ -321,6 +339,21 @@ export async function servingReasons(service: MemoryService, add: AddReason, wai
     );
   }
   const open = service.openIndex;
+  const state = open?.stats();
+  if (state?.recovery && state.state === 'recovering') {
+    add(
+      'index_recovering',
+      'failing',
+      `the search index is recovering since ${state.recovery.since}: ${state.recovery.reason} ` +
+        `(attempt ${state.recovery.attempts}; semantic search fails meanwhile, hybrid answers by keyword, writes are kept)`,
+    );
+  } else if (state?.recovery && state.state === 'failed') {
+    add(
+      'index_failed',
+      'failing',
+      `the search index is unavailable: ${state.recovery.reason} (restart the server; stored memories are kept, keyword search answers)`,
+    );
+  }
   const fingerprint = service.providerInfo().fingerprint;
   if (open && open.stats().fingerprint !== fingerprint) {
     add(

@@ -7,7 +7,12 @@ import type { MigrationStatus } from '../memory/model-migration.js';
 const Curve = z.array(z.object({ nprobe: z.number(), recall: z.number() }));
 
 export const IndexReportSchema = z.object({
-  state: z.enum(['closed', 'opening', 'ready', 'failed']),
+  state: z.enum(['closed', 'opening', 'ready', 'recovering', 'failed']),
+  recovery: z
+    .object({ reason: z.string(), since: z.string(), attempts: z.number() })
+    .nullable()
+    .describe('while recovering from a lost FAISS worker (kept when that failed): why, since when, attempts'),
+  recoveries: z.number().describe('recoveries completed since start, each after the FAISS worker stopped'),
   type: z.enum(['Flat', 'IVF']),
   nlist: z.number().nullable(),
   nprobe: z.number().nullable(),
@@ -79,6 +84,8 @@ export function indexReport(s: IndexStats): IndexReport {
   const a = s.lastTrainingAttempt;
   return {
     state: s.state,
+    recovery: s.recovery,
+    recoveries: s.recoveries,
     type: s.type,
     nlist: s.nlist,
     nprobe: s.nprobe,

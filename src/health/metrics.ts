@@ -94,7 +94,7 @@ export class OperatorMetrics {
       async () => (await storeStats())?.pending,
     );
     const index = () => src.service.openIndex?.stats();
-    single('vmm_index_open', '1 when the search index is open and serving', () => (index() ? 1 : 0));
+    single('vmm_index_open', '1 when the search index is open and serving', () => (index()?.state === 'ready' ? 1 : 0));
     oneOf(
       'vmm_index_type',
       'the served index type: 1 on the type in use (Flat: exact; IVF: approximate)',

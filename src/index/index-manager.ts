@@ -12,13 +12,20 @@
 // Collaborators, one job each: SearchBatcher (micro-batched search queue), SnapshotPersistence
 // (snapshot capture, lock, write chain, load), GenerationBuilder (builds, IVF training, the
 // reshape decision), verify.ts (proof against the store).
+//
+// When the FAISS worker dies, every generation it held is gone. An open manager then recovers in
+// the background by the path open takes (snapshot, catch-up, proof, else a rebuild from the
+// store) on a fresh worker; meanwhile searches fail at once with a "recovering" error, catch-ups
+// are skipped (writes go to the store and the recovery reads them from the change sequence), and
+// stats() says why. A worker that keeps dying leaves the manager failed instead of looping.
 import { join } from 'node:path';
 import { dirname } from 'node:path';
+import { sleep } from '../shared/abort.js';
 import { MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { Mutex } from '../shared/mutex.js';
 import type { MemoryStore } from '../store/types.js';
-import { checkFaiss, type IndexShape } from './faiss/faiss-host.js';
+import { RECOVERING_HINT, checkFaiss, onWorkerLost, workerEpoch, type IndexShape } from './faiss/faiss-host.js';
 import { GenerationBuilder, type Progress, type TrainingAttempt } from './generation-builder.js';
 import { IndexState, type Hit, type TrainingInfo } from './index-state.js';
 import { DEFAULT_IVF_POLICY, planFor, type IvfPolicy } from './ivf/ivf-policy.js';
@@ -54,6 +61,27 @@ export interface IndexManagerOptions {
    * change (its vectors are no longer in the store). Never catches up, persists or reshapes.
    */
   frozen?: boolean;
+  /** After the FAISS worker stopped: how to recover (defaults: RECOVERY). */
+  recovery?: Partial<RecoveryPolicy>;
+}
+
+export interface RecoveryPolicy {
+  /** Failures (worker losses, failed recoveries) tolerated within windowMs; one more leaves the index failed. */
+  maxFailures: number;
+  windowMs: number;
+  /** Wait before a retry: backoffMs after the second failure in the window, doubling after each further one. */
+  backoffMs: number;
+  /** Wait before the first attempt (0; tests hold the recovering state with it). */
+  delayMs: number;
+}
+
+const RECOVERY: RecoveryPolicy = { maxFailures: 3, windowMs: 60_000, backoffMs: 1000, delayMs: 0 };
+
+/** Why the index is recovering (or failed to), since when, and the attempts made so far. */
+export interface RecoveryInfo {
+  reason: string;
+  since: string;
+  attempts: number;
 }
 
 export interface OpenReport {
@@ -64,7 +92,11 @@ export interface OpenReport {
 }
 
 export interface IndexStats {
-  state: 'closed' | 'opening' | 'ready' | 'failed';
+  state: 'closed' | 'opening' | 'ready' | 'recovering' | 'failed';
+  /** Set while recovering from a lost FAISS worker, and kept when that failed; null otherwise. */
+  recovery: RecoveryInfo | null;
+  /** Recoveries completed since start (each after a lost FAISS worker). */
+  recoveries: number;
   type: IndexShape['type'];
   nlist: number | null;
   nprobe: number | null;
@@ -127,6 +159,16 @@ export class IndexManager {
   private compactionsBefore = 0;
   /** A background rebuild in flight (only one at a time), and why it runs. */
   private rebuilding: { promise: Promise<{ vectors: number; ms: number }>; why: string } | null = null;
+  private readonly recoveryPolicy: RecoveryPolicy;
+  /** Listening for a lost FAISS worker while open. */
+  private unlisten: (() => void) | null = null;
+  private recovery: RecoveryInfo | null = null;
+  private recovering: Promise<void> | null = null;
+  private recoveries = 0;
+  /** Times of the failures counted against recoveryPolicy. */
+  private failures: number[] = [];
+  /** Ends a recovery's backoff wait at close. */
+  private closing = new AbortController();
 
   constructor(options: IndexManagerOptions) {
     this.store = options.store;
@@ -137,6 +179,7 @@ export class IndexManager {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
     this.policy = { ...DEFAULT_IVF_POLICY, ...options.ivf };
     this.frozen = options.frozen ?? false;
+    this.recoveryPolicy = { ...RECOVERY, ...options.recovery };
     this.snapshotPath = join(options.dir, `${slug(options.fingerprint)}.snapshot`);
     this.s = new IndexState(this.fingerprint, this.dimension);
     this.persistence = new SnapshotPersistence({
@@ -161,7 +204,9 @@ export class IndexManager {
       workDir: dirname(this.snapshotPath),
     });
     this.batcher = new SearchBatcher({
-      exclusive: (section) => this.lock.run(() => this.doing('searching', section), this.bounded()),
+      // A batch queued when the worker was lost fails now instead of waiting for the recovery.
+      exclusive: (section) =>
+        this.notServing() ?? this.lock.run(() => this.doing('searching', section), this.bounded()),
       prepare: () => (this.frozen ? Promise.resolve() : this.syncLocked()),
       search: (queries, k) => this.s.search(queries, k),
       bounded: () => this.bounded(),
@@ -174,31 +219,12 @@ export class IndexManager {
       this.doing('opening', async () => {
         const started = Date.now();
         this.state = 'opening';
+        this.closing = new AbortController();
         try {
-          // faiss-node missing or broken is reported as such, not as a snapshot to rebuild.
-          await checkFaiss();
           if (!this.frozen) this.persistence.removeStaleTemporaries();
-          const loaded = await this.persistence.load(this.store);
-          let reason = 'problem' in loaded ? loaded.problem : undefined;
-          if ('state' in loaded) this.replace(loaded.state);
-          if (this.frozen) {
-            if (reason !== undefined) throw new MemoryError('INDEX_UNAVAILABLE', `previous index: ${reason}`);
-          } else {
-            if (reason === undefined) {
-              await this.syncLocked();
-              const check = await this.verifyLocked();
-              if (!check.ok) {
-                reason = `snapshot disagrees with the store (${check.missingCount} missing, ${check.extraCount} extra${check.sizeMismatch ? `; ${check.sizeMismatch}` : ''})`;
-              }
-            }
-            if (reason !== undefined) {
-              this.logger.warn('rebuilding the search index from the store', { reason });
-              this.replace(await this.builder.build(this.s, false, undefined, true));
-              this.persistence.dirty = true;
-              await this.persistence.capture(this.s)?.();
-            }
-          }
+          const reason = await this.loadOrRebuild();
           this.state = 'ready';
+          this.unlisten ??= onWorkerLost((why) => this.workerLost(why));
           this.reshapeIfDue();
           this.lastOpen = {
             source: reason === undefined ? 'snapshot' : 'rebuilt',
@@ -215,9 +241,142 @@ export class IndexManager {
     );
   }
 
+  /**
+   * Open's path, and a recovery's: the snapshot, caught up and proven against the store, else a
+   * rebuild from the store (a frozen index has no store to rebuild from: it fails). Under the
+   * lock; returns why the snapshot was not used, if it was not.
+   */
+  private async loadOrRebuild(): Promise<string | undefined> {
+    // faiss-node missing or broken is reported as such, not as a snapshot to rebuild.
+    await checkFaiss();
+    const loaded = await this.persistence.load(this.store);
+    let reason = 'problem' in loaded ? loaded.problem : undefined;
+    if ('state' in loaded) this.replace(loaded.state);
+    if (this.frozen) {
+      if (reason !== undefined) throw new MemoryError('INDEX_UNAVAILABLE', `previous index: ${reason}`);
+      return undefined;
+    }
+    if (reason === undefined) {
+      await this.syncLocked();
+      const check = await this.verifyLocked();
+      if (!check.ok) {
+        reason = `snapshot disagrees with the store (${check.missingCount} missing, ${check.extraCount} extra${check.sizeMismatch ? `; ${check.sizeMismatch}` : ''})`;
+      }
+    }
+    if (reason !== undefined) {
+      this.logger.warn('rebuilding the search index from the store', { reason });
+      this.replace(await this.builder.build(this.s, false, undefined, true));
+      this.persistence.dirty = true;
+      await this.persistence.capture(this.s)?.();
+    }
+    return reason;
+  }
+
+  /** The FAISS worker stopped: an open index starts recovering (a second loss meanwhile counts as a failure). */
+  private workerLost(why: string): void {
+    if (this.state !== 'ready' && this.state !== 'recovering') return;
+    this.logger.error('the FAISS worker stopped; the search index is recovering', { why, frozen: this.frozen });
+    const reason = `the FAISS worker stopped (${why})`;
+    if (this.state === 'ready') {
+      this.state = 'recovering';
+      this.recovery = { reason, since: new Date().toISOString(), attempts: 0 };
+    } else if (this.recovery) this.recovery.reason = reason;
+    if (this.countFailure(reason) && !this.recovering) {
+      this.recovering = this.recover().finally(() => {
+        this.recovering = null;
+      });
+    }
+  }
+
+  /**
+   * Counts a failure against the recovery policy; past maxFailures within the window the index
+   * is failed for good (returns false). A frozen index is the previous model's: it is retried too.
+   */
+  private countFailure(reason: string): boolean {
+    const now = Date.now();
+    const { maxFailures, windowMs } = this.recoveryPolicy;
+    this.failures = [...this.failures.filter((t) => now - t < windowMs), now];
+    if (this.failures.length <= maxFailures) return true;
+    this.state = 'failed';
+    const message = `gave up recovering the search index: ${this.failures.length} failures within ${Math.round(windowMs / 1000)} s, the last: ${reason}`;
+    this.recovery = { ...(this.recovery ?? { since: new Date().toISOString(), attempts: 0 }), reason: message };
+    this.logger.error('the search index stays unavailable until the server restarts', { reason: message });
+    return false;
+  }
+
+  /** Reloads (or rebuilds) the index on a fresh worker, backing off between attempts, until it serves or fails. */
+  private async recover(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      const strikes = this.failures.filter((t) => now - t < this.recoveryPolicy.windowMs).length;
+      const { backoffMs, delayMs } = this.recoveryPolicy;
+      const wait = strikes < 2 ? delayMs : backoffMs * 2 ** (strikes - 2);
+      if (wait > 0) await sleep(wait, this.closing.signal).catch(() => undefined);
+      if (this.state !== 'recovering' || !this.recovery) return;
+      const recovery = this.recovery;
+      const epoch = workerEpoch();
+      const started = Date.now();
+      recovery.attempts++;
+      try {
+        const reason = await this.lock.run(() =>
+          this.doing(`recovering (${recovery.reason})`, async () => {
+            if (this.state !== 'recovering') return undefined; // closed meanwhile
+            return this.loadOrRebuild();
+          }),
+        );
+        if (this.state !== 'recovering') return;
+        if (this.s.index.lost || workerEpoch() !== epoch) continue; // lost again meanwhile: counted by workerLost
+        this.state = 'ready';
+        this.recovery = null;
+        this.recoveries++;
+        this.persistence.schedule();
+        this.reshapeIfDue();
+        this.logger.info('search index recovered after the FAISS worker stopped', {
+          source: reason === undefined ? 'snapshot' : 'rebuilt',
+          ...(reason !== undefined ? { reason } : {}),
+          vectors: this.s.live,
+          ms: Date.now() - started,
+        });
+        return;
+      } catch (err) {
+        if (this.state !== 'recovering') return;
+        this.logger.warn('search index recovery failed', { error: errorMessage(err), attempt: recovery.attempts });
+        // A worker lost during the attempt was counted when it was lost.
+        if (workerEpoch() === epoch && !this.countFailure(`recovery failed: ${errorMessage(err)}`)) return;
+      }
+    }
+  }
+
+  /** While recovering or failed: the error a search or verify fails with at once. */
+  private unservable(): MemoryError | undefined {
+    if (this.state !== 'recovering' && !(this.state === 'failed' && this.recovery)) return undefined;
+    const r = this.recovery!;
+    if (this.state === 'failed') {
+      return new MemoryError('INDEX_UNAVAILABLE', `the search index is unavailable: ${r.reason}`, {
+        hint: 'restart the server (it rebuilds the index from the store); stored memories are kept, writes are acknowledged, and keyword search still answers',
+      });
+    }
+    return new MemoryError('INDEX_UNAVAILABLE', `the search index is recovering: ${r.reason}, since ${r.since}`, {
+      hint: this.frozen
+        ? "the previous model's index is reloaded from its snapshot; searches use the current model's index meanwhile"
+        : RECOVERING_HINT,
+    });
+  }
+
+  private notServing(): Promise<never> | undefined {
+    const err = this.unservable();
+    return err ? Promise.reject(err) : undefined;
+  }
+
+  /** Open and answering searches (not opening, recovering, failed or closed). */
+  get serving(): boolean {
+    return this.state === 'ready';
+  }
+
   /** Applies every store change committed before this call. */
   sync(signal?: AbortSignal): Promise<void> {
-    if (this.frozen) return Promise.resolve();
+    // Recovering: the recovery catches up itself (and the next search does). Failed: nothing to update.
+    if (this.frozen || this.unservable()) return Promise.resolve();
     return this.lock.run(() => this.doing('catching up with the store', () => this.syncLocked()), {
       ...this.bounded(),
       signal,
@@ -234,11 +393,11 @@ export class IndexManager {
     if (bad) {
       return Promise.reject(new RangeError(`query has dimension ${bad.length}, the index expects ${this.dimension}`));
     }
-    return this.batcher.search(queries, k, signal);
+    return this.notServing() ?? this.batcher.search(queries, k, signal);
   }
 
   verify(): Promise<VerifyReport> {
-    return this.lock.run(() => this.doing('verifying', () => this.verifyLocked()), this.bounded());
+    return this.notServing() ?? this.lock.run(() => this.doing('verifying', () => this.verifyLocked()), this.bounded());
   }
 
   /** Adds what the store has and the index lacks, drops what the store no longer has. */
@@ -278,6 +437,12 @@ export class IndexManager {
       const fresh = await this.builder.build(this.s, this.state === 'ready', onProgress);
       try {
         await this.lock.run(async () => {
+          // Built on a worker that stopped since: never swap in a generation that is gone.
+          if (fresh.index.lost) {
+            throw new MemoryError('INDEX_UNAVAILABLE', 'the rebuilt index was lost: the FAISS worker stopped', {
+              hint: RECOVERING_HINT,
+            });
+          }
           await this.catchUp(fresh);
           this.compactionsBefore += this.s.compactions;
           this.replace(fresh); // the swap: one assignment, no await
@@ -310,6 +475,7 @@ export class IndexManager {
 
   /** Writes the snapshot if anything changed since the last one (with `force`, even if not). */
   persist(options: { force?: boolean } = {}): Promise<void> {
+    if (this.unservable()) return Promise.resolve(); // nothing sound to write until the recovery
     return this.lock
       .run(() =>
         this.doing('capturing its snapshot', async () => {
@@ -323,6 +489,9 @@ export class IndexManager {
   /** Stops the persist timer and writes the snapshot if anything changed. */
   close(): Promise<void> {
     this.persistence.stopTimer();
+    this.unlisten?.();
+    this.unlisten = null;
+    this.closing.abort();
     return this.lock.run(async () => {
       if (this.state === 'ready' && !this.frozen) {
         // Writes acknowledged while the index was still opening are in the store, not yet here:
@@ -364,6 +533,8 @@ export class IndexManager {
     const p = this.persistence;
     return {
       state: this.state,
+      recovery: this.recovery && { ...this.recovery },
+      recoveries: this.recoveries,
       type: shape.type,
       nlist: shape.nlist,
       nprobe: shape.nprobe,

@@ -147,6 +147,7 @@ export class SnapshotPersistence {
         try {
           faissLength = await written;
         } catch (err) {
+          await rm(tmp, { force: true }); // the worker removes it, unless it stopped meanwhile
           throw failed(err);
         }
         const lock = tryLock(lockPath, PERSIST_LOCK_STALE_MS);

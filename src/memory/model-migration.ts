@@ -42,7 +42,13 @@ export class ModelMigration {
 
   /** Where a model change stands (undefined when none is in progress). */
   get current(): MigrationStatus | undefined {
-    return this.status;
+    // The previous index serves unless it is recovering from a lost FAISS worker (or failed to).
+    return (
+      this.status && {
+        ...this.status,
+        servingPrevious: this.status.servingPrevious && this.prev?.index.serving === true,
+      }
+    );
   }
 
   /** The previous model, while it serves searches. */

@@ -82,7 +82,8 @@ export async function semanticRanking(
     mine.status === 'fulfilled'
       ? await candidates(deps.store, index, mine.value, first, k, accept.test, params.minScore, false, signal)
       : { hits: [], examined: 0 };
-  if (!previous || !previousVector) return current;
+  // (A previous index recovering from a lost FAISS worker, or failed to, is left out meanwhile.)
+  if (!previous || !previousVector || !previous.index.serving) return current;
   // The previous model's index still knows every memory it knew (minus those deleted or edited
   // since: their old vector no longer matches their text); the new one knows what was
   // re-embedded or written since.

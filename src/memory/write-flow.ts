@@ -154,17 +154,25 @@ export class WriteFlow {
     // Near duplicates: listed, and skipped or merged into the closest when the call says so. Each
     // costs a nearest-neighbour search: bulk calls (more than NEAR_CHECK_ITEMS, e.g. a client
     // loading a collection) are checked only when they set on_duplicate.
+    // An index still opening, or recovering from a lost FAISS worker, is not asked (as when none
+    // is open): the write is acknowledged without the near-duplicate check.
     const index = this.d.index();
     const checkNear = options.onDuplicate !== undefined || fresh.length <= NEAR_CHECK_ITEMS;
     const similar =
-      checkNear && embedded.vectors && index && index.fingerprint === embedded.vectors[0]?.fingerprint
+      checkNear && embedded.vectors && index?.serving && index.fingerprint === embedded.vectors[0]?.fingerprint
         ? await findSimilar(
             index,
             store,
             fresh.map(({ w }, n) => ({ text: w.text, namespace: w.namespace, vector: embedded.vectors![n]!.vector })),
             this.d.duplicateThreshold ?? DEFAULT_THRESHOLD[this.d.embedder.kind],
             options.signal,
-          )
+          ).catch((err: unknown) => {
+            if (index.serving) throw err;
+            this.d.logger.warn('near-duplicate check skipped: the search index is recovering', {
+              error: errorMessage(err),
+            });
+            return fresh.map(() => []);
+          })
         : fresh.map(() => []);
     const onDuplicate = options.onDuplicate ?? 'keep';
     const creates: MemoryWrite[] = [];

@@ -8,6 +8,12 @@
 // were posted, so a caller that posts an add and then a search gets results that include the
 // add. Vectors travel as one Float32Array per call, transferred, not copied. Indexes go to and
 // from disk as files faiss writes and reads itself (faiss-node's in-memory serialization leaks).
+//
+// A worker that dies (an uncaught error in it, or terminated) takes every index it held
+// with it. The host then counts a new epoch: each HostedIndex remembers the epoch it was made
+// in, and one of an earlier epoch fails every call at once with a "recovering" error instead of
+// reaching the next worker, where its handle means nothing. The next call starts a fresh worker;
+// the index managers told through onWorkerLost reload their snapshots there (index-manager.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,6 +48,10 @@ export type HostReply =
 type Op = HostRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 type Body<O extends Op> = Omit<Extract<HostRequest, { op: O }>, 'id' | 'handle' | 'op'>;
 
+/** What a caller can do while an index recovers from a lost worker. */
+export const RECOVERING_HINT =
+  'it is reloaded from its snapshot or rebuilt from the store in the background (index_health shows it); stored memories are kept, writes are acknowledged, and keyword search (mode "hybrid" or "keyword") still answers; try again shortly';
+
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
@@ -55,6 +65,11 @@ class FaissHost {
   private nextHandle = 1;
   /** faiss-node does not load in the worker: permanent for this process (a rebuild cannot help). */
   private unavailable: MemoryError | null = null;
+  /** Workers lost so far: indexes made in an earlier epoch died with their worker. */
+  epoch = 0;
+  /** Why the last worker stopped. */
+  private lostWhy = '';
+  private readonly lostListeners = new Set<(why: string) => void>();
 
   newHandle(): number {
     return this.nextHandle++;
@@ -78,6 +93,30 @@ class FaissHost {
     });
   }
 
+  /** The error every call on an index of a lost worker fails with. */
+  lostError(): MemoryError {
+    return new MemoryError(
+      'INDEX_UNAVAILABLE',
+      `the search index is recovering: the FAISS worker stopped (${this.lostWhy})`,
+      {
+        hint: RECOVERING_HINT,
+      },
+    );
+  }
+
+  onWorkerLost(listener: (why: string) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  /** Terminates the worker as a crash would end it (tests only). */
+  async terminate(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    const code = await worker.terminate();
+    this.lost(worker, `terminated, exit code ${code}`);
+  }
+
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = startWorker('index/faiss/faiss-thread');
@@ -95,17 +134,22 @@ class FaissHost {
         p.reject(this.unavailable);
       } else p.reject(reply.name === 'RangeError' ? new RangeError(reply.error) : new Error(reply.error));
     });
-    const fail = (why: string) => {
-      if (this.worker !== worker) return;
-      this.worker = null;
-      const err = new Error(`the FAISS worker stopped (${why}); the search index must be rebuilt`);
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    worker.on('error', (err) => fail(err.message));
-    worker.on('exit', (code) => fail(`exit code ${code}`));
+    worker.on('error', (err) => this.lost(worker, err.message));
+    worker.on('exit', (code) => this.lost(worker, `exit code ${code}`));
     this.worker = worker;
     return worker;
+  }
+
+  /** The worker stopped: its indexes are gone, its requests will never be answered. Once per worker. */
+  private lost(worker: Worker, why: string): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    this.epoch++;
+    this.lostWhy = why;
+    const err = this.lostError();
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    for (const listener of [...this.lostListeners]) listener(why);
   }
 }
 
@@ -119,9 +163,31 @@ export async function checkFaiss(): Promise<void> {
   await host.call('probe', 0, {});
 }
 
-// Freeing can only fail when the worker has stopped, and then its indexes are gone anyway.
-const freeOnCollect = new FinalizationRegistry<number>((handle) => {
-  void host.call('free', handle, {}).catch(() => undefined);
+/**
+ * Calls `listener` (with the reason) each time the FAISS worker stops: every index held by the
+ * process is then gone. Returns the function that unsubscribes.
+ */
+export function onWorkerLost(listener: (why: string) => void): () => void {
+  return host.onWorkerLost(listener);
+}
+
+/** Workers lost so far in this process (an index made before the last loss is gone). */
+export function workerEpoch(): number {
+  return host.epoch;
+}
+
+/**
+ * Terminates the FAISS worker thread, as a crash of that thread would end it. For tests of the
+ * recovery only: nothing reachable from a tool call imports it.
+ */
+export function terminateFaissWorkerForTests(): Promise<void> {
+  return host.terminate();
+}
+
+// Freeing can only fail when the worker has stopped, and then its indexes are gone anyway
+// (an index of an earlier epoch is not sent: its handle means nothing to the next worker).
+const freeOnCollect = new FinalizationRegistry<{ handle: number; epoch: number }>(({ handle, epoch }) => {
+  if (epoch === host.epoch) void host.call('free', handle, {}).catch(() => undefined);
 });
 
 /** An inner-product FAISS index (Flat or IVF) held by the FAISS worker. */
@@ -132,6 +198,8 @@ export class HostedIndex {
   readonly nprobe: number | null;
   private readonly trained: boolean;
   private readonly handle: number;
+  /** The worker epoch this index lives in (see FaissHost.lost); the object is the collector's too. */
+  private readonly home: { handle: number; epoch: number };
   /** Vectors in the index once every posted request has run (labels are reserved at post time). */
   private posted: number;
   private freed = false;
@@ -140,8 +208,9 @@ export class HostedIndex {
   /** While set, adds go here (with their first label) instead of the worker: see divertAdds. */
   private sink: ((data: Float32Array, firstLabel: number) => Promise<void>) | null = null;
 
-  private constructor(handle: number, dimension: number, m: IndexMeta, created = true) {
+  private constructor(handle: number, epoch: number, dimension: number, m: IndexMeta, created = true) {
     this.handle = handle;
+    this.home = { handle, epoch };
     this.dimension = dimension;
     this.kind = m.type;
     this.nlist = m.nlist;
@@ -149,7 +218,7 @@ export class HostedIndex {
     this.trained = m.trained;
     this.posted = m.size;
     this.uncreated = created === false;
-    freeOnCollect.register(this, handle, this);
+    freeOnCollect.register(this, this.home, this);
   }
 
   /**
@@ -161,7 +230,7 @@ export class HostedIndex {
       throw new RangeError(`invalid index dimension ${dimension}`);
     }
     const empty: IndexMeta = { size: 0, type: 'Flat', nlist: null, nprobe: null, trained: true };
-    return new HostedIndex(host.newHandle(), dimension, empty, false);
+    return new HostedIndex(host.newHandle(), host.epoch, dimension, empty, false);
   }
 
   /**
@@ -170,8 +239,9 @@ export class HostedIndex {
    */
   static async readFile(file: { fd: number }, path: string, dimension: number): Promise<HostedIndex> {
     const handle = host.newHandle();
+    const epoch = host.epoch;
     const m = (await host.call('read', handle, { path: fdPath(file.fd, path), dimension })) as IndexMeta;
-    return new HostedIndex(handle, dimension, m);
+    return new HostedIndex(handle, epoch, dimension, m);
   }
 
   /** Restores serialized index bytes (a trained IVF index) through a temporary file in `dir`. */
@@ -186,6 +256,11 @@ export class HostedIndex {
       await file.close();
       await rm(tmp, { force: true });
     }
+  }
+
+  /** The worker holding this index stopped: every call fails (an index not yet created is not lost). */
+  get lost(): boolean {
+    return !this.uncreated && this.home.epoch !== host.epoch;
   }
 
   /** Vectors held once every request posted so far has run (tombstones included). */
@@ -273,13 +348,15 @@ export class HostedIndex {
     if (this.freed) return;
     this.freed = true;
     freeOnCollect.unregister(this);
-    if (!this.uncreated) void host.call('free', this.handle, {}).catch(() => undefined);
+    if (!this.uncreated && !this.lost) void host.call('free', this.handle, {}).catch(() => undefined);
   }
 
   private call<O extends Op>(op: O, body: Body<O>, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.freed) return Promise.reject(new Error('this search index generation was released'));
+    if (this.lost) return Promise.reject(host.lostError());
     if (this.uncreated) {
       this.uncreated = false;
+      this.home.epoch = host.epoch; // empty until now: it lives wherever it is first created
       // Posted first, so it runs first; a failure (none is expected) surfaces through this request.
       void host.call('flat', this.handle, { dimension: this.dimension }).catch(() => undefined);
     }
