@@ -256,13 +256,20 @@ async function benchDataset(
     if (opts.ivf) {
       note(`index bench: ${label}: IVF (training in a child process)`);
       const ivf = manager('ivf', 1);
-      const built = await maxLoopStall(() => ivf.open());
+      // An open without a snapshot serves Flat first and reshapes to IVF in the background: the row is both.
+      const built = await maxLoopStall(async () => {
+        const started = Date.now();
+        const flatMs = (await ivf.open()).ms;
+        if (ivf.stats().reshaping) await ivf.rebuild();
+        return { ms: Date.now() - started, flatMs };
+      });
       const st = ivf.stats();
       const t = st.training;
       record({
         scenario:
           `index build, IVF${st.nlist ?? '-'} nprobe ${st.nprobe ?? '-'} (${d.name}; train ${t ? (t.trainMs / 1000).toFixed(1) : '-'} s on ` +
-          `${st.trainingSetSize ?? '-'}, tune ${t ? (t.tuneMs / 1000).toFixed(1) : '-'} s); longest loop stall ${built.maxStallMs.toFixed(0)} ms`,
+          `${st.trainingSetSize ?? '-'}, tune ${t ? (t.tuneMs / 1000).toFixed(1) : '-'} s; Flat served after ` +
+          `${(built.result.flatMs / 1000).toFixed(1)} s); longest loop stall ${built.maxStallMs.toFixed(0)} ms`,
         size: d.n,
         figure: 's',
         ours: built.result.ms / 1000,
