@@ -147,7 +147,8 @@ export class SnapshotPersistence {
         try {
           faissLength = await written;
         } catch (err) {
-          await rm(tmp, { force: true }); // the worker removes it, unless it stopped meanwhile
+          // The worker removes it, unless it stopped meanwhile (and the folder may be gone: not our error).
+          await rm(tmp, { force: true }).catch(() => undefined);
           throw failed(err);
         }
         const lock = tryLock(lockPath, PERSIST_LOCK_STALE_MS);
