@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { BreakerStatusSchema, type BreakerStatus } from '../embeddings/circuit-breaker.js';
 import { sleep } from '../shared/abort.js';
 import { errorMessage } from '../shared/errors.js';
+import { embeddedCount } from '../shared/embedded-count.js';
 import { measureRecallAt10 } from './recall.js';
 import type { Limits } from '../config/limits.js';
 import type { MemoryService } from '../memory/memory-service.js';
@@ -219,7 +220,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
       );
     }
   }
-  if ((!open || !open.serving) && fingerprint) current = (await service.store.embeddedIds(fingerprint)).length;
+  if ((!open || !open.serving) && fingerprint) current = await embeddedCount(service.store, fingerprint);
   const otherModel = Math.max(0, stats.done - current);
   const migration = service.migrationStatus();
   if (otherModel > 0 || migration) {

@@ -6,6 +6,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { randomSample } from '../shared/random-sample.js';
+import { embeddedCount } from '../shared/embedded-count.js';
 import type { MemoryStore } from '../store/types.js';
 import { HostedIndex } from './faiss/faiss-host.js';
 import { MIN_POINTS_PER_LIST } from './faiss/faiss-limits.js';
@@ -46,6 +47,14 @@ export interface TrainingAttempt {
 
 export type Progress = (done: number, total: number) => void | Promise<void>;
 
+export interface BuildOptions {
+  /** The current generation is open and served (its size estimates the store's). */
+  serving: boolean;
+  /** Flat whatever the size (see build). */
+  exact?: boolean;
+  onProgress?: Progress | undefined;
+}
+
 export interface BuilderOptions {
   store: MemoryStore;
   fingerprint: string;
@@ -70,13 +79,12 @@ export class GenerationBuilder {
    * minutes at 1M vectors); the reshape to IVF follows in the background. Awaits between pages,
    * so it never holds the loop long.
    */
-  async build(current: IndexState, serving: boolean, onProgress?: Progress, exact = false): Promise<IndexState> {
+  async build(current: IndexState, how: BuildOptions): Promise<IndexState> {
+    const { serving, exact = false, onProgress } = how;
     const { fingerprint, dimension, store, logger, compact } = this.o;
     // The plan needs an estimate only: the served generation's size; when opening, the store's
     // count of vectors of this model. The training sample lists the ids it draws from.
-    const total = serving
-      ? current.live
-      : (await store.embeddingCounts(fingerprint)).reduce((sum, c) => sum + c.done, 0);
+    const total = serving ? current.live : await embeddedCount(store, fingerprint);
     const fresh = exact ? new IndexState(fingerprint, dimension) : await this.emptyFor(total, current);
     // An IVF generation is filled by child processes (ivf-fill.ts); its adds go to a file meanwhile.
     const emptyTrained = fresh.index.kind === 'IVF' ? fresh.emptyTrained : null;

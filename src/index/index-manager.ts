@@ -265,7 +265,7 @@ export class IndexManager {
     }
     if (reason !== undefined) {
       this.logger.warn('rebuilding the search index from the store', { reason });
-      this.replace(await this.builder.build(this.s, false, undefined, true));
+      this.replace(await this.builder.build(this.s, { serving: false, exact: true }));
       this.persistence.dirty = true;
       await this.persistence.capture(this.s)?.();
     }
@@ -434,7 +434,7 @@ export class IndexManager {
     const started = Date.now();
     this.activity = 'rebuilding from the store';
     try {
-      const fresh = await this.builder.build(this.s, this.state === 'ready', onProgress);
+      const fresh = await this.builder.build(this.s, { serving: this.state === 'ready', onProgress });
       try {
         await this.lock.run(async () => {
           // Built on a worker that stopped since: never swap in a generation that is gone.
@@ -601,7 +601,7 @@ export class IndexManager {
         head,
         applied: this.s.appliedSeq,
       });
-      this.replace(await this.builder.build(this.s, false, undefined, true));
+      this.replace(await this.builder.build(this.s, { serving: false, exact: true }));
       this.persistence.dirty = true;
       return;
     }

@@ -8,6 +8,7 @@ import type { EmbeddingProvider } from '../embeddings/types.js';
 import type { IndexManager } from '../index/index-manager.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { embeddedCount } from '../shared/embedded-count.js';
 import type { MemoryStore } from '../store/types.js';
 
 /** The model being replaced, serving searches until every memory carries the new model's vector. */
@@ -64,7 +65,7 @@ export class ModelMigration {
     // count only when it suggests a change, so that a write racing the opening is not taken for one.
     const stats = await store.stats();
     if (stats.done <= index.liveCount) return;
-    const mine = (await store.embeddingCounts(index.fingerprint)).reduce((n, c) => n + c.done, 0);
+    const mine = await embeddedCount(store, index.fingerprint);
     if (stats.done <= mine) return;
     const status: MigrationStatus = {
       from: 'unknown',
