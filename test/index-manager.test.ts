@@ -5,9 +5,8 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { IndexManager } from '../src/index/index-manager.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { MemoryWrite } from '../src/store/types.js';
 import { heldByAnother } from '../src/index/snapshot/persist-lock.js';
-import { testIndexManager } from './helpers/index-manager.js';
+import { randomMemories, testIndexManager } from './helpers/index-manager.js';
 import { tempDir } from './helpers/tmp.js';
 import { randomUnitVector, rng } from './helpers/vectors.js';
 
@@ -17,42 +16,20 @@ const FP = `test:vectors:${DIM}`;
 describe('index manager (real faiss-node, real SQLite)', () => {
   let dir: ReturnType<typeof tempDir>;
   let store: SqliteStore;
-  const vectors = new Map<string, Float32Array>();
   const next = rng(42);
+  const memories = randomMemories(FP, DIM, next);
+  const vectors = memories.vectors;
 
   const manager = (extra: Partial<ConstructorParameters<typeof IndexManager>[0]> = {}) =>
     testIndexManager(store, FP, DIM, join(dir.path, 'index'), extra);
 
   const put = async (ids: string[], textPrefix = 'text') => {
-    const writes: MemoryWrite[] = ids.map((id) => {
-      const v = randomUnitVector(DIM, next);
-      vectors.set(id, v);
-      return {
-        id,
-        namespace: 'default',
-        text: `${textPrefix} ${id} ${next()}`,
-        metadata: {},
-        tags: [],
-        embedding: { vector: v, fingerprint: FP },
-      };
-    });
-    await store.upsert(writes);
+    await store.upsert(memories.write(ids, (id) => `${textPrefix} ${id} ${next()}`));
   };
 
   /** Every live memory's own vector finds itself first; nothing deleted is ever returned. */
-  const assertSelfQueries = async (index: IndexManager, live: Set<string>, deleted: Set<string>) => {
-    const ids = [...live];
-    const results = await index.search(
-      ids.map((id) => vectors.get(id)!),
-      3,
-    );
-    results.forEach((hits, i) => {
-      assert.equal(hits[0]?.id, ids[i], `self-query of ${ids[i]} returned ${hits[0]?.id}`);
-      assert.ok(Math.abs(hits[0]!.score - 1) < 1e-4);
-      for (const h of hits) assert.ok(!deleted.has(h.id), `deleted ${h.id} returned`);
-    });
-    assert.equal(index.liveCount, live.size);
-  };
+  const assertSelfQueries = (index: IndexManager, live: Set<string>, deleted: Set<string>) =>
+    memories.assertFindsItself(index, live, deleted);
 
   beforeEach(async () => {
     dir = tempDir();

@@ -11,12 +11,11 @@ import type { IndexManager, IndexStats } from '../src/index/index-manager.js';
 import { MemoryError } from '../src/shared/errors.js';
 import { createLogger } from '../src/shared/logger.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { MemoryWrite } from '../src/store/types.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
-import { testIndexManager } from './helpers/index-manager.js';
+import { randomMemories, testIndexManager } from './helpers/index-manager.js';
 import { tempDir } from './helpers/tmp.js';
 import { callOk, output } from './helpers/tool-call.js';
-import { randomUnitVector, rng } from './helpers/vectors.js';
+import { rng } from './helpers/vectors.js';
 import { waitFor } from './helpers/wait.js';
 
 const DIM = 32;
@@ -42,8 +41,8 @@ describe('FAISS worker restart: index manager (real faiss-node, real SQLite)', (
   let dir: ReturnType<typeof tempDir>;
   let store: SqliteStore;
   let logs: string[];
-  const vectors = new Map<string, Float32Array>();
-  const next = rng(7);
+  const memories = randomMemories(FP, DIM, rng(7));
+  const vectors = memories.vectors;
   const opened: IndexManager[] = [];
 
   const manager = (extra: Partial<Parameters<typeof testIndexManager>[4]> = {}) => {
@@ -56,33 +55,10 @@ describe('FAISS worker restart: index manager (real faiss-node, real SQLite)', (
   };
 
   const put = async (ids: string[]) => {
-    const writes: MemoryWrite[] = ids.map((id) => {
-      const v = randomUnitVector(DIM, next);
-      vectors.set(id, v);
-      return {
-        id,
-        namespace: 'default',
-        text: `text ${id}`,
-        metadata: {},
-        tags: [],
-        embedding: { vector: v, fingerprint: FP },
-      };
-    });
-    await store.upsert(writes);
+    await store.upsert(memories.write(ids));
   };
-
-  /** Each live memory's own vector finds it first; nothing deleted comes back. */
-  const assertFindsItself = async (index: IndexManager, live: readonly string[], deleted: readonly string[] = []) => {
-    const results = await index.search(
-      live.map((id) => vectors.get(id)!),
-      3,
-    );
-    results.forEach((hits, i) => {
-      assert.equal(hits[0]?.id, live[i], `self-query of ${live[i]} returned ${hits[0]?.id}`);
-      for (const h of hits) assert.ok(!deleted.includes(h.id), `deleted ${h.id} returned`);
-    });
-    assert.equal(index.liveCount, live.length);
-  };
+  const assertFindsItself = (index: IndexManager, live: readonly string[], deleted: readonly string[] = []) =>
+    memories.assertFindsItself(index, live, deleted);
 
   const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
