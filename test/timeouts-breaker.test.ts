@@ -158,6 +158,47 @@ describe('timeouts', () => {
     const firstResult = await first;
     assert.equal(firstResult.isError, undefined, textOf(firstResult));
   });
+
+  it('an index still opening: hybrid answers by keyword after 3 s and says so; semantic waits for it', async () => {
+    const store = new SqliteStore(join(dir.path, 'memories.db'));
+    // The open's first read of the change feed takes 4 s (a rebuild of a large store takes tens of seconds).
+    let stall: Promise<void> | undefined;
+    const slowStore = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'changesSince' && typeof value === 'function') {
+          return async (...args: unknown[]) => {
+            stall ??= new Promise((r) => setTimeout(r, 4000));
+            await stall;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as MemoryStore;
+    h = await startHarness(testConfig(dir.path, { BACKFILL_INTERVAL_MS: '0' }), { store: slowStore });
+    const vector = new HashEmbeddingProvider().embedOne('the vault password rotates on mondays');
+    await store.upsert([
+      {
+        id: 'k1',
+        namespace: 'default',
+        text: 'the vault password rotates on mondays',
+        metadata: {},
+        tags: [],
+        embedding: { vector, fingerprint: 'hash:feature-hash-v1:384' },
+      },
+    ]);
+    const hybrid = output('memory_search', await h.call('memory_search', { query: 'vault password' }));
+    assert.equal(hybrid.results[0]?.id, 'k1');
+    assert.equal(hybrid.results[0]!.semantic, undefined);
+    assert.match((hybrid.notes ?? []).join(' '), /still opening after 3000 ms\): keyword results only/);
+    const semantic = output(
+      'memory_search',
+      await h.call('memory_search', { query: 'vault password', mode: 'semantic' }),
+    );
+    assert.equal(semantic.results[0]?.id, 'k1');
+    assert.ok(semantic.results[0]!.semantic, 'ranked by the index once it opened');
+  });
 });
 
 describe('circuit breaker', () => {
