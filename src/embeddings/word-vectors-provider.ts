@@ -68,6 +68,11 @@ export class WordVectorsProvider implements EmbeddingProvider {
     }
   }
 
+  /** Settles once a cache built by init() is on disk (or could not be written). */
+  async cacheWritten(): Promise<void> {
+    await this.table?.written;
+  }
+
   get loadedFrom(): 'cache' | 'package' | null {
     return this.table?.source ?? null;
   }
