@@ -1,7 +1,8 @@
 // FalkorDB vector indexes on every label and property the server writes vectors to (its own
 // memory label and the backfill's targets), so that Cypher users can query them with
 // db.idx.vector.queryNodes (which fails when no index exists). Made with the model's dimension
-// and cosine similarity before the first vector of a (graph, label, property) is written.
+// and cosine similarity before the first vector of a (graph, label, property) is written, and
+// searched with enough candidates to find the true nearest (VECTOR_INDEX_EF_RUNTIME).
 //
 // After a model change with another dimension, the old index stays until no node of the label
 // holds a vector of another model: FalkorDB leaves a vector of the wrong dimension out of an
@@ -12,6 +13,13 @@ import type { Logger } from '../../shared/logger.js';
 import type { FalkorConnection } from './connection.js';
 import { q } from './cypher.js';
 import type { VectorIndexState } from '../types.js';
+
+/**
+ * Candidates an HNSW search keeps (FalkorDB's default is 10). Measured on 10,000 hash vectors
+ * (dimension 384), recall@10 of queryNodes against exact search: 0.43 at 10, 0.78 at 40, 0.93 at
+ * 100, 0.98 at 200 (0.38 -> 0.66 ms a query); writes cost the same at each.
+ */
+export const VECTOR_INDEX_EF_RUNTIME = 200;
 
 interface IndexRow {
   label: string;
@@ -130,7 +138,7 @@ export class VectorIndexes {
     try {
       await this.db.run(
         graph,
-        `CREATE VECTOR INDEX FOR (n:${q(label)}) ON (n.${q(property)}) OPTIONS {dimension: ${dimension}, similarityFunction: 'cosine'}`,
+        `CREATE VECTOR INDEX FOR (n:${q(label)}) ON (n.${q(property)}) OPTIONS {dimension: ${dimension}, similarityFunction: 'cosine', efRuntime: ${VECTOR_INDEX_EF_RUNTIME}}`,
       );
     } catch (err) {
       // Another process made it first.
