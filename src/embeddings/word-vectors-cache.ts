@@ -15,9 +15,19 @@
 // component / 127): 34 MB in memory instead of 137 MB, for the same retrieval figures
 // (README, "Providers").
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { errorMessage } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/fs-atomic.js';
 import { startWorker } from '../shared/worker-thread.js';
@@ -95,6 +105,7 @@ export async function loadWordVectors(
       log('word-vector cache unusable; rebuilding it', { path, error: errorMessage(err) });
     }
   }
+  removeStaleTemporaries(path);
   let settle = () => {};
   const written = new Promise<void>((resolve) => (settle = resolve));
   const reply = await buildInThread({ packageDir, path, version }, (w) => {
@@ -124,6 +135,26 @@ export async function loadWordVectors(
     packageVersion: version,
     written,
   };
+}
+
+const STALE_TEMPORARY_MS = 10 * 60_000;
+
+/**
+ * A process that exits while its build thread writes the cache leaves the temporary file
+ * (writeFileAtomic's `.<name>.<pid>.<time>.tmp`); those older than 10 minutes are removed
+ * (a younger one may be another process's write in progress).
+ */
+function removeStaleTemporaries(path: string): void {
+  const prefix = `.${basename(path)}.`;
+  try {
+    for (const f of readdirSync(dirname(path))) {
+      if (!f.startsWith(prefix) || !f.endsWith('.tmp')) continue;
+      const file = join(dirname(path), f);
+      if (Date.now() - statSync(file).mtimeMs > STALE_TEMPORARY_MS) rmSync(file, { force: true });
+    }
+  } catch {
+    // No cache folder yet, or one we cannot list: nothing to clean.
+  }
 }
 
 /** Runs the build thread: resolves with its vectors; `onWritten` hears about the cache file after. */
