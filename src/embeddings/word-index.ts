@@ -10,12 +10,7 @@ export class WordIndex {
   private readonly mask: number;
   readonly size: number;
 
-  /** The index `tables()` gave (in another thread, say), without hashing the words again. */
-  static restore(text: string, tables: { starts: Int32Array; slots: Int32Array }): WordIndex {
-    return new WordIndex(text, tables);
-  }
-
-  /** `text`: the words, "\n"-separated. */
+  /** `text`: the words, "\n"-separated; `built`: tables() of an index of the same text (made in another thread). */
   constructor(
     private readonly text: string,
     built?: { starts: Int32Array; slots: Int32Array },

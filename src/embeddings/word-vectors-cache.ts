@@ -123,7 +123,7 @@ export async function loadWordVectors(
     settle();
     throw new Error(`could not read the word vectors of ${packageDir}: ${reply.error}`);
   }
-  const index = WordIndex.restore(reply.words, reply.index);
+  const index = new WordIndex(reply.words, reply.index);
   log('word vectors read from the package', { words: index.size, ms: reply.ms });
   return {
     dimension: reply.dimension,
@@ -184,8 +184,8 @@ function buildInThread(request: BuildRequest, onWritten: (w: WrittenReply) => vo
 }
 
 /**
- * The build itself (run in the build thread): the package's JSON, post-processed, and the cache
- * file. The scan and the last pass are shared with `helpers` more threads (default: one per
+ * The build itself (run in the build thread): the package's JSON, post-processed (the cache
+ * file is written after, by writeCache). The scan and the last pass are shared with `helpers` more threads (default: one per
  * further core, at most 3) by byte and row ranges; the result is the same bytes whatever the
  * number of threads (test/word-vectors.test.ts).
  */
@@ -222,10 +222,9 @@ export async function buildVectors(request: BuildRequest): Promise<BuiltVectors>
     const finish = async (t: number) => {
       for (let k = t; k < tasks.length; k += threads) {
         const { block, first: at } = tasks[k]!;
-        const args = { matrix: block, dim, pc, from: 0, to: block.length / dim };
         const out = { codes: codes.subarray(at * dim), scales: scales.subarray(at) };
-        if (t === 0) finishRows(args.matrix, dim, pc, 0, args.to, out.codes, out.scales);
-        else await pool[t - 1]!.ask({ op: 'finish', ...args, ...out });
+        if (t === 0) finishRows(block, dim, pc, out.codes, out.scales);
+        else await pool[t - 1]!.ask({ op: 'finish', matrix: block, dim, pc, ...out });
       }
     };
     // The helpers' first requests are posted before this thread starts on its own share.
@@ -246,13 +245,6 @@ export function writeCache(request: BuildRequest, built: BuiltVectors): string |
   } catch (err) {
     return errorMessage(err);
   }
-}
-
-/** The vectors and the cache file, one after the other (the build thread answers in between). */
-export async function buildCache(request: BuildRequest): Promise<BuiltVectors & { writeError?: string }> {
-  const built = await buildVectors(request);
-  const writeError = writeCache(request, built);
-  return writeError === undefined ? built : { ...built, writeError };
 }
 
 /**
@@ -294,34 +286,30 @@ async function scanInParts(
   return parts;
 }
 
+/** The file in shared memory, for the helper threads to read too. */
 function readShared(path: string): Buffer {
   const fd = openSync(path, 'r');
   try {
-    const bytes = new Uint8Array(new SharedArrayBuffer(fstatSync(fd).size));
-    for (let done = 0; done < bytes.length;) {
-      const n = readSync(fd, bytes, done, bytes.length - done, done);
-      if (n === 0) throw new Error(`${path} shrank while it was read`);
-      done += n;
-    }
-    return Buffer.from(bytes.buffer);
+    return Buffer.from(readFully(fd, new Uint8Array(new SharedArrayBuffer(fstatSync(fd).size)), 0).buffer);
   } finally {
     closeSync(fd);
   }
 }
 
+/** Fills `bytes` from `fd` at `at`; a file that ends first is an error. */
+function readFully<B extends Uint8Array>(fd: number, bytes: B, at: number): B {
+  for (let done = 0; done < bytes.length;) {
+    const n = readSync(fd, bytes, done, bytes.length - done, at + done);
+    if (n === 0) throw new Error('sizes do not add up (truncated)');
+    done += n;
+  }
+  return bytes;
+}
+
 /** What a helper thread (word-vectors-part.ts) is asked and answers. */
 export type PartRequest =
   | { op: 'scan'; file: SharedArrayBuffer; from: number; dim: number; stopAt: number | undefined; hint: number }
-  | {
-      op: 'finish';
-      matrix: Float32Array;
-      dim: number;
-      pc: Float64Array;
-      from: number;
-      to: number;
-      codes: Int8Array;
-      scales: Float32Array;
-    };
+  | { op: 'finish'; matrix: Float32Array; dim: number; pc: Float64Array; codes: Int8Array; scales: Float32Array };
 export type PartReply = { ok: true; part?: WinkPart } | { ok: false; error: string };
 
 /** One helper thread, asked one thing at a time. */
@@ -364,15 +352,7 @@ export function readCache(path: string, expectedVersion?: string): WordVectorTab
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const read = <B extends Uint8Array>(bytes: B, at: number): B => {
-      let done = 0;
-      while (done < bytes.length) {
-        const n = readSync(fd, bytes, done, bytes.length - done, at + done);
-        if (n === 0) throw new Error('sizes do not add up (truncated)');
-        done += n;
-      }
-      return bytes;
-    };
+    const read = <B extends Uint8Array>(bytes: B, at: number): B => readFully(fd, bytes, at);
     const start = read(Buffer.alloc(MAGIC.length + 4), 0);
     if (size < MAGIC.length + 4 + 32 || !start.subarray(0, MAGIC.length).equals(MAGIC)) {
       throw new Error('not a word-vector cache (bad magic or too short)');
@@ -475,21 +455,20 @@ export function centreAndComponent(blocks: Float32Array[], dim: number, common: 
 }
 
 /**
- * Rows from..to of the centred matrix: the component removed, L2-normalized (as float32s), then
- * quantized to signed bytes times one scale per row (its largest absolute component / 127).
- * Rows are independent, so threads may share the work by ranges.
+ * The rows of `matrix` (centred): the component removed, L2-normalized (as float32s), then
+ * quantized into `codes` and `scales` (row r at codes[r * dim], scales[r]) as signed bytes times
+ * one scale per row (its largest absolute component / 127). Rows are independent, so threads
+ * share the work by row ranges.
  */
 export function finishRows(
   matrix: Float32Array,
   dim: number,
   pc: Float64Array,
-  from: number,
-  to: number,
   codes: Int8Array,
   scales: Float32Array,
 ): void {
   const row = new Float32Array(dim);
-  for (let r = from; r < to; r++) {
+  for (let r = 0; r < matrix.length / dim; r++) {
     const o = r * dim;
     let dot = 0;
     for (let i = 0; i < dim; i++) dot += matrix[o + i]! * pc[i]!;

@@ -13,7 +13,7 @@ parentPort?.on('message', (m: PartRequest) => {
       const shared = (n: number) => new Float32Array(new SharedArrayBuffer(n * 4));
       reply = { ok: true, part: scanVectors(Buffer.from(m.file), m.from, m.dim, m.stopAt ?? Infinity, m.hint, shared) };
     } else {
-      finishRows(m.matrix, m.dim, m.pc, m.from, m.to, m.codes, m.scales);
+      finishRows(m.matrix, m.dim, m.pc, m.codes, m.scales);
       reply = { ok: true };
     }
   } catch (err) {
