@@ -17,6 +17,8 @@ import {
   fuseHybrid,
   keywordRanking,
   semanticRanking,
+  withRecords,
+  type RankedHit,
   cutFarBelow,
   storeFilterOf,
   type SearchHit,
@@ -279,9 +281,9 @@ export class MemoryService {
               (found) => ({ found }),
               (error: unknown) => ({ error }),
             );
-    let hits: SearchHit[];
+    let hits: RankedHit[];
     let examined = 0;
-    let keywordFound: { hits: SearchHit[]; examined: number } | undefined;
+    let keywordFound: { hits: RankedHit[]; examined: number } | undefined;
     if (mode !== 'semantic' && keyword) {
       await turn(); // the semantic search is posted to the FAISS thread within these turns
       await turn();
@@ -309,8 +311,9 @@ export class MemoryService {
       hits = fuseHybrid(semanticHits, keywordFound.hits, promoted, k);
     }
     if (params.cut !== false) hits = cutFarBelow(hits, mode, this.embedder.kind === 'lexical' ? 0.5 : 0.6);
+    const results = await withRecords(this.store, hits);
     const migration = this.migration.current;
-    return { hits, mode, provider, notes, examined, ...(migration && provider ? { migration } : {}) };
+    return { hits: results, mode, provider, notes, examined, ...(migration && provider ? { migration } : {}) };
   }
 
   /** Imports parsed file records (see import-flow.ts): all checked before the first write. */

@@ -1,7 +1,8 @@
 // The search flow. Two channels rank memories: semantic (embed the query, nearest vectors in the
-// index) and keyword (the store's full-text index, BM25). Each loads its candidates from the
-// store (the source of truth) and applies the filters; with filters a channel asks for more than
-// it needs and widens until enough pass or nothing is left, so a filter never hides a match.
+// index) and keyword (the store's full-text index, BM25). With filters a channel loads its
+// candidates from the store (the source of truth) to apply them, asking for more than it needs
+// and widening until enough pass or nothing is left, so a filter never hides a match; without,
+// the channels rank ids and only the results are loaded.
 // Hybrid (the default) merges the two rankings by reciprocal rank fusion and puts first the
 // memories that hold every identifier of the query (ticket codes, hostnames, versions, names),
 // which vectors cannot tell apart. During a model change the semantic channel is itself the
@@ -41,14 +42,20 @@ export interface ChannelRank {
   score: number;
 }
 
-export interface SearchHit {
-  record: MemoryRecord;
+/** A ranked memory: its record is loaded by a channel that filters on it, else once it is a result. */
+export interface RankedHit {
+  id: string;
+  record?: MemoryRecord;
   /** The mode's score: cosine (semantic), BM25 (keyword) or the fused score (hybrid). */
   score: number;
   semantic?: ChannelRank;
   keyword?: ChannelRank;
   /** Holds every identifier of the query (hybrid puts these first). */
   promoted?: boolean;
+}
+
+export interface SearchHit extends RankedHit {
+  record: MemoryRecord;
 }
 
 export interface SearchDeps {
@@ -63,7 +70,7 @@ export async function semanticRanking(
   deps: SearchDeps,
   params: SearchParams & { k: number },
   signal?: AbortSignal,
-): Promise<{ hits: SearchHit[]; examined: number }> {
+): Promise<{ hits: RankedHit[]; examined: number }> {
   const { embedder, index, previous } = deps;
   const { k } = params;
   // During a model change the query is embedded by both models; if the new one fails, the
@@ -77,10 +84,11 @@ export async function semanticRanking(
     throw asEmbeddingFailure(mine.reason, 'could not embed the query');
   }
   const accept = filterOf(params);
+  const test = accept.filtering ? accept.test : undefined;
   const first = accept.filtering ? Math.max(k * 4, 50) : k;
   const current =
     mine.status === 'fulfilled'
-      ? await candidates(deps.store, index, mine.value, first, k, accept.test, params.minScore, false, signal)
+      ? await candidates(deps.store, index, mine.value, first, k, test, params.minScore, false, signal)
       : { hits: [], examined: 0 };
   // (A previous index recovering from a lost FAISS worker, or failed to, is left out meanwhile.)
   if (!previous || !previousVector || !previous.index.serving) return current;
@@ -93,7 +101,7 @@ export async function semanticRanking(
     previousVector,
     first,
     k,
-    accept.test,
+    test,
     params.minScore,
     true,
     signal,
@@ -112,7 +120,7 @@ export async function keywordRanking(
   params: SearchParams,
   terms: KeywordTerms,
   k: number,
-): Promise<{ hits: SearchHit[]; examined: number }> {
+): Promise<{ hits: RankedHit[]; examined: number }> {
   const storeFilter = storeFilterOf(params);
   const accept = filterOf(params).test;
   const metadataFiltered = Object.keys(params.filter ?? {}).length > 0;
@@ -120,12 +128,16 @@ export async function keywordRanking(
   let limit = metadataFiltered ? Math.max(k * 4, 50) : k;
   for (;;) {
     const found = await keyword.search(terms, limit, storeFilter);
+    if (!metadataFiltered) {
+      const hits = found.map((h, i) => ({ id: h.id, score: h.score, keyword: { rank: i + 1, score: h.score } }));
+      return { hits, examined: found.length };
+    }
     const records = new Map((await store.get(found.map((h) => h.id))).map((r) => [r.id, r]));
-    const hits: SearchHit[] = [];
+    const hits: RankedHit[] = [];
     for (const h of found) {
       const r = records.get(h.id);
       if (!r || !accept(r)) continue;
-      hits.push({ record: r, score: h.score, keyword: { rank: hits.length + 1, score: h.score } });
+      hits.push({ id: r.id, record: r, score: h.score, keyword: { rank: hits.length + 1, score: h.score } });
       if (hits.length === k) break;
     }
     if (hits.length >= k || found.length < limit) return { hits, examined: found.length };
@@ -139,29 +151,30 @@ export async function keywordRanking(
  * in fused order. Each hit keeps its rank and score in both channels.
  */
 export function fuseHybrid(
-  semantic: readonly SearchHit[],
-  keyword: readonly SearchHit[],
+  semantic: readonly RankedHit[],
+  keyword: readonly RankedHit[],
   promoted: ReadonlySet<string>,
   k: number,
-): SearchHit[] {
-  const fused = new Map<string, SearchHit>();
-  const add = (list: readonly SearchHit[], channel: 'semantic' | 'keyword') => {
+): RankedHit[] {
+  const fused = new Map<string, RankedHit>();
+  const add = (list: readonly RankedHit[], channel: 'semantic' | 'keyword') => {
     list.forEach((hit, i) => {
       const rank: ChannelRank = { rank: i + 1, score: hit[channel]?.score ?? hit.score };
-      const seen = fused.get(hit.record.id);
+      const seen = fused.get(hit.id);
       const rrf = 1 / (RRF_K + i + 1);
       if (seen) {
         seen.score += rrf;
         seen[channel] = rank;
+        if (hit.record) seen.record ??= hit.record;
       } else {
-        fused.set(hit.record.id, { record: hit.record, score: rrf, [channel]: rank });
+        fused.set(hit.id, { id: hit.id, ...(hit.record ? { record: hit.record } : {}), score: rrf, [channel]: rank });
       }
     });
   };
   add(semantic, 'semantic');
   add(keyword, 'keyword');
   const all = [...fused.values()].sort((a, b) => b.score - a.score);
-  for (const h of all) if (promoted.has(h.record.id)) h.promoted = true;
+  for (const h of all) if (promoted.has(h.id)) h.promoted = true;
   return [...all.filter((h) => h.promoted), ...all.filter((h) => !h.promoted)].slice(0, k);
 }
 
@@ -172,7 +185,7 @@ export function fuseHybrid(
  * best in the keyword channel (0.4 in keyword mode). The first result always stays. Measured on the
  * retrieval bench's sets: it costs at most 0.005 recall@10 in any row there, 0.003 in hybrid (README).
  */
-export function cutFarBelow(hits: readonly SearchHit[], mode: SearchMode, semanticShare: number): SearchHit[] {
+export function cutFarBelow<H extends RankedHit>(hits: readonly H[], mode: SearchMode, semanticShare: number): H[] {
   const best = (channel: 'semantic' | 'keyword') =>
     Math.max(...hits.map((h) => h[channel]?.score ?? -Infinity), -Infinity);
   const bestSemantic = best('semantic');
@@ -188,20 +201,35 @@ export function cutFarBelow(hits: readonly SearchHit[], mode: SearchMode, semant
 }
 
 /** Merges rankings whose scores are not comparable by reciprocal rank fusion. */
-export function fuseByRank(lists: readonly SearchHit[][], k: number): SearchHit[] {
-  const fused = new Map<string, { hit: SearchHit; rrf: number }>();
+export function fuseByRank(lists: readonly RankedHit[][], k: number): RankedHit[] {
+  const fused = new Map<string, { hit: RankedHit; rrf: number }>();
   for (const list of lists) {
     list.forEach((hit, rank) => {
-      const seen = fused.get(hit.record.id);
+      const seen = fused.get(hit.id);
       const rrf = 1 / (RRF_K + rank + 1);
       if (seen) seen.rrf += rrf;
-      else fused.set(hit.record.id, { hit, rrf });
+      else fused.set(hit.id, { hit, rrf });
     });
   }
   return [...fused.values()]
     .sort((a, b) => b.rrf - a.rrf)
     .slice(0, k)
     .map((f) => f.hit);
+}
+
+/**
+ * The results with their records: those a channel loaded to filter on, the rest in one read. A
+ * memory deleted since its index saw it is dropped (the keyword index never has one: it is
+ * written in the same transaction; the vector index catches up with deletes).
+ */
+export async function withRecords(store: MemoryStore, hits: readonly RankedHit[]): Promise<SearchHit[]> {
+  const loaded = new Map((await store.get(hits.filter((h) => !h.record).map((h) => h.id))).map((r) => [r.id, r]));
+  const out: SearchHit[] = [];
+  for (const h of hits) {
+    const record = h.record ?? loaded.get(h.id);
+    if (record) out.push({ ...h, record });
+  }
+  return out;
 }
 
 /** The filters the store applies inside its own queries. */
@@ -236,26 +264,33 @@ async function candidates(
   vector: Float32Array,
   first: number,
   k: number,
-  accept: (r: MemoryRecord) => boolean,
+  accept: ((r: MemoryRecord) => boolean) | undefined,
   minScore: number | undefined,
   checkText: boolean,
   signal: AbortSignal | undefined,
-): Promise<{ hits: SearchHit[]; examined: number }> {
+): Promise<{ hits: RankedHit[]; examined: number }> {
   // (The index clamps k to its size; fetch never drops to 0, or a search racing the index's
   // first catch-up could widen 0 x 4 forever.)
   let fetch = first;
   let hits: Hit[];
-  let out: SearchHit[];
+  let out: RankedHit[];
   for (;;) {
     [hits] = (await index.search([vector], fetch, signal)) as [Hit[]];
-    const records = new Map((await store.get(hits.map((h) => h.id))).map((r) => [r.id, r]));
+    // (Records only to filter on, or to check the text; else the results are loaded at the end.)
+    const records =
+      accept || checkText ? new Map((await store.get(hits.map((h) => h.id))).map((r) => [r.id, r])) : undefined;
     out = [];
     for (const h of hits) {
-      const r = records.get(h.id);
-      if (!r || !accept(r)) continue;
-      if (checkText && !r.contentHash.startsWith(h.hash ?? '\u0000')) continue;
+      const r = records?.get(h.id);
+      if (records && (!r || (accept && !accept(r)))) continue;
+      if (checkText && !r!.contentHash.startsWith(h.hash ?? '\u0000')) continue;
       if (minScore !== undefined && h.score < minScore) continue;
-      out.push({ record: r, score: h.score, semantic: { rank: out.length + 1, score: h.score } });
+      out.push({
+        id: h.id,
+        ...(r ? { record: r } : {}),
+        score: h.score,
+        semantic: { rank: out.length + 1, score: h.score },
+      });
       if (out.length === k) break;
     }
     const lastScore = hits[hits.length - 1]?.score ?? -Infinity;

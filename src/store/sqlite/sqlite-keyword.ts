@@ -41,9 +41,14 @@ export const DROP_KEYWORD_SCHEMA = `
 const COMMON_SHARE = 0.05;
 const COMMON_MIN = 1000;
 const COUNT_TTL_MS = 5000;
+/** Terms whose match count (up to the cut-off) is remembered; cleared whole when full. */
+const TERM_COUNTS_MAX = 20_000;
 
 export class SqliteKeywordIndex implements KeywordIndex {
   private counted: { at: number; n: number } | undefined;
+  /** Each term's matches counted up to `cut`, remembered as long as the total above (a cut-off, not a score). */
+  private termCounts = new Map<string, number>();
+  private termCountsCut = 0;
 
   constructor(
     private readonly db: () => Database.Database,
@@ -74,23 +79,40 @@ export class SqliteKeywordIndex implements KeywordIndex {
    * The terms worth ranking by. An OR query costs as much as the matches of all its terms
    * together, and a term in a large share of the memories adds little to BM25 (its idf is small)
    * while it multiplies that cost. Such terms are dropped when a rarer one is left; counting a
-   * term's matches stops at the cut-off, so the check itself stays cheap.
+   * term's matches stops at the cut-off, and the counts are kept as long as the total is (a few
+   * seconds), so the check itself stays cheap.
    */
   private rareTerms(terms: readonly string[]): string[] {
     if (terms.length < 2) return [...terms];
     const cut = Math.max(COMMON_MIN, Math.ceil(COMMON_SHARE * this.total()));
+    if (cut !== this.termCountsCut || this.termCounts.size > TERM_COUNTS_MAX) {
+      this.termCounts.clear();
+      this.termCountsCut = cut;
+    }
     const counted = this.q(
       'SELECT count(*) AS n FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)',
     );
-    const rare = terms.filter((t) => (counted.get(fts5Phrase(t), cut) as { n: number }).n < cut);
+    const countOf = (t: string): number => {
+      let n = this.termCounts.get(t);
+      if (n === undefined) {
+        n = (counted.get(fts5Phrase(t), cut) as { n: number }).n;
+        this.termCounts.set(t, n);
+      }
+      return n;
+    };
+    const rare = terms.filter((t) => countOf(t) < cut);
     return rare.length > 0 ? rare : [...terms];
   }
 
-  /** Memories in the store, re-counted at most every few seconds (only the cut-off above needs it). */
+  /**
+   * Memories in the store, re-counted at most every few seconds (only the cut-off above needs it);
+   * the remembered term counts go with each re-count.
+   */
   private total(): number {
     const now = Date.now();
     if (!this.counted || now - this.counted.at > COUNT_TTL_MS) {
       this.counted = { at: now, n: (this.q('SELECT count(*) AS n FROM memories').get() as { n: number }).n };
+      this.termCounts.clear();
     }
     return this.counted.n;
   }
