@@ -244,6 +244,10 @@ export class BackfillJob {
     const skip = new Set<string>();
     let consecutive = 0;
     let lastError: unknown;
+    // Pages go down the sequence from where the last one ended (the memories embedded meanwhile
+    // moved to its top); when nothing is left below, one page from the top again finds what was
+    // written during the run, and the run completes only when that page is empty.
+    let cursor: number | undefined;
 
     while (!this.stopped) {
       const processed = run.embedded + run.failed;
@@ -255,13 +259,19 @@ export class BackfillJob {
         run.outcome = 'limit_reached';
         return;
       }
-      const page = (await store.listNeedingEmbedding(fingerprint, want + skip.size, scope))
+      const page = (await store.listNeedingEmbedding(fingerprint, want + skip.size, scope, cursor))
         .filter((r) => !skip.has(r.id))
         .slice(0, want);
       if (page.length === 0) {
+        if (cursor !== undefined) {
+          cursor = undefined;
+          continue;
+        }
         run.outcome = 'completed';
         return;
       }
+      const own = page.filter((r) => r.origin === undefined);
+      const next = own.length > 0 ? Math.min(cursor ?? Infinity, ...own.map((r) => r.seq)) : cursor;
       const batches: MemoryRecord[][] = [];
       for (let i = 0; i < page.length; i += this.o.batchSize) batches.push(page.slice(i, i + this.o.batchSize));
       run.in_progress = page.length;
@@ -280,6 +290,7 @@ export class BackfillJob {
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (!failure) {
         consecutive = 0;
+        cursor = next; // (after a failure the same page is tried again)
         continue;
       }
       const err: unknown = failure.reason;

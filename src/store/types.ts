@@ -228,8 +228,18 @@ export interface MemoryStore {
   setEmbeddings(items: readonly EmbeddingWrite[]): Promise<boolean[]>;
   /** Counts a failed attempt; marks the memory failed when permanent or out of attempts. */
   recordEmbeddingFailure(id: string, contentHash: string, failure: EmbeddingFailure, origin?: Origin): Promise<void>;
-  /** Memories with no embedding of this fingerprint that are not marked failed, newest first. */
-  listNeedingEmbedding(fingerprint: string, limit: number, scope?: BackfillScope): Promise<MemoryRecord[]>;
+  /**
+   * Memories with no embedding of this fingerprint that are not marked failed, newest first.
+   * `beforeSeq`: the store's own memories only below this sequence number (a backfill run's
+   * cursor, so a page does not pass again over the memories the run embedded, which moved to the
+   * top of the sequence); nodes of other tools are listed as without it.
+   */
+  listNeedingEmbedding(
+    fingerprint: string,
+    limit: number,
+    scope?: BackfillScope,
+    beforeSeq?: number,
+  ): Promise<MemoryRecord[]>;
   /** Embedding state per namespace, judged against this fingerprint. */
   embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]>;
   /** Present when the store can embed nodes written by other tools (FalkorDB). */

@@ -384,7 +384,12 @@ export class FalkorDBStore implements MemoryStore {
     });
   }
 
-  async listNeedingEmbedding(fingerprint: string, limit: number, scope: BackfillScope = {}): Promise<MemoryRecord[]> {
+  async listNeedingEmbedding(
+    fingerprint: string,
+    limit: number,
+    scope: BackfillScope = {},
+    beforeSeq?: number,
+  ): Promise<MemoryRecord[]> {
     // Our own memories take part unless the scope names another graph or a foreign label.
     const ownInScope =
       (scope.graph === undefined || scope.graph === this.graph) &&
@@ -397,9 +402,9 @@ export class FalkorDBStore implements MemoryStore {
          WHERE (m.embedding_status = 'pending'
             OR (m.embedding_status = 'done' AND m.embedding_fingerprint <> $fp)
             OR (m.embedding_status = 'failed' AND (m.attempt_fingerprint IS NULL OR m.attempt_fingerprint <> $fp)))
-           AND ($namespace IS NULL OR m.namespace = $namespace)
+           AND ($namespace IS NULL OR m.namespace = $namespace) AND ($before IS NULL OR m.seq < $before)
          RETURN ${this.fields('m')} ORDER BY m.seq DESC LIMIT $limit`,
-        { fp: fingerprint, limit, namespace: scope.namespace ?? null },
+        { fp: fingerprint, limit, namespace: scope.namespace ?? null, before: beforeSeq ?? null },
         'read',
       );
       own = rows.map(toRecord);

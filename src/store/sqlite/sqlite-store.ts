@@ -326,15 +326,29 @@ export class SqliteStore implements MemoryStore {
     );
   }
 
-  async listNeedingEmbedding(fingerprint: string, limit: number, scope: BackfillScope = {}): Promise<MemoryRecord[]> {
+  async listNeedingEmbedding(
+    fingerprint: string,
+    limit: number,
+    scope: BackfillScope = {},
+    beforeSeq?: number,
+  ): Promise<MemoryRecord[]> {
+    // Down the seq index from the cursor, not the status index: that one finds every memory
+    // needing an embedding and sorts them all for each page (a backfill of 100k spent 80 ms a page
+    // there). The unary + keeps the planner off it. (Two statements: with the bound in its own
+    // statement, the scan starts at it.)
     const rows = this.q(
       `SELECT ${COLUMNS} FROM memories
-         WHERE (embedding_status = 'pending'
-            OR (embedding_status = 'done' AND embedding_fingerprint IS NOT @fp)
-            OR (embedding_status = 'failed' AND attempt_fingerprint IS NOT @fp))
-           AND (@namespace IS NULL OR namespace = @namespace)
+         WHERE (+embedding_status = 'pending'
+            OR (+embedding_status = 'done' AND embedding_fingerprint IS NOT @fp)
+            OR (+embedding_status = 'failed' AND attempt_fingerprint IS NOT @fp))
+           AND (@namespace IS NULL OR namespace = @namespace)${beforeSeq === undefined ? '' : ' AND seq < @before'}
          ORDER BY seq DESC LIMIT @limit`,
-    ).all({ fp: fingerprint, limit, namespace: scope.namespace ?? null }) as Row[];
+    ).all({
+      fp: fingerprint,
+      limit,
+      namespace: scope.namespace ?? null,
+      ...(beforeSeq === undefined ? {} : { before: beforeSeq }),
+    }) as Row[];
     return rows.map(toRecord);
   }
 
