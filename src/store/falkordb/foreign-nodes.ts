@@ -82,13 +82,40 @@ export class ForeignNodeStore implements ForeignNodes {
   }
 
   /** The condition that makes a node a candidate: text, not ours, in the configured labels. */
-  private candidateWhere(alias: string, isHome: boolean): string {
+  private candidateWhere(alias: string, isHome: boolean, scanned = false): string {
     const t = `${alias}.${this.T}`;
     const parts = [`typeOf(${t}) = 'String'`, `trim(${t}) <> ''`];
     for (const l of INTERNAL_LABELS) parts.push(`NOT ${alias}:${q(l)}`);
     if (isHome) parts.push(`NOT ${alias}:${q(this.o.label)}`);
-    if (this.o.backfillLabels) parts.push(`(${this.o.backfillLabels.map((l) => `${alias}:${q(l)}`).join(' OR ')})`);
+    // (A listing that scans by label has applied BACKFILL_LABELS already.)
+    if (this.o.backfillLabels && !scanned) {
+      parts.push(`(${this.o.backfillLabels.map((l) => `${alias}:${q(l)}`).join(' OR ')})`);
+    }
     return parts.join(' AND ');
+  }
+
+  /**
+   * The query listing one graph's nodes that need an embedding, newest first. With labels
+   * (BACKFILL_LABELS, or a run scoped to one label), one query per label scans only that label's
+   * nodes; otherwise every node of the graph is scanned.
+   */
+  listingQueries(isHome: boolean, scope: BackfillScope): string[] {
+    const labels =
+      scope.label !== undefined
+        ? this.o.backfillLabels && !this.o.backfillLabels.includes(scope.label)
+          ? []
+          : [checkIdentifier(scope.label)]
+        : this.o.backfillLabels;
+    const query = (match: string, scanned: boolean) =>
+      `MATCH ${match} WHERE ${this.candidateWhere('n', isHome, scanned)}
+         AND (n.${this.E} IS NULL OR n.embedding_fingerprint IS NULL OR n.embedding_fingerprint <> $fp)
+         AND NOT (coalesce(n.embedding_status, '') = 'failed' AND coalesce(n.attempt_fingerprint, '') = $fp)
+       WITH n ORDER BY ID(n) DESC LIMIT $limit
+       SET n.memory_id = coalesce(n.memory_id, randomUUID()), n.memory_created_at = coalesce(n.memory_created_at, $now)
+       RETURN ID(n) AS nid, n.memory_id AS id, labels(n) AS labels, n.${this.T} AS text,
+              n.embedding_status AS status, n.embedding_attempts AS attempts, n.embedding_error AS error,
+              n.memory_created_at AS created_at`;
+    return labels ? labels.map((l) => query(`(n:${q(l)})`, true)) : [query('(n)', false)];
   }
 
   async listNeedingEmbedding(fingerprint: string, limit: number, scope: BackfillScope): Promise<MemoryRecord[]> {
@@ -97,21 +124,19 @@ export class ForeignNodeStore implements ForeignNodes {
       (g) =>
         (scope.graph === undefined || g === scope.graph) && (scope.namespace === undefined || g === scope.namespace),
     );
-    const labelFilter = scope.label !== undefined ? ` AND n:${q(checkIdentifier(scope.label))}` : '';
     for (const graph of graphs) {
       if (out.length >= limit) break;
-      const rows = await this.db.run<ForeignRow & { text: string }>(
-        graph,
-        `MATCH (n) WHERE ${this.candidateWhere('n', graph === this.o.home)}${labelFilter}
-           AND (n.${this.E} IS NULL OR n.embedding_fingerprint IS NULL OR n.embedding_fingerprint <> $fp)
-           AND NOT (coalesce(n.embedding_status, '') = 'failed' AND coalesce(n.attempt_fingerprint, '') = $fp)
-         WITH n ORDER BY ID(n) DESC LIMIT $limit
-         SET n.memory_id = coalesce(n.memory_id, randomUUID()), n.memory_created_at = coalesce(n.memory_created_at, $now)
-         RETURN ID(n) AS nid, n.memory_id AS id, labels(n) AS labels, n.${this.T} AS text,
-                n.embedding_status AS status, n.embedding_attempts AS attempts, n.embedding_error AS error,
-                n.memory_created_at AS created_at`,
-        { fp: fingerprint, limit: limit - out.length, now: new Date().toISOString() },
-      );
+      const want = limit - out.length;
+      const found = new Map<number, ForeignRow & { text: string }>();
+      for (const query of this.listingQueries(graph === this.o.home, scope)) {
+        const rows = await this.db.run<ForeignRow & { text: string }>(graph, query, {
+          fp: fingerprint,
+          limit: want,
+          now: new Date().toISOString(),
+        });
+        for (const r of rows) found.set(r.nid, r); // (a node with two of the labels comes twice)
+      }
+      const rows = [...found.values()].sort((a, b) => b.nid - a.nid).slice(0, want);
       for (const r of rows) out.push(foreignRecord(graph, r, r.text, 0, r.status === 'failed' ? 'failed' : 'pending'));
     }
     return out;
