@@ -3,6 +3,8 @@ import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, truncateSync
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import type { IndexManager } from '../src/index/index-manager.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { heldByAnother } from '../src/index/snapshot/persist-lock.js';
@@ -227,6 +229,40 @@ describe('index manager (real faiss-node, real SQLite)', () => {
       const report = await index.open();
       assert.equal(report.source, 'snapshot');
       await assertSelfQueries(index, live, new Set(['r10']));
+      await index.close();
+    });
+
+    it('serves a snapshot whose counts and sample agree at once, and repairs an id it lacks in the background', async () => {
+      // Renamed in the database behind the sequence's back: no change for a catch-up to apply, the
+      // counts still agree, and the last memory is not in the sample checked before serving.
+      await store.close();
+      const raw = new Database(join(dir.path, 'memories.db'));
+      raw.prepare("UPDATE memories SET id = 'renamed' WHERE id = 'r199'").run();
+      raw.close();
+      store = new SqliteStore(join(dir.path, 'memories.db'));
+      await store.open();
+      const index = manager();
+      const report = await index.open();
+      assert.equal(report.source, 'snapshot', JSON.stringify(report));
+      assert.match(report.proof ?? '', /ids being compared/);
+      const deadline = Date.now() + 15_000;
+      while (/being compared/.test(index.stats().lastOpen?.proof ?? '') && Date.now() < deadline) await sleep(20);
+      assert.match(index.stats().lastOpen?.proof ?? '', /1 missing and 1 extra .*repaired \(1 added, 1 dropped\)/);
+      live.delete('r199');
+      live.add('renamed');
+      vectors.set('renamed', vectors.get('r199')!);
+      await assertSelfQueries(index, live, new Set(['r5', 'r6', 'r7', 'r199']));
+      assert.equal((await index.verify()).ok, true);
+      await index.close();
+    });
+
+    it('proves a matching snapshot id by id in the background', async () => {
+      const index = manager();
+      const report = await index.open();
+      assert.match(report.proof ?? '', /ids being compared/);
+      const deadline = Date.now() + 15_000;
+      while (/being compared/.test(index.stats().lastOpen?.proof ?? '') && Date.now() < deadline) await sleep(20);
+      assert.match(index.stats().lastOpen?.proof ?? '', /^ids \(compared in the background/);
       await index.close();
     });
 

@@ -67,6 +67,7 @@ export const IndexReportSchema = z.object({
       reason: z.string().optional(),
       vectors: z.number(),
       ms: z.number(),
+      proof: z.string().optional().describe('how the snapshot was proven to match the store'),
     })
     .nullable(),
   last_rebuild: z.object({ at: z.string(), vectors: z.number(), ms: z.number() }).nullable(),
