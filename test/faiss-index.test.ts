@@ -4,7 +4,7 @@
 // index manager's FAISS worker is that thread wherever a manager runs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseEmptyIvf } from '../src/index/faiss/faiss-format.js';
+import { checkIndexLayout, parseEmptyIvf } from '../src/index/faiss/faiss-format.js';
 import { FaissIndex, loadFaiss } from '../src/index/faiss/faiss-index.js';
 import { rng } from './helpers/vectors.js';
 
@@ -99,5 +99,38 @@ describe('indexes built in faiss layout are the ones faiss-node add builds', () 
     assert.throws(() => parseEmptyIvf(full.serialize(), d), /holds vectors/);
     const flat = FaissIndex.flat(d);
     assert.throws(() => parseEmptyIvf(flat.serialize(), d), /wrong type|too short/);
+  });
+
+  it('checks the layout of indexes faiss wrote (Flat, IVF with full and sparse lists) and refuses any size out of place', async () => {
+    const check = (b: Buffer, dim = d) => checkIndexLayout(async (at, n) => b.subarray(at, at + n), b.length, dim);
+    const flat = FaissIndex.flat(d);
+    flat.addRows(rows(300));
+    const empty = FaissIndex.trainIvf(d, 16, rows(1000), 1000).serialize();
+    const sparse = FaissIndex.deserialize(empty, d);
+    sparse.add(split(rows(3))); // 3 of 16 lists in use: faiss writes the sizes as (list, size) pairs
+    const full = FaissIndex.deserialize(empty, d);
+    full.addRows(rows(2000));
+    const indexes = [flat, FaissIndex.flat(d), FaissIndex.deserialize(empty, d), sparse, full].map((i) =>
+      i.serialize(),
+    );
+    assert.equal(indexes[3]!.toString('latin1').includes('sprs'), true);
+    assert.equal(indexes[4]!.toString('latin1').includes('full'), true);
+    for (const b of indexes) await check(b);
+    for (const b of indexes) {
+      await assert.rejects(check(b.subarray(0, b.length - 1)), /layout/);
+      await assert.rejects(check(Buffer.concat([b, Buffer.alloc(4)])), /layout/);
+      await assert.rejects(check(b, 8), /dimension 16/);
+    }
+    // The vector count, a list's size, and the lists' format, each changed alone.
+    const count = Buffer.from(indexes[0]!);
+    count.writeBigInt64LE(301n, 8);
+    await assert.rejects(check(count), /vector count/);
+    const listSize = Buffer.from(indexes[4]!);
+    const sizesAt = listSize.indexOf('full', 0, 'latin1') + 12;
+    listSize.writeBigUInt64LE(listSize.readBigUInt64LE(sizesAt) + 1n, sizesAt);
+    await assert.rejects(check(listSize), /lists hold 2001 vectors/);
+    const format = Buffer.from(indexes[3]!);
+    format.write('xxxx', format.indexOf('sprs', 0, 'latin1'), 'latin1');
+    await assert.rejects(check(format), /inverted list format/);
   });
 });

@@ -9,6 +9,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { MemoryStore } from '../store/types.js';
 import { HostedIndex } from './faiss/faiss-host.js';
+import { checkIndexLayout, type ReadAt } from './faiss/faiss-format.js';
 import { IndexState } from './index-state.js';
 import { heldByAnother, tryLock } from './snapshot/persist-lock.js';
 import {
@@ -187,8 +188,29 @@ export class SnapshotPersistence {
         if (header.fingerprint !== this.o.fingerprint || header.dimension !== this.o.dimension) {
           return { problem: `snapshot was made by ${header.fingerprint}, the provider is ${this.o.fingerprint}` };
         }
-        await verifyIndexPart(snap);
-        restored = await HostedIndex.readFile(snap.file, this.path, this.o.dimension);
+        // Every size checked first (faiss can abort on a bad one), then faiss reads the index in
+        // its thread while its checksum is computed here: damaged floats are caught by the checksum.
+        const readAt: ReadAt = async (at, n) => {
+          const b = Buffer.alloc(n);
+          const { bytesRead } = await snap.file.read(b, 0, n, at);
+          return b.subarray(0, bytesRead);
+        };
+        try {
+          await checkIndexLayout(readAt, snap.faissLength, this.o.dimension);
+        } catch (err) {
+          await verifyIndexPart(snap); // a checksum mismatch is the better reason
+          throw err;
+        }
+        const [read, sum] = await Promise.allSettled([
+          HostedIndex.readFile(snap.file, this.path, this.o.dimension),
+          verifyIndexPart(snap),
+        ]);
+        if (sum.status === 'rejected') {
+          if (read.status === 'fulfilled') read.value.free();
+          throw sum.reason;
+        }
+        if (read.status === 'rejected') throw read.reason;
+        restored = read.value;
       } finally {
         await snap.file.close();
       }

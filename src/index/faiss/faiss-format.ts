@@ -138,3 +138,81 @@ export function ivfParts(layout: IvfLayout, data: Float32Array, assign: Int32Arr
   }
   return parts;
 }
+
+/** Reads `length` bytes at `position` of a serialized index (a file range). */
+export type ReadAt = (position: number, length: number) => Promise<Buffer>;
+
+/**
+ * Checks that `length` bytes hold a Flat-IP or IVF-Flat index over `dimension` whose every size
+ * agrees with the others and with the length, reading only the headers and the list sizes (not
+ * the vectors), so that faiss can be given the bytes before their checksum is known: damaged
+ * floats then make a wrong index that the checksum rejects, never a size that aborts faiss.
+ */
+export async function checkIndexLayout(read: ReadAt, length: number, dimension: number): Promise<void> {
+  const fail = (why: string): never => {
+    throw new Error(`index layout: ${why}`);
+  };
+  const bytes = async (at: number, n: number): Promise<Buffer> => {
+    if (at + n > length) fail(`needs ${at + n} bytes, has ${length}`);
+    const b = await read(at, n);
+    if (b.length !== n) fail('file ended early');
+    return b;
+  };
+  const u64 = (b: Buffer, at: number): number => {
+    const v = b.readBigUInt64LE(at);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('a size out of range');
+    return Number(v);
+  };
+  /** The Flat-IP index at `at`: its vector count and where it ends. */
+  const flat = async (at: number): Promise<{ ntotal: number; end: number }> => {
+    const h = await bytes(at, FLAT_HEADER_BYTES);
+    if (h.toString('latin1', 0, 4) !== FLAT_IP_FOURCC) fail('not a Flat-IP index');
+    if (h.readInt32LE(4) !== dimension) fail(`dimension ${h.readInt32LE(4)}`);
+    if (h.readInt32LE(33) !== METRIC_INNER_PRODUCT) fail('not inner product');
+    const ntotal = Number(h.readBigInt64LE(NTOTAL_OFFSET));
+    if (!(ntotal >= 0) || u64(h, 37) !== ntotal * dimension) fail('vector count');
+    return { ntotal, end: at + FLAT_HEADER_BYTES + ntotal * dimension * 4 };
+  };
+  const fourcc = (await bytes(0, 4)).toString('latin1');
+  if (fourcc === FLAT_IP_FOURCC) {
+    if ((await flat(0)).end !== length) fail('length');
+    return;
+  }
+  if (fourcc !== IVF_FLAT_FOURCC) fail(`unsupported index type "${fourcc}"`);
+  const h = await bytes(0, QUANTIZER_OFFSET);
+  if (h.readInt32LE(4) !== dimension) fail(`dimension ${h.readInt32LE(4)}`);
+  if (h.readUInt8(32) !== 1 || h.readInt32LE(33) !== METRIC_INNER_PRODUCT) fail('untrained or not inner product');
+  const ntotal = Number(h.readBigInt64LE(NTOTAL_OFFSET));
+  const nlist = u64(h, NLIST_OFFSET);
+  if (!(ntotal >= 0) || nlist < 1 || nlist > 1 << 24) fail('sizes');
+  const quantizer = await flat(QUANTIZER_OFFSET);
+  if (quantizer.ntotal !== nlist) fail('centroid count');
+  const map = await bytes(quantizer.end, DIRECT_MAP_BYTES);
+  if (map.readUInt8(0) !== 0 || u64(map, 1) !== 0) fail('direct map');
+  const listsAt = quantizer.end + DIRECT_MAP_BYTES;
+  const lists = await bytes(listsAt, 32);
+  if (lists.toString('latin1', 0, 4) !== 'ilar') fail('inverted lists are not arrays');
+  if (u64(lists, 4) !== nlist || u64(lists, 12) !== dimension * 4) fail('inverted list shape');
+  const kind = lists.toString('latin1', 20, 24);
+  const count = u64(lists, 24);
+  const sizes: number[] = [];
+  if (kind === 'full') {
+    if (count !== nlist) fail('list sizes');
+    const s = await bytes(listsAt + 32, 8 * nlist);
+    for (let l = 0; l < nlist; l++) sizes.push(u64(s, 8 * l));
+  } else if (kind === 'sprs') {
+    // Pairs of (list, size) for the non-empty lists.
+    if (count % 2 !== 0 || count > 2 * nlist) fail('list sizes');
+    const s = await bytes(listsAt + 32, 8 * count);
+    let last = -1;
+    for (let i = 0; i < count; i += 2) {
+      const list = u64(s, 8 * i);
+      if (list <= last || list >= nlist) fail('list numbers');
+      last = list;
+      sizes.push(u64(s, 8 * i + 8));
+    }
+  } else fail(`inverted list format "${kind}"`);
+  const held = sizes.reduce((a, b) => a + b, 0);
+  if (held !== ntotal) fail(`lists hold ${held} vectors, the index says ${ntotal}`);
+  if (listsAt + 32 + 8 * count + held * (dimension * 4 + 8) !== length) fail('length');
+}
