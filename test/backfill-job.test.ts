@@ -20,48 +20,50 @@ const pending = (id: string) => ({
 });
 
 describe('backfill run paging', () => {
-  it('embeds memories stored while the run goes on, and retries a page after a passing failure', async () => {
-    const dir = tempDir();
-    const store = new SqliteStore(join(dir.path, 'm.db'));
-    await store.open();
-    await store.upsert(Array.from({ length: 1000 }, (_, i) => pending(`m${i}`)));
-    const embedder = new HashEmbeddingProvider();
-    const embed = embedder.embed.bind(embedder);
-    let calls = 0;
-    // The third batch fails once, as a provider's 503 would.
-    embedder.embed = async (texts: readonly string[]) => {
-      calls += 1;
-      if (calls === 3) throw new EmbeddingError('HTTP 503', { permanent: false, status: 503 });
-      return embed(texts);
-    };
-    let pages = 0;
-    const job = new BackfillJob({
-      store,
-      embedder,
-      logger: silentLogger,
-      batchSize: 100,
-      concurrency: 2,
-      intervalMs: 0,
-      backoffMs: 1,
-      // After the first page: memories stored meanwhile land above the run's cursor.
-      onEmbedded: async () => {
-        pages += 1;
-        if (pages === 1) await store.upsert(Array.from({ length: 7 }, (_, i) => pending(`late${i}`)));
-      },
+  // 1,000 needing: pages found by status and sorted; 12,000: pages down the seq index from the cursor.
+  for (const count of [1000, 12_000])
+    it(`embeds memories stored while the run goes on, and retries a page after a passing failure (${count} memories)`, async () => {
+      const dir = tempDir();
+      const store = new SqliteStore(join(dir.path, 'm.db'));
+      await store.open();
+      await store.upsert(Array.from({ length: count }, (_, i) => pending(`m${i}`)));
+      const embedder = new HashEmbeddingProvider();
+      const embed = embedder.embed.bind(embedder);
+      let calls = 0;
+      // The third batch fails once, as a provider's 503 would.
+      embedder.embed = async (texts: readonly string[]) => {
+        calls += 1;
+        if (calls === 3) throw new EmbeddingError('HTTP 503', { permanent: false, status: 503 });
+        return embed(texts);
+      };
+      let pages = 0;
+      const job = new BackfillJob({
+        store,
+        embedder,
+        logger: silentLogger,
+        batchSize: 100,
+        concurrency: 2,
+        intervalMs: 0,
+        backoffMs: 1,
+        // After the first page: memories stored meanwhile land above the run's cursor.
+        onEmbedded: async () => {
+          pages += 1;
+          if (pages === 1) await store.upsert(Array.from({ length: 7 }, (_, i) => pending(`late${i}`)));
+        },
+      });
+      const run = await job.run({ trigger: 'manual' }).done;
+      assert.equal(run.outcome, 'completed');
+      assert.equal(run.failed, 0);
+      assert.equal(run.embedded, count + 7);
+      assert.deepEqual(await store.listNeedingEmbedding(embedder.fingerprint, 10), []);
+      const late = await store.get(Array.from({ length: 7 }, (_, i) => `late${i}`));
+      assert.deepEqual(
+        late.map((r) => r.embedding.status),
+        Array(7).fill('done'),
+      );
+      await store.close();
+      dir.cleanup();
     });
-    const run = await job.run({ trigger: 'manual' }).done;
-    assert.equal(run.outcome, 'completed');
-    assert.equal(run.failed, 0);
-    assert.equal(run.embedded, 1007);
-    assert.deepEqual(await store.listNeedingEmbedding(embedder.fingerprint, 10), []);
-    const late = await store.get(Array.from({ length: 7 }, (_, i) => `late${i}`));
-    assert.deepEqual(
-      late.map((r) => r.embedding.status),
-      Array(7).fill('done'),
-    );
-    await store.close();
-    dir.cleanup();
-  });
 
   it('lists own memories below the cursor only, newest first', async () => {
     const dir = tempDir();
