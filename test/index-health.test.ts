@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import Database from 'better-sqlite3';
 import { HashEmbeddingProvider } from '../src/embeddings/hash-provider.js';
+import { healthReport } from '../src/health/health-report.js';
 import { readSnapshotFileAsync } from '../src/index/snapshot/snapshot.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { startHarness, testConfig, textOf, type Harness } from './helpers/harness.js';
@@ -62,6 +63,29 @@ describe('index health and repair', () => {
     const r = await health();
     assert.equal(r.status, 'ok', JSON.stringify(r.reasons));
     assert.equal(r.recall?.recall_at_10, 1);
+  });
+
+  it('measures recall of a large index in the background and reuses the measurement', async () => {
+    // (An index above the inline size: here every index, by setting that size to 0.)
+    const report = () => healthReport({ ...h.app.health(), recallInlineFloats: 0 });
+    const first = await report();
+    assert.equal(first.recall?.recall_at_10, null);
+    assert.match(first.recall?.note ?? '', /being measured in the background/);
+    assert.equal(first.status, 'ok', 'recall not measured yet is not a failure');
+    const deadline = Date.now() + 10_000;
+    let r = first;
+    while (r.recall?.recall_at_10 === null && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      r = await report();
+    }
+    assert.equal(r.recall?.recall_at_10, 1);
+    assert.equal(r.recall?.note, undefined);
+    const at = r.recall?.measured_at;
+    assert.ok(at);
+    assert.equal((await report()).recall?.measured_at, at, 'the measurement is reused');
+    // Another index shape (a rebuild) is measured again.
+    await callOk(h, 'index_repair', { mode: 'rebuild' });
+    assert.match((await report()).recall?.note ?? '', /being measured/);
   });
 
   it('a damaged keyword index turns it degraded; repair "sync" rebuilds it and keyword search finds everything again', async () => {

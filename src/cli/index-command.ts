@@ -14,7 +14,8 @@ export async function runIndexCommand(
   await app.open();
   try {
     if (!repair) {
-      const report = await healthReport(app.health());
+      // (A one-shot command measures recall now: it would not live to see a background measurement.)
+      const report = await healthReport({ ...app.health(), recallInlineFloats: Infinity });
       process.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : summary(report));
       return report.status === 'ok' ? 0 : 1;
     }
@@ -45,7 +46,9 @@ export function summary(r: HealthReport): string {
             : `${r.index.missing_count} missing, ${r.index.extra_count} extra`)
       : 'index: not available',
   );
-  if (r.recall) lines.push(`recall@10: ${r.recall.recall_at_10.toFixed(3)} on ${r.recall.sample} memories`);
+  if (r.recall?.recall_at_10 != null) {
+    lines.push(`recall@10: ${r.recall.recall_at_10.toFixed(3)} on ${r.recall.sample} memories`);
+  }
   lines.push('(the full report: --json)');
   return lines.join('\n') + '\n';
 }

@@ -8,7 +8,7 @@ import { BreakerStatusSchema, type BreakerStatus } from '../embeddings/circuit-b
 import { sleep } from '../shared/abort.js';
 import { errorMessage } from '../shared/errors.js';
 import { embeddedCount } from '../shared/embedded-count.js';
-import { measureRecallAt10 } from './recall.js';
+import { RECALL_INLINE_FLOATS, recallForHealth } from './recall.js';
 import type { Limits } from '../config/limits.js';
 import type { MemoryService } from '../memory/memory-service.js';
 import { IndexReportSchema, MigrationSchema, indexReport, migrationReport } from './index-report.js';
@@ -52,7 +52,16 @@ export const HealthReportSchema = z.object({
     extra_sample: z.array(z.string()),
   }).nullable(),
   migration: MigrationSchema.nullable(),
-  recall: z.object({ recall_at_10: z.number(), sample: z.number(), floor: z.number(), method: z.string() }).nullable(),
+  recall: z
+    .object({
+      recall_at_10: z.number().nullable().describe('null until a first measurement of a large index is done'),
+      sample: z.number(),
+      floor: z.number(),
+      method: z.string(),
+      measured_at: z.string().nullable(),
+      note: z.string().optional(),
+    })
+    .nullable(),
   limits: z.object({
     max_memories: z.number(),
     memories: z.number(),
@@ -114,6 +123,8 @@ export interface HealthDeps {
   loop?: LoopMonitor | undefined;
   /** Memories sampled for the recall measurement. */
   sample?: number;
+  /** Floats the index holds up to which recall is measured in the call, not in the background (a CLI: Infinity). */
+  recallInlineFloats?: number;
 }
 
 export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
@@ -201,18 +212,31 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
     }
     // Query sample sized so the exact side costs about 1e9 multiply-adds (about a second here).
     const budget = Math.floor(1e9 / Math.max(1, s.live * s.dimension));
-    const measured = await measureRecallAt10(open, service.store, deps.sample ?? Math.max(10, Math.min(64, budget)));
+    const { measured, measuring } = await recallForHealth(
+      open,
+      service.store,
+      deps.sample ?? Math.max(10, Math.min(64, budget)),
+      deps.recallInlineFloats ?? RECALL_INLINE_FLOATS,
+    );
     recall = {
-      recall_at_10: measured.recall,
-      sample: measured.sample,
+      recall_at_10: measured?.recall ?? null,
+      sample: measured?.sample ?? 0,
       floor: deps.recallFloor,
       method:
         'sampled stored vectors as queries (their own memory left out): the index top 10 against exact search over every stored vector of this model',
+      measured_at: measured?.at ?? null,
+      ...(measuring
+        ? {
+            note: 'being measured in the background (a large index: the exact side reads every stored vector); ask again later',
+          }
+        : {}),
     };
     // A sample estimate: failing only when it is below the floor by more than twice its standard error
     // (a sound IVF index tuned to the floor + 0.02 must not flap on a sample of a few dozen queries).
-    const se = Math.sqrt(Math.max(measured.recall * (1 - measured.recall), 0.01) / Math.max(1, measured.sample * 10));
-    if (measured.sample > 0 && measured.recall + 2 * se < deps.recallFloor) {
+    const se = measured
+      ? Math.sqrt(Math.max(measured.recall * (1 - measured.recall), 0.01) / Math.max(1, measured.sample * 10))
+      : 0;
+    if (measured && measured.sample > 0 && measured.recall + 2 * se < deps.recallFloor) {
       add(
         'low_recall',
         'failing',

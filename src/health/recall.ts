@@ -64,3 +64,55 @@ export async function measureRecallAt10(
   });
   return { recall: possible === 0 ? 1 : found / possible, sample: queries.length };
 }
+
+/** Floats held up to which index_health measures recall in its own call (about a second here). */
+export const RECALL_INLINE_FLOATS = 50_000 * 384;
+/** A background measurement is reused this long, while the index keeps its shape and size (within 1%). */
+const RECALL_FRESH_MS = 10 * 60_000;
+
+export interface RecallMeasurement {
+  recall: number;
+  sample: number;
+  at: string;
+  live: number;
+  shape: string;
+}
+
+const lastMeasured = new WeakMap<IndexManager, RecallMeasurement>();
+const measuring = new WeakMap<IndexManager, Promise<void>>();
+
+/**
+ * Recall for a health report: measured in the call while the index is small; above that (the
+ * exact side read every stored vector: 22 s at 1M), the last background measurement, and a new
+ * one started when that is missing, older than 10 minutes, or of another index shape or size.
+ */
+export async function recallForHealth(
+  index: IndexManager,
+  store: MemoryStore,
+  sampleSize: number,
+  inlineFloats: number,
+): Promise<{ measured: RecallMeasurement | undefined; measuring: boolean }> {
+  const stats = index.stats();
+  const shape = `${stats.type}:${stats.nlist ?? ''}:${stats.nprobe ?? ''}:${stats.lastRebuild?.at ?? ''}`;
+  const measure = async (): Promise<RecallMeasurement> => {
+    const r = await measureRecallAt10(index, store, sampleSize);
+    return { ...r, at: new Date().toISOString(), live: stats.live, shape };
+  };
+  if (stats.live * stats.dimension <= inlineFloats) return { measured: await measure(), measuring: false };
+  const last = lastMeasured.get(index);
+  const fresh =
+    last !== undefined &&
+    Date.now() - Date.parse(last.at) < RECALL_FRESH_MS &&
+    last.shape === shape &&
+    Math.abs(last.live - stats.live) <= 0.01 * stats.live;
+  if (!fresh && !measuring.has(index)) {
+    measuring.set(
+      index,
+      measure()
+        .then((m) => void lastMeasured.set(index, m))
+        .catch(() => undefined) // (an index closed or recovering meanwhile: measured again on the next call)
+        .finally(() => measuring.delete(index)),
+    );
+  }
+  return { measured: last, measuring: measuring.has(index) };
+}
