@@ -115,6 +115,25 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
       assert.equal(await store.patch('nope', { tags: [] }), null);
     });
 
+    it('replaces a stored vector by a new one of the same dimension, whichever write brings it', async () => {
+      // Fractional components (exact in float32): FalkorDB ignored a SET of a vector with them over
+      // an existing vector of the same dimension, where whole numbers went through.
+      const vectorOf = async (id: string) => [...(await store.vectorsOf([id], FP))[0]!.vector];
+      const a = vec(0.5, 0.25, 0, 0);
+      const b = vec(0, 0.75, 0.5, 0);
+      const c = vec(0.125, 0, 0, 0.5);
+      await store.upsert([write('a', 'alpha', { embedding: b }), write('b', 'beta', { embedding: c })]);
+      await store.upsert([write('c', 'gamma', { embedding: null })]);
+      await store.patch('a', { text: 'alpha two', embedding: a });
+      assert.deepEqual(await vectorOf('a'), [...a.vector], 'patch');
+      await store.upsert([write('b', 'beta two', { embedding: b })]);
+      assert.deepEqual(await vectorOf('b'), [...b.vector], 'upsert of an existing id');
+      const [rc] = await store.get(['c']);
+      assert.equal(await store.setEmbedding('c', rc!.contentHash, a), true);
+      assert.equal(await store.setEmbedding('c', rc!.contentHash, c), true);
+      assert.deepEqual(await vectorOf('c'), [...c.vector], 'a second setEmbedding (a re-embedding)');
+    });
+
     it('deletes, reports which ids existed, and records the deletions as changes', async () => {
       await store.upsert([write('a', 'A'), write('b', 'B')]);
       const head = await store.headSeq();

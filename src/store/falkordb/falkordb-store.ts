@@ -197,6 +197,9 @@ export class FalkorDBStore implements MemoryStore {
     await this.refuseForeign(ids, 'change it in its own graph, or store under another id');
     const vector = writes.find((w) => w.embedding)?.embedding; // one model per batch
     if (vector) await this.ensureVectorIndex(vector);
+    // Every write of a vector first sets the property to NULL in a clause of its own: this FalkorDB
+    // ignores a SET of a vector with fractional components over one of the same dimension
+    // (property and vector index keep the old vector; the store contract tests it).
     const now = new Date().toISOString();
     const items = writes.map((w) => ({
       id: w.id,
@@ -220,6 +223,8 @@ export class FalkorDBStore implements MemoryStore {
        WITH base + i + 1 AS seq, $items[i] AS item
        MERGE (m:${this.L} {memory_id: item.id})
        ON CREATE SET m.created_at = $now
+       SET m.${this.E} = NULL
+       WITH m, item, seq
        SET m.namespace = item.namespace, m.text = item.text, m.${FOLDED} = item.folded, m.dup_key = item.dup, m.content_hash = item.hash,
            m.metadata = item.metadata, m.tags = item.tags, m.seq = seq,
            m.created_at = coalesce(item.created, m.created_at), m.updated_at = coalesce(item.updated, $now),
@@ -285,6 +290,7 @@ export class FalkorDBStore implements MemoryStore {
       `MATCH (m:${this.L} {memory_id: $id})
        ${bumpCounter('1')}
        WITH m, c.value AS seq
+       ${patch.embedding !== undefined ? `SET m.${this.E} = NULL WITH m, seq` : ''}
        SET ${sets.join(', ')}
        RETURN m.memory_id AS id`,
       params,
@@ -352,6 +358,8 @@ export class FalkorDBStore implements MemoryStore {
          UNWIND range(0, size($items) - 1) AS i
          WITH base + i + 1 AS seq, $items[i] AS item
          MATCH (m:${this.L} {memory_id: item.id}) WHERE m.content_hash = item.hash
+         SET m.${this.E} = NULL
+         WITH m, item, seq
          SET m.${this.E} = vecf32(item.vector), m.embedding_fingerprint = item.fp, m.embedding_status = 'done',
              m.embedding_error = NULL, m.attempt_fingerprint = NULL,
              m.embedding_attempts = coalesce(m.embedding_attempts, 0) + 1, m.seq = seq

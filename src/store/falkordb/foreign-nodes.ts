@@ -176,6 +176,8 @@ export class ForeignNodeStore implements ForeignNodes {
         graph,
         `UNWIND $items AS item WITH item, item.nid AS nid
          MATCH (n) WHERE ID(n) = nid AND n.memory_id = item.id AND n.${this.T} = item.text
+         SET n.${this.E} = NULL
+         WITH n, item
          SET n.${this.E} = vecf32(item.vector), n.embedding_fingerprint = item.fp, n.embedding_status = 'done',
              n.embedding_error = NULL, n.attempt_fingerprint = NULL, n.content_hash = item.hash,
              n.embedding_attempts = coalesce(n.embedding_attempts, 0) + 1
