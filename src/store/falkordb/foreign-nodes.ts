@@ -381,17 +381,30 @@ export class ForeignNodeStore implements ForeignNodes {
   private async adoptEmbedded(fingerprint: string, registered: Set<string>): Promise<number> {
     let adopted = 0;
     for (const graph of await this.targetGraphs()) {
-      const rows = await this.db.run<{ nid: number; id: string; text: string; hash: string | null }>(
+      // Read first, write only to the nodes adopted: FalkorDB re-indexes a node's vector on any
+      // SET to the node, leaving a deleted entry in the vector index that crowds out results of
+      // db.idx.vector.queryNodes (a no-op SET on every pass grew the index without end).
+      const rows = await this.db.run<{ nid: number; id: string | null; text: string; hash: string | null }>(
         graph,
         `MATCH (n) WHERE ${this.candidateWhere('n', graph === this.o.home)}
            AND n.${this.E} IS NOT NULL AND n.embedding_fingerprint = $fp
-         SET n.memory_id = coalesce(n.memory_id, randomUUID()),
-             n.memory_created_at = coalesce(n.memory_created_at, $now)
          RETURN ID(n) AS nid, n.memory_id AS id, n.${this.T} AS text, n.content_hash AS hash`,
-        { fp: fingerprint, now: new Date().toISOString() },
+        { fp: fingerprint },
+        'read',
       );
       for (const r of rows) {
-        if (registered.has(r.id)) continue;
+        if (r.id !== null && registered.has(r.id)) continue;
+        if (r.id === null) {
+          const [named] = await this.db.run<{ id: string }>(
+            graph,
+            `MATCH (n) WHERE ID(n) = $nid
+             SET n.memory_id = coalesce(n.memory_id, randomUUID()), n.memory_created_at = coalesce(n.memory_created_at, $now)
+             RETURN n.memory_id AS id`,
+            { nid: r.nid, now: new Date().toISOString() },
+          );
+          if (!named) continue;
+          r.id = named.id;
+        }
         const hash = contentHash(r.text);
         if (r.hash !== null && r.hash !== hash) {
           await this.markPending(graph, r.nid); // embedded for an older text: left to the backfill
