@@ -11,6 +11,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { startHarness, testConfig } from '../test/helpers/harness.js';
+import { startFalkorDB } from '../scripts/falkordb-server.mjs';
 import { BENCH_PROVIDER, answeredBy, note, now, record, stats } from './common.js';
 import { SERVER_MEMORY, SERVER_MEMORY_VERSION, serverMemoryEntry } from '../test/helpers/server-memory.js';
 
@@ -314,5 +316,64 @@ export async function benchWordVectors(texts: string[], queries: string[]): Prom
     });
   } finally {
     dir.cleanup();
+  }
+}
+
+/**
+ * A fleet instance on FalkorDB: `size` memories stored into FalkorDB (in process, FAISS mode, so
+ * that a snapshot exists as a restarted FAISS instance would find it), then the server spawned
+ * over stdio once per MEMORY_SEARCH_INDEX on the same graph and data directory: spawn to first
+ * search answered, sequential search p50 (semantic and the default hybrid), resident memory.
+ * The `falkordb` mode is "ours", the `faiss` mode of the same run the reference.
+ */
+export async function benchSearchIndex(texts: string[], queries: string[]): Promise<void> {
+  const size = texts.length;
+  note(`process bench: MEMORY_SEARCH_INDEX falkordb vs faiss with ${size} memories in FalkorDB`);
+  const server = await startFalkorDB();
+  const dir = tempDir('vmm-bench-fleet-');
+  try {
+    const env = { ...BENCH_PROVIDER, FALKORDB_URL: server.url, FALKORDB_GRAPH: 'memory', BACKFILL_GRAPHS: 'memory' };
+    const h = await startHarness(testConfig(dir.path, { ...env, MEMORY_SEARCH_INDEX: 'faiss' }));
+    await h.app.service.ready();
+    for (let i = 0; i < size; i += 100) {
+      const r = await h.call('memory_store', { items: texts.slice(i, i + 100).map((text) => ({ text })) });
+      if (r.isError) throw new Error(JSON.stringify(r.content));
+    }
+    await h.close();
+    const figures: Record<string, { firstMs: number; semantic: number; hybrid: number; rss: number }> = {};
+    for (const mode of ['faiss', 'falkordb']) {
+      const started = now();
+      const s = await connect(process.execPath, [cli, '--data-dir', dir.path], { ...env, MEMORY_SEARCH_INDEX: mode });
+      const first = await s.call('memory_search', { query: queries[0]!, k: 10, mode: 'semantic' });
+      const firstMs = now() - started;
+      if (first.isError) throw new Error(`${mode}: first search failed: ${JSON.stringify(first.content)}`);
+      const count = (first.structuredContent as { results?: unknown[] } | undefined)?.results?.length ?? 0;
+      if (count === 0) throw new Error(`${mode}: the first search found nothing`);
+      answeredBy(providerOf(first));
+      const p50 = async (searchMode: string) => {
+        const ms: number[] = [];
+        for (const q of queries) {
+          const t = now();
+          const r = await s.call('memory_search', { query: q, k: 10, mode: searchMode });
+          ms.push(now() - t);
+          if (r.isError) throw new Error(`${mode} ${searchMode}: ${JSON.stringify(r.content)}`);
+        }
+        return stats(ms).p50;
+      };
+      figures[mode] = { firstMs, semantic: await p50('semantic'), hybrid: await p50('hybrid'), rss: rssBytes(s.pid) };
+      await s.close();
+    }
+    const ours = figures['falkordb']!;
+    const ref = figures['faiss']!;
+    const refName = 'MEMORY_SEARCH_INDEX=faiss (Flat, snapshot), same run';
+    const row = (scenario: string, figure: string, o: number, r: number, unit: string) =>
+      record({ scenario: `search index falkordb: ${scenario}`, size, figure, ours: o, reference: r, refName, unit });
+    row('spawn to first search answered (stdio)', 'ms', ours.firstMs, ref.firstMs, 'ms');
+    row('search over stdio, semantic, sequential, k=10', 'p50 ms', ours.semantic, ref.semantic, 'ms');
+    row('search over stdio, hybrid (default), sequential, k=10', 'p50 ms', ours.hybrid, ref.hybrid, 'ms');
+    row('resident memory of the server after the searches', 'MiB', ours.rss / 2 ** 20, ref.rss / 2 ** 20, 'MiB');
+  } finally {
+    dir.cleanup();
+    await server.stop();
   }
 }

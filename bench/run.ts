@@ -1,5 +1,5 @@
 // npm run bench [-- --sizes 10000,100000] [--index-sizes 100000,1000000] [--queries 300]
-//                  [--backfill 10000] [--peer 10000] [--word-vectors 10000] [--skip-glove] [--skip-ivf]
+//                  [--backfill 10000] [--search-index-sizes 10000,100000] [--peer 10000] [--word-vectors 10000] [--skip-glove] [--skip-ivf]
 //                  [--smoke] [--json FILE]
 //
 // Each scenario is measured next to a reference on the same data in the same run, so the
@@ -13,6 +13,7 @@
 //           clustered synthetic vectors and on the 341k GloVe-derived word vectors
 //   peer (process-bench.ts): @modelcontextprotocol/server-memory driven by the same client
 //   backfill (backfill.ts): SQLite and FalkorDB
+//   search index (process-bench.ts): MEMORY_SEARCH_INDEX=falkordb vs faiss on memories in FalkorDB
 // Data is seeded; texts are embedded by the hash provider. --smoke runs every scenario at tiny
 // sizes (CI runs it so the bench cannot rot).
 import { writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ import { startHarness, testConfig } from '../test/helpers/harness.js';
 import { benchBackfill } from './backfill.js';
 import { BENCH_PROVIDER, answeredBy, makeTexts, now, record, rows, stats } from './common.js';
 import { benchClustered, benchGlove } from './index-bench.js';
-import { benchPeer, benchStdio, benchWordVectors } from './process-bench.js';
+import { benchPeer, benchSearchIndex, benchStdio, benchWordVectors } from './process-bench.js';
 import { tempDir } from '../test/helpers/tmp.js';
 
 const { values } = parseArgs({
@@ -36,6 +37,8 @@ const { values } = parseArgs({
     queries: { type: 'string', default: '300' },
     json: { type: 'string' },
     backfill: { type: 'string', default: '10000' },
+    // MEMORY_SEARCH_INDEX=falkordb vs faiss, memories in FalkorDB.
+    'search-index-sizes': { type: 'string', default: '10000,100000' },
     peer: { type: 'string', default: '10000' },
     'skip-glove': { type: 'boolean', default: false },
     'word-vectors': { type: 'string', default: '10000' },
@@ -51,6 +54,7 @@ const queryCount = smoke ? 20 : Number(values.queries);
 const peerCount = smoke ? 300 : Number(values.peer);
 const backfillCount = smoke ? 300 : Number(values.backfill);
 const glove = !smoke && !values['skip-glove'];
+const searchIndexSizes = (smoke ? '300' : values['search-index-sizes']).split(',').filter(Boolean).map(Number);
 const started = now();
 
 async function benchSize(size: number): Promise<void> {
@@ -210,6 +214,8 @@ for (const size of indexSizes)
 if (glove) await benchGlove(200);
 const wordVectorCount = smoke ? 300 : Number(values['word-vectors']);
 if (wordVectorCount > 0) await benchWordVectors(makeTexts(wordVectorCount, 5151), makeTexts(5, 5252));
+for (const size of searchIndexSizes)
+  await benchSearchIndex(makeTexts(size, 6161), makeTexts(Math.min(queryCount, 200), 6262));
 if (peerCount > 0) await benchPeer(makeTexts(peerCount, 4242), makeTexts(Math.min(queryCount, 200), 4343));
 
 if (backfillCount > 0) {

@@ -13,6 +13,7 @@ import { CircuitBreakerProvider } from './embeddings/circuit-breaker.js';
 import type { ServerDeps } from './server/create-server.js';
 import { LoopMonitor, type HealthDeps } from './health/health-report.js';
 import { IndexManager, type IndexManagerOptions } from './index/index-manager.js';
+import { StoreSearchIndex } from './index/store-search-index.js';
 import { limitsFromConfig, maxBodyBytes, maxMessageBytes } from './config/limits.js';
 import type { Logger } from './shared/logger.js';
 import { MemoryError, errorMessage } from './shared/errors.js';
@@ -20,7 +21,7 @@ import { readSnapshotHeader } from './index/snapshot/snapshot.js';
 import { MemoryService, type PreviousModel } from './memory/memory-service.js';
 import { FalkorDBStore } from './store/falkordb/falkordb-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
-import type { MemoryStore } from './store/types.js';
+import type { MemoryStore, StoreVectorSearch } from './store/types.js';
 import { Notifier } from './server/notifier.js';
 
 export interface App {
@@ -64,8 +65,24 @@ export interface AppOverrides {
   index?: Pick<IndexManagerOptions, 'recovery'>;
 }
 
+/** How long the start waits for the store to say which models its vectors were made with. */
+const MODELS_WAIT_MS = 2000;
+
 export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
+  if (config.searchIndex === 'falkordb' && config.falkordbUrl === undefined) {
+    throw new MemoryError(
+      'CONFIG_INVALID',
+      'MEMORY_SEARCH_INDEX=falkordb searches FalkorDB: set FALKORDB_URL too (or use MEMORY_SEARCH_INDEX=faiss)',
+    );
+  }
   const store = overrides.store ?? createStore(config, logger);
+  const storeSearch = config.searchIndex === 'falkordb' ? store.vectorSearch : undefined;
+  if (config.searchIndex === 'falkordb' && !storeSearch) {
+    throw new MemoryError(
+      'CONFIG_INVALID',
+      `MEMORY_SEARCH_INDEX=falkordb: the ${store.kind} store has no vector index`,
+    );
+  }
   const breaker = new CircuitBreakerProvider(overrides.embedder ?? createEmbeddingProvider(config, logger), {
     threshold: config.breakerThreshold,
     cooldownMs: config.breakerCooldownMs,
@@ -81,20 +98,31 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     limits,
     logger,
     createIndex: (e) =>
-      new IndexManager({
-        store,
-        fingerprint: e.fingerprint,
-        dimension: e.dimension,
-        dir: indexDir(config),
-        logger,
-        persistDelayMs: config.indexPersistDelayMs,
-        lockTimeoutMs: config.indexTimeoutMs,
-        ivf: { minVectors: config.ivfMinVectors, recallFloor: config.recallFloor },
-        ...overrides.index,
-      }),
+      storeSearch
+        ? new StoreSearchIndex({
+            store,
+            search: storeSearch,
+            fingerprint: e.fingerprint,
+            dimension: e.dimension,
+            logger,
+            where: store.location,
+          })
+        : new IndexManager({
+            store,
+            fingerprint: e.fingerprint,
+            dimension: e.dimension,
+            dir: indexDir(config),
+            logger,
+            persistDelayMs: config.indexPersistDelayMs,
+            lockTimeoutMs: config.indexTimeoutMs,
+            ivf: { minVectors: config.ivfMinVectors, recallFloor: config.recallFloor },
+            ...overrides.index,
+          }),
     onPending: () => backfill.kick(1000),
     duplicateThreshold: config.duplicateThreshold,
-    openPrevious: (current) => openPreviousModel(config, store, current.fingerprint, logger),
+    // (With FalkorDB's index there is no previous model's index: the store keeps one vector per memory.)
+    openPrevious: async (current) =>
+      storeSearch ? undefined : openPreviousModel(config, store, current.fingerprint, logger),
   });
   const keywordFill = store.keyword ? new KeywordFill(store.keyword, logger) : undefined;
   const backfill = new BackfillJob({
@@ -149,7 +177,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     health,
     async open() {
       await store.open();
-      if (!overrides.embedder) await keepRecordedModel(config, breaker, logger);
+      if (!overrides.embedder) await keepRecordedModel(config, breaker, logger, storeSearch);
     },
     start() {
       if (started) return;
@@ -275,6 +303,29 @@ async function recordedModels(config: Config): Promise<{ fingerprint: string; li
   return recorded.sort((a, b) => b.live - a.live);
 }
 
+/** Without snapshots (MEMORY_SEARCH_INDEX=falkordb), the models are those of the vectors the store holds. */
+async function modelsInStore(
+  search: StoreVectorSearch,
+  logger: Logger,
+): Promise<{ fingerprint: string; live: number }[]> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      search.models(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('FalkorDB did not answer within 2 s')), MODELS_WAIT_MS);
+      }),
+    ]);
+  } catch (err) {
+    logger.warn('could not read which models the stored vectors were made with; using the settings as they are', {
+      error: errorMessage(err),
+    });
+    return [];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Whether the settings chose a provider (else `auto` picked one from what is installed). */
 function providerChosen(config: Config): boolean {
   return config.embeddingProvider !== 'auto' || config.openaiApiKey !== undefined || config.openaiBaseUrl !== undefined;
@@ -289,9 +340,14 @@ function providerChosen(config: Config): boolean {
  * version of the same provider (another package version or processing) is the provider's own
  * upgrade and re-embeds, as a model change.
  */
-async function keepRecordedModel(config: Config, breaker: CircuitBreakerProvider, logger: Logger): Promise<void> {
+async function keepRecordedModel(
+  config: Config,
+  breaker: CircuitBreakerProvider,
+  logger: Logger,
+  storeSearch: StoreVectorSearch | undefined,
+): Promise<void> {
   if (providerChosen(config)) return;
-  const recorded = (await recordedModels(config))[0];
+  const recorded = (storeSearch ? await modelsInStore(storeSearch, logger) : await recordedModels(config))[0];
   const picked = breaker.inner;
   if (!recorded || recorded.fingerprint === picked.fingerprint) return;
   const same = createProviderFor(config, recorded.fingerprint, logger);

@@ -45,6 +45,9 @@ describe('bench smoke run', { timeout: 600_000 }, () => {
         'store in batches of 100 over stdio',
         'backfill, sqlite',
         'backfill, falkordb',
+        'search index falkordb: spawn to first search',
+        'search index falkordb: search over stdio, semantic',
+        'search index falkordb: resident memory',
         'word vectors',
       ]) {
         const found = rows.filter((x) => x.scenario.startsWith(family));
@@ -58,7 +61,7 @@ describe('bench smoke run', { timeout: 600_000 }, () => {
       for (const x of rows) {
         if (x.scenario.startsWith('word vectors')) {
           assert.match(x.answered, /^word-vectors:/, `${x.scenario} answered by ${x.answered}`);
-        } else if (/via MCP|over stdio|cold start|store \(batches|concurrent|backfill/.test(x.scenario)) {
+        } else if (/via MCP|over stdio|cold start|store \(batches|concurrent|backfill|search index/.test(x.scenario)) {
           assert.match(x.answered, /^hash:/, `${x.scenario} answered by ${x.answered}`);
         }
       }

@@ -81,4 +81,4 @@ function suite(name: string, env: () => Record<string, string>): void {
   });
 }
 
-onBothStores('hybrid', suite);
+onBothStores('hybrid', suite, { falkordbSearch: true });

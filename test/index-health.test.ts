@@ -150,7 +150,7 @@ describe('index health and repair', () => {
 
   it('low recall turns it failing; repair "rebuild" restores it', async () => {
     // A snapshot whose id map maps each id to another memory's vector: well-formed, same ids.
-    const snapshot = h.app.service.openIndex!.snapshotPath;
+    const snapshot = h.app.service.openIndex!.stats().snapshotPath!;
     await h.close();
     await swapMappedIds(snapshot, 10);
     h = await startHarness(testConfig(dir.path, { MEMORY_MAX_MEMORIES: '40', BACKFILL_INTERVAL_MS: '0' }));
@@ -320,7 +320,7 @@ describe('never crash on faiss', () => {
       await h.call('memory_store', { text: 'after the bad vector' });
       rmSync(join(dir.path, 'index'), { recursive: true, force: true });
       await index.persist();
-      assert.ok(existsSync(index.snapshotPath), 'the folder was made again instead of faiss aborting');
+      assert.ok(existsSync(index.stats().snapshotPath!), 'the folder was made again instead of faiss aborting');
       assert.ok((await h.client.listTools()).tools.length > 0, 'still running');
     } finally {
       await h.close();

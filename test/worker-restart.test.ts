@@ -23,7 +23,7 @@ const FP = `test:vectors:${DIM}`;
 /** Holds the recovering state long enough for the calls a test makes meanwhile. */
 const HOLD_MS = 1500;
 
-const stateOf = (index: IndexManager): IndexStats['state'] => index.stats().state;
+const stateOf = (index: Pick<IndexManager, 'stats'>): IndexStats['state'] => index.stats().state;
 
 async function rejectsWith(call: Promise<unknown>, pattern: RegExp): Promise<MemoryError> {
   try {

@@ -150,6 +150,12 @@ export const SETTINGS = {
     schema: positiveInt(100, 600_000).default(10_000),
     help: 'timeout of one FalkorDB query, in ms',
   }),
+  searchIndex: s({
+    env: 'MEMORY_SEARCH_INDEX',
+    flag: 'search-index',
+    schema: z.enum(['faiss', 'falkordb']).default('faiss'),
+    help: "faiss | falkordb; falkordb (needs FALKORDB_URL) searches FalkorDB's own vector indexes: no index in this process, no snapshot, every instance on one FalkorDB finds every write at once",
+  }),
   backfillGraphs: s({
     env: 'BACKFILL_GRAPHS',
     flag: 'backfill-graphs',

@@ -13,7 +13,7 @@ export const IndexReportSchema = z.object({
     .nullable()
     .describe('while recovering from a lost FAISS worker (kept when that failed): why, since when, attempts'),
   recoveries: z.number().describe('recoveries completed since start, each after the FAISS worker stopped'),
-  type: z.enum(['Flat', 'IVF']),
+  type: z.enum(['Flat', 'IVF', 'HNSW']).describe("Flat, IVF: FAISS in this process; HNSW: FalkorDB's vector index"),
   nlist: z.number().nullable(),
   nprobe: z.number().nullable(),
   trained: z.boolean(),
@@ -58,12 +58,12 @@ export const IndexReportSchema = z.object({
     .object({ at: z.string(), since: z.string(), error: z.string() })
     .nullable()
     .describe('snapshot writes keep failing: the last error and since when'),
-  snapshot_path: z.string(),
+  snapshot_path: z.string().nullable(),
   snapshot_bytes: z.number().nullable(),
   memory_bytes: z.number(),
   last_open: z
     .object({
-      source: z.enum(['snapshot', 'rebuilt']),
+      source: z.enum(['snapshot', 'rebuilt', 'store']),
       reason: z.string().optional(),
       vectors: z.number(),
       ms: z.number(),

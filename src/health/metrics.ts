@@ -21,7 +21,7 @@ export interface MetricsSources {
 /** Seconds; tool calls range from a cached get (sub-millisecond) to a large batch embedded remotely. */
 const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const CIRCUIT_STATES = ['closed', 'half_open', 'open'] as const;
-const INDEX_TYPES = ['Flat', 'IVF'] as const;
+const INDEX_TYPES = ['Flat', 'IVF', 'HNSW'] as const;
 
 export class OperatorMetrics {
   readonly registry = new Registry();
@@ -97,7 +97,7 @@ export class OperatorMetrics {
     single('vmm_index_open', '1 when the search index is open and serving', () => (index()?.state === 'ready' ? 1 : 0));
     oneOf(
       'vmm_index_type',
-      'the served index type: 1 on the type in use (Flat: exact; IVF: approximate)',
+      "the served index type: 1 on the type in use (Flat: exact; IVF: approximate; HNSW: FalkorDB's index)",
       'type',
       INDEX_TYPES,
       () => index()?.type,

@@ -4,8 +4,7 @@
 // counts as found when its exact score reaches the 10th exact score (ties are not misses), so
 // a sound Flat index scores 1.0 and a broken id map or a poor IVF index less.
 import { setImmediate as turn } from 'node:timers/promises';
-import type { IndexManager } from '../index/index-manager.js';
-import { randomSample } from '../shared/random-sample.js';
+import type { SearchIndex } from '../index/search-index.js';
 import type { MemoryStore } from '../store/types.js';
 
 const K = 10;
@@ -13,11 +12,11 @@ const K = 10;
 const PAGE = 1000;
 
 export async function measureRecallAt10(
-  index: IndexManager,
+  index: SearchIndex,
   store: MemoryStore,
   sampleSize: number,
 ): Promise<{ recall: number; sample: number }> {
-  const picked = randomSample(index.liveIds(), sampleSize);
+  const picked = await index.sampleIds(sampleSize);
   const queries = await store.vectorsOf(picked, index.fingerprint);
   if (queries.length === 0 || index.liveCount < 2) return { recall: 1, sample: 0 };
   const got = (
@@ -78,8 +77,8 @@ export interface RecallMeasurement {
   shape: string;
 }
 
-const lastMeasured = new WeakMap<IndexManager, RecallMeasurement>();
-const measuring = new WeakMap<IndexManager, Promise<void>>();
+const lastMeasured = new WeakMap<SearchIndex, RecallMeasurement>();
+const measuring = new WeakMap<SearchIndex, Promise<void>>();
 
 /**
  * Recall for a health report: measured in the call while the index is small; above that (the
@@ -87,7 +86,7 @@ const measuring = new WeakMap<IndexManager, Promise<void>>();
  * one started when that is missing, older than 10 minutes, or of another index shape or size.
  */
 export async function recallForHealth(
-  index: IndexManager,
+  index: SearchIndex,
   store: MemoryStore,
   sampleSize: number,
   inlineFloats: number,

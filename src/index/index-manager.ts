@@ -25,16 +25,19 @@ import { MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { Mutex } from '../shared/mutex.js';
 import type { MemoryStore } from '../store/types.js';
-import { RECOVERING_HINT, checkFaiss, onWorkerLost, workerEpoch, type IndexShape } from './faiss/faiss-host.js';
-import { GenerationBuilder, type Progress, type TrainingAttempt } from './generation-builder.js';
-import { IndexState, type Hit, type TrainingInfo } from './index-state.js';
+import { RECOVERING_HINT, checkFaiss, onWorkerLost, workerEpoch } from './faiss/faiss-host.js';
+import { GenerationBuilder, type Progress } from './generation-builder.js';
+import { IndexState, type Hit } from './index-state.js';
 import { DEFAULT_IVF_POLICY, planFor, type IvfPolicy } from './ivf/ivf-policy.js';
-import { SnapshotPersistence, type WriteFailure } from './persistence.js';
+import { SnapshotPersistence } from './persistence.js';
 import { SearchBatcher } from './search-batcher.js';
+import type { IndexStats, OpenReport, RecoveryInfo, SearchIndex } from './search-index.js';
+import { randomSample } from '../shared/random-sample.js';
 import { compareWithStore, repairFrom, trimReport, type SyncRepair, type VerifyReport } from './verify.js';
 import { embeddedCount } from '../shared/embedded-count.js';
 
 export type { Hit } from './index-state.js';
+export type { IndexStats, OpenReport, RecoveryInfo, SearchIndex } from './search-index.js';
 export type { TrainingAttempt } from './generation-builder.js';
 export type { SyncRepair, VerifyReport } from './verify.js';
 
@@ -80,67 +83,7 @@ export interface RecoveryPolicy {
 
 const RECOVERY: RecoveryPolicy = { maxFailures: 3, windowMs: 60_000, backoffMs: 1000, delayMs: 0 };
 
-/** Why the index is recovering (or failed to), since when, and the attempts made so far. */
-export interface RecoveryInfo {
-  reason: string;
-  since: string;
-  attempts: number;
-}
-
-export interface OpenReport {
-  source: 'snapshot' | 'rebuilt';
-  reason?: string;
-  vectors: number;
-  ms: number;
-  /** How a snapshot was proven to match the store (its ids, or first its counts and a sample). */
-  proof?: string;
-}
-
-export interface IndexStats {
-  state: 'closed' | 'opening' | 'ready' | 'recovering' | 'failed';
-  /** Set while recovering from a lost FAISS worker, and kept when that failed; null otherwise. */
-  recovery: RecoveryInfo | null;
-  /** Recoveries completed since start (each after a lost FAISS worker). */
-  recoveries: number;
-  type: IndexShape['type'];
-  nlist: number | null;
-  nprobe: number | null;
-  trained: boolean;
-  trainingSetSize: number | null;
-  vectorsPerList: number | null;
-  training: TrainingInfo | null;
-  lastTrainingAttempt: TrainingAttempt | null;
-  /** The index shape the collection size calls for, and why. */
-  plan: string;
-  /** A background rebuild is running (resize, retrain or IVF compaction), and why. */
-  reshaping: string | null;
-  fingerprint: string;
-  dimension: number;
-  vectors: number;
-  live: number;
-  tombstones: number;
-  appliedSeq: number;
-  lastPersistAt: string | null;
-  lastPersistSeq: number | null;
-  /** Snapshot writes keep failing: the last error and since when (null once one succeeds). */
-  persistFailure: WriteFailure | null;
-  snapshotPath: string;
-  snapshotBytes: number | null;
-  /** Bytes the vectors take in memory (the id map comes on top). */
-  memoryBytes: number;
-  lastOpen: OpenReport | null;
-  lastRebuild: { at: string; vectors: number; ms: number } | null;
-  queued: number;
-  compactions: number;
-  /** Persists skipped because another process held the snapshot lock. */
-  persistSkipped: number;
-  /** search() calls answered, and the FAISS calls that answered them (micro-batching). */
-  searchCalls: number;
-  searchBatches: number;
-  activity: string;
-}
-
-export class IndexManager {
+export class IndexManager implements SearchIndex {
   readonly fingerprint: string;
   readonly dimension: number;
   readonly snapshotPath: string;
@@ -623,9 +566,9 @@ export class IndexManager {
     return this.s.index.size;
   }
 
-  /** Ids of the live memories in the served generation. */
-  liveIds(): IterableIterator<string> {
-    return this.s.labels.keys();
+  /** `n` ids drawn at random from the live memories of the served generation. */
+  async sampleIds(n: number): Promise<string[]> {
+    return randomSample(this.s.labels.keys(), n);
   }
 
   stats(): IndexStats {

@@ -8,7 +8,7 @@
 //   needed because averaged word vectors make "JIRA-4512 is fixed" and "JIRA-4513 is fixed", or
 //   "a genus of Loriinae" and "a genus of Siphonophora", all but identical. Thresholds chosen on
 //   the retrieval bench's sets (README): 0.90 for a lexical provider, 0.92 for a semantic one.
-import type { IndexManager } from '../index/index-manager.js';
+import type { SearchIndex } from '../index/search-index.js';
 import { keywordTerms } from '../store/keyword-query.js';
 import type { MemoryStore } from '../store/types.js';
 
@@ -55,7 +55,7 @@ export function nearDuplicateText(a: string, b: string): boolean {
  * guard), closest first. The index answers all of them in one batched search.
  */
 export async function findSimilar(
-  index: IndexManager,
+  index: SearchIndex,
   store: MemoryStore,
   items: readonly { text: string; namespace: string; vector: Float32Array }[],
   threshold: number,

@@ -7,7 +7,7 @@ import type { ImportRecord } from './transfer-format.js';
 import { setImmediate as turn } from 'node:timers/promises';
 import type { Limits } from '../config/limits.js';
 import type { EmbeddingProvider } from '../embeddings/types.js';
-import type { IndexManager } from '../index/index-manager.js';
+import type { SearchIndex } from '../index/search-index.js';
 import { EmbeddingError, MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { MemoryRecord, MemoryStore } from '../store/types.js';
@@ -68,7 +68,7 @@ export interface MemoryServiceDeps {
   store: MemoryStore;
   embedder: EmbeddingProvider;
   /** Makes the index manager for the configured provider (after its init()). */
-  createIndex: (embedder: EmbeddingProvider) => IndexManager;
+  createIndex: (embedder: EmbeddingProvider) => SearchIndex;
   limits: Limits;
   logger: Logger;
   /** Called after a write that left memories waiting for an embedding. */
@@ -101,8 +101,8 @@ export class MemoryService {
   private readonly rules: InputRules;
   private readonly writes: WriteFlow;
   private readonly migration: ModelMigration;
-  private index: IndexManager | undefined;
-  private opening: Promise<IndexManager> | undefined;
+  private index: SearchIndex | undefined;
+  private opening: Promise<SearchIndex> | undefined;
   private lastOpenFailure: { at: number; error: unknown } | undefined;
   private writeFailure: { since: string; error: string; failures: number } | undefined;
 
@@ -129,7 +129,7 @@ export class MemoryService {
   }
 
   /** The open index, opening it first if needed (tool calls that need it wait here). */
-  ready(): Promise<IndexManager> {
+  ready(): Promise<SearchIndex> {
     if (this.index) return Promise.resolve(this.index);
     if (this.opening) return this.opening;
     if (this.lastOpenFailure && Date.now() - this.lastOpenFailure.at < RETRY_OPEN_MS) {
@@ -157,7 +157,7 @@ export class MemoryService {
   }
 
   /** ready(), or an INDEX_UNAVAILABLE error once `waitMs` have passed with the index still opening. */
-  private readyWithin(waitMs: number | undefined): Promise<IndexManager> {
+  private readyWithin(waitMs: number | undefined): Promise<SearchIndex> {
     const opened = this.ready();
     if (this.index || waitMs === undefined) return opened;
     let timer: NodeJS.Timeout | undefined;
@@ -175,7 +175,7 @@ export class MemoryService {
     return Promise.race([opened, late]).finally(() => clearTimeout(timer));
   }
 
-  get openIndex(): IndexManager | undefined {
+  get openIndex(): SearchIndex | undefined {
     return this.index;
   }
 

@@ -5,7 +5,7 @@
 // comparable). The change ends, and the old snapshot is deleted, once every memory that has a
 // vector has the new model's.
 import type { EmbeddingProvider } from '../embeddings/types.js';
-import type { IndexManager } from '../index/index-manager.js';
+import type { SearchIndex } from '../index/search-index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { embeddedCount } from '../shared/embedded-count.js';
@@ -13,7 +13,7 @@ import type { MemoryStore } from '../store/types.js';
 
 /** The model being replaced, serving searches until every memory carries the new model's vector. */
 export interface PreviousModel {
-  index: IndexManager;
+  index: SearchIndex;
   embedder: EmbeddingProvider;
 }
 
@@ -58,7 +58,7 @@ export class ModelMigration {
   }
 
   /** On open: memories still carry another model's vectors. */
-  async startIfNeeded(index: IndexManager): Promise<void> {
+  async startIfNeeded(index: SearchIndex): Promise<void> {
     const { store, logger } = this.deps;
     await index.sync();
     // The cheap count first (this runs on every start, before the first search); the per-model
@@ -88,7 +88,7 @@ export class ModelMigration {
   }
 
   /** After embeddings were written: counts progress, and ends the change once complete. */
-  async check(index: IndexManager): Promise<void> {
+  async check(index: SearchIndex): Promise<void> {
     const m = this.status;
     if (!m) return;
     await index.sync();

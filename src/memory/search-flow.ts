@@ -8,7 +8,7 @@
 // which vectors cannot tell apart. During a model change the semantic channel is itself the
 // fusion of the previous and the new model's indexes.
 import type { EmbeddingProvider } from '../embeddings/types.js';
-import type { Hit, IndexManager } from '../index/index-manager.js';
+import type { Hit, SearchIndex } from '../index/search-index.js';
 import { MemoryError, errorMessage } from '../shared/errors.js';
 import type { KeywordTerms } from '../store/keyword-query.js';
 import type { JsonValue, KeywordIndex, MemoryRecord, MemoryStore, RecordFilter } from '../store/types.js';
@@ -61,7 +61,7 @@ export interface SearchHit extends RankedHit {
 export interface SearchDeps {
   store: MemoryStore;
   embedder: EmbeddingProvider;
-  index: IndexManager;
+  index: SearchIndex;
   previous: PreviousModel | undefined;
 }
 
@@ -260,7 +260,7 @@ export function filterOf(params: SearchParams): { filtering: boolean; test: (r: 
  */
 async function candidates(
   store: MemoryStore,
-  index: IndexManager,
+  index: SearchIndex,
   vector: Float32Array,
   first: number,
   k: number,

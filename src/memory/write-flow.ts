@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Limits } from '../config/limits.js';
 import type { EmbeddingProvider } from '../embeddings/types.js';
-import type { IndexManager } from '../index/index-manager.js';
+import type { SearchIndex } from '../index/search-index.js';
 import { throwIfAborted } from '../shared/abort.js';
 import { MemoryError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -61,7 +61,7 @@ export interface WriteDeps {
   limits: Limits;
   logger: Logger;
   /** The open index, if any (a write never waits for the index to open). */
-  index: () => IndexManager | undefined;
+  index: () => SearchIndex | undefined;
   /** Called after a write that left memories waiting for an embedding. */
   onPending?: (() => void) | undefined;
   /** Cosine at or above which a stored memory is a near duplicate (default by provider kind). */

@@ -207,6 +207,36 @@ export interface VectorIndexState {
   detail?: string;
 }
 
+/** A nearest memory found by the store's own vector index: cosine similarity, higher is better. */
+export interface VectorHit {
+  id: string;
+  score: number;
+}
+
+/**
+ * Vector search served by the store itself (FalkorDB's HNSW indexes), for instances that keep no
+ * local index (MEMORY_SEARCH_INDEX=falkordb): the store's own memories and the backfilled nodes of
+ * other tools, each only with a vector of the given model.
+ */
+export interface StoreVectorSearch {
+  /** The best `k` memories holding a vector of this model, best first (fewer only when there are no more). */
+  search(vector: Float32Array, k: number, fingerprint: string): Promise<VectorHit[]>;
+  /** Memories holding a vector of this model (the store's and other tools' registered nodes). */
+  count(fingerprint: string): Promise<number>;
+  /** The indexes searched, as the store holds them now, against this dimension; nothing is made. */
+  inspect(dimension: number, fingerprint: string): Promise<VectorIndexState[]>;
+  /**
+   * Makes the store's own index exist with this dimension (as before a write) and, with
+   * `everyGraph`, the index of every label of other tools' nodes holding this model's vectors
+   * (a scan of those graphs: for repair); returns inspect().
+   */
+  ensure(dimension: number, fingerprint: string, everyGraph: boolean): Promise<VectorIndexState[]>;
+  /** Drops and makes again the indexes searched; the store refills them from the nodes in the background. */
+  recreate(dimension: number, fingerprint: string): Promise<void>;
+  /** Models whose vectors the store holds, the most vectors first. */
+  models(): Promise<{ fingerprint: string; live: number }[]>;
+}
+
 export interface MemoryStore {
   readonly kind: string;
   /** Where the data lives, for logs. */
@@ -248,6 +278,8 @@ export interface MemoryStore {
   readonly keyword?: KeywordIndex;
   /** Vector indexes kept inside the store for its own query language (FalkorDB), written to since start. */
   readonly vectorIndexes?: { list(): Promise<VectorIndexState[]> };
+  /** Vector search by the store's own indexes (FalkorDB). */
+  readonly vectorSearch?: StoreVectorSearch;
 
   /** Memories in creation order (ties by id), within the filter, after a position. */
   list(query: ListQuery): Promise<MemoryRecord[]>;

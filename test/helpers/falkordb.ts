@@ -13,12 +13,14 @@ export function uniqueGraph(prefix = 'g'): string {
 }
 
 /**
- * Runs `suite` once on SQLite and once on a FalkorDB started for this file; `env` gives the
- * settings of the store under test (read inside the tests, once the server is up).
+ * Runs `suite` once on SQLite and once on a FalkorDB started for this file (and, with
+ * `falkordbSearch`, once more with search served by FalkorDB); `env` gives the settings of the
+ * store under test (read inside the tests, once the server is up).
  */
 export function onBothStores(
   graphPrefix: string,
   suite: (name: string, env: () => Record<string, string>) => void,
+  options: { falkordbSearch?: boolean } = {},
 ): void {
   suite('SQLite', () => ({}));
   let server: FalkorServer | undefined;
@@ -29,4 +31,12 @@ export function onBothStores(
     await server?.stop();
   });
   suite('FalkorDB', () => ({ FALKORDB_URL: server!.url, FALKORDB_GRAPH: uniqueGraph(graphPrefix) }));
+  // The same cases with search served by FalkorDB's vector index, no local index (the fleet mode).
+  if (options.falkordbSearch) {
+    suite('FalkorDB, MEMORY_SEARCH_INDEX=falkordb', () => ({
+      FALKORDB_URL: server!.url,
+      FALKORDB_GRAPH: uniqueGraph(graphPrefix),
+      MEMORY_SEARCH_INDEX: 'falkordb',
+    }));
+  }
 }

@@ -45,6 +45,7 @@ import {
   vectorOf,
   type MemoryRow,
 } from './cypher.js';
+import { FalkorVectorSearch } from './vector-search.js';
 import { VectorIndexes } from './vector-indexes.js';
 import { ForeignNodeStore, type RefRow } from './foreign-nodes.js';
 import { FOLDED, FalkorKeywordIndex, fold } from './fulltext.js';
@@ -87,6 +88,8 @@ export class FalkorDBStore implements MemoryStore {
   readonly keyword: FalkorKeywordIndex;
   /** Vector indexes for Cypher users (db.idx.vector.queryNodes) on every label vectors are written to. */
   readonly vectorIndexes: VectorIndexes;
+  /** Search by those indexes, for instances that keep no local index (MEMORY_SEARCH_INDEX=falkordb). */
+  readonly vectorSearch: FalkorVectorSearch;
   private readonly db: FalkorConnection;
   private readonly graph: string;
   private readonly label: string;
@@ -124,6 +127,11 @@ export class FalkorDBStore implements MemoryStore {
       embeddingProperty: this.embeddingProperty,
       backfillGraphs: options.backfillGraphs,
       backfillLabels: options.backfillLabels,
+    });
+    this.vectorSearch = new FalkorVectorSearch(this.db, this.vectorIndexes, {
+      home: options.graph,
+      label: options.label,
+      property: this.embeddingProperty,
     });
     this.keyword = new FalkorKeywordIndex(this.db, options.graph, options.label);
     this.location = `${this.db.where} graph ${options.graph}`;

@@ -26,7 +26,8 @@ interface IndexRow {
   properties: string[];
   types: Record<string, string[]>;
   options: Record<string, { dimension?: number }> | null;
-  info?: { numDocuments?: number } | null;
+  status?: string;
+  info?: { numDocuments?: number; maxDocId?: number } | null;
 }
 
 /** How long a (graph, label, property) waiting for re-embedding goes before it is checked again. */
@@ -41,6 +42,8 @@ export class VectorIndexes {
     { graph: string; label: string; property: string; dimension: number; fingerprint: string }
   >();
   private readonly failures = new Map<string, string>();
+  /** Grows each time this instance finds or makes an index ready (a new label to search). */
+  readyCount = 0;
 
   constructor(
     private readonly db: FalkorConnection,
@@ -62,16 +65,16 @@ export class VectorIndexes {
   ): Promise<void> {
     const key = `${graph}\u0000${label}\u0000${property}`;
     this.seen.set(key, { graph, label, property, dimension, fingerprint });
-    if (this.ready.get(key) === dimension) return;
+    if (!recheck && this.ready.get(key) === dimension) return;
     const wait = this.waiting.get(key);
     if (!recheck && wait && wait.dimension === dimension && Date.now() - wait.at < RECHECK_MS) return;
     try {
       const existing = await this.dimensionOf(graph, label, property);
       if (existing === dimension) {
-        this.ready.set(key, dimension);
+        this.markReady(key, dimension);
       } else if (existing === null) {
         await this.create(graph, label, property, dimension);
-        this.ready.set(key, dimension);
+        this.markReady(key, dimension);
         this.logger?.info('FalkorDB vector index created', { graph, label, property, dimension });
       } else {
         const others = await this.otherModelCount(graph, label, property, fingerprint);
@@ -82,7 +85,7 @@ export class VectorIndexes {
         await this.db.run(graph, `DROP VECTOR INDEX FOR (n:${q(label)}) ON (n.${q(property)})`);
         await this.create(graph, label, property, dimension);
         this.waiting.delete(key);
-        this.ready.set(key, dimension);
+        this.markReady(key, dimension);
         this.logger?.info('FalkorDB vector index recreated for the new dimension', {
           graph,
           label,
@@ -132,6 +135,65 @@ export class VectorIndexes {
       out.push({ ...base(s), dimension, indexed, state, ...(detail !== undefined ? { detail } : {}) });
     }
     return out;
+  }
+
+  /** One index as FalkorDB holds it now, against the dimension wanted (no state kept). */
+  async describe(graph: string, label: string, property: string, wanted: number): Promise<VectorIndexState> {
+    const row = await this.row(graph, label, property);
+    const dimension = row?.options?.[property]?.dimension ?? null;
+    const state = dimension === wanted ? 'ready' : dimension === null ? 'missing' : 'failed';
+    const filling = row?.status !== undefined && row.status !== 'OPERATIONAL';
+    const live = row?.info?.numDocuments ?? 0;
+    const deleted = Math.max(0, (row?.info?.maxDocId ?? 0) - live);
+    const detail =
+      state === 'failed'
+        ? `the index has dimension ${dimension}, the model ${wanted}`
+        : filling
+          ? `FalkorDB is still filling it (${row?.status})`
+          : deleted > live
+            ? `${deleted} deleted entries beside ${live} live ones slow searches down; index_repair mode "rebuild" clears them`
+            : undefined;
+    return {
+      graph,
+      label,
+      property,
+      wanted,
+      dimension,
+      indexed: row?.info?.numDocuments ?? null,
+      state,
+      ...(detail !== undefined ? { detail } : {}),
+    };
+  }
+
+  /** Drops the index (if any) and makes it again; FalkorDB fills it from the nodes in the background. */
+  async recreate(graph: string, label: string, property: string, dimension: number): Promise<void> {
+    const key = `${graph}\u0000${label}\u0000${property}`;
+    this.ready.delete(key);
+    if ((await this.dimensionOf(graph, label, property)) !== null) {
+      await this.db.run(graph, `DROP VECTOR INDEX FOR (n:${q(label)}) ON (n.${q(property)})`);
+    }
+    await this.create(graph, label, property, dimension);
+    this.markReady(key, dimension);
+    this.waiting.delete(key);
+    this.logger?.info('FalkorDB vector index made again', { graph, label, property, dimension });
+  }
+
+  /** Entries of the index, live and deleted (what a query must ask for to be sure to see every vector). */
+  async slots(graph: string, label: string, property: string): Promise<number | null> {
+    return (await this.row(graph, label, property))?.info?.maxDocId ?? null;
+  }
+
+  /** Labels of `graph` with a vector index on `property`, and the index's dimension. */
+  async labelsIndexed(graph: string, property: string): Promise<{ label: string; dimension: number | null }[]> {
+    const rows = await this.db.run<IndexRow>(graph, 'CALL db.indexes()', {}, 'read');
+    return rows
+      .filter((r) => r.types?.[property]?.includes('VECTOR'))
+      .map((r) => ({ label: r.label, dimension: r.options?.[property]?.dimension ?? null }));
+  }
+
+  private markReady(key: string, dimension: number): void {
+    if (this.ready.get(key) !== dimension) this.readyCount++;
+    this.ready.set(key, dimension);
   }
 
   private async create(graph: string, label: string, property: string, dimension: number): Promise<void> {
