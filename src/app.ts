@@ -17,6 +17,7 @@ import { StoreSearchIndex } from './index/store-search-index.js';
 import { limitsFromConfig, maxBodyBytes, maxMessageBytes } from './config/limits.js';
 import type { Logger } from './shared/logger.js';
 import { MemoryError, errorMessage } from './shared/errors.js';
+import { withDeadline } from './shared/abort.js';
 import { readSnapshotHeader } from './index/snapshot/snapshot.js';
 import { MemoryService, type PreviousModel } from './memory/memory-service.js';
 import { FalkorDBStore } from './store/falkordb/falkordb-store.js';
@@ -308,21 +309,16 @@ async function modelsInStore(
   search: StoreVectorSearch,
   logger: Logger,
 ): Promise<{ fingerprint: string; live: number }[]> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      search.models(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('FalkorDB did not answer within 2 s')), MODELS_WAIT_MS);
-      }),
-    ]);
+    return await withDeadline(search.models(), {
+      ms: MODELS_WAIT_MS,
+      timeoutError: () => new Error(`FalkorDB did not answer within ${MODELS_WAIT_MS} ms`),
+    });
   } catch (err) {
     logger.warn('could not read which models the stored vectors were made with; using the settings as they are', {
       error: errorMessage(err),
     });
     return [];
-  } finally {
-    clearTimeout(timer);
   }
 }
 

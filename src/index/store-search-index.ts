@@ -105,12 +105,9 @@ export class StoreSearchIndex implements SearchIndex {
     this.calls += queries.length;
     this.inFlight++;
     try {
-      const out: Hit[][] = [];
-      for (const q of queries) {
-        signal?.throwIfAborted();
-        out.push(await this.search_.search(q, k, this.fingerprint));
-      }
-      return out;
+      // (A batch, as the duplicate check of a store sends, goes out at once: one round trip, not one per query.)
+      signal?.throwIfAborted();
+      return await Promise.all(queries.map((q) => this.search_.search(q, k, this.fingerprint)));
     } finally {
       this.inFlight--;
     }

@@ -36,8 +36,8 @@ export class FalkorVectorSearch implements StoreVectorSearch {
   async search(vector: Float32Array, k: number, fingerprint: string): Promise<VectorHit[]> {
     if (k < 1) return [];
     const v = [...vector];
-    const all: VectorHit[] = [];
-    for (const t of await this.searched(fingerprint)) all.push(...(await this.searchOne(t, v, k, fingerprint)));
+    const targets = await this.searched(fingerprint);
+    const all = (await Promise.all(targets.map((t) => this.searchOne(t, v, k, fingerprint)))).flat();
     return all.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1)).slice(0, k);
   }
 
