@@ -55,7 +55,7 @@ describe('backfill run paging', () => {
       assert.equal(run.outcome, 'completed');
       assert.equal(run.failed, 0);
       assert.equal(run.embedded, count + 7);
-      assert.deepEqual(await store.listNeedingEmbedding(embedder.fingerprint, 10), []);
+      assert.deepEqual((await store.listNeedingEmbedding(embedder.fingerprint, 10)).records, []);
       const late = await store.get(Array.from({ length: 7 }, (_, i) => `late${i}`));
       assert.deepEqual(
         late.map((r) => r.embedding.status),
@@ -70,10 +70,10 @@ describe('backfill run paging', () => {
     const store = new SqliteStore(join(dir.path, 'm.db'));
     await store.open();
     await store.upsert(Array.from({ length: 50 }, (_, i) => pending(`m${i}`)));
-    const all = await store.listNeedingEmbedding('fp', 100);
+    const all = (await store.listNeedingEmbedding('fp', 100)).records;
     assert.equal(all.length, 50);
     const cursor = all[9]!.seq;
-    const below = await store.listNeedingEmbedding('fp', 100, {}, cursor);
+    const below = (await store.listNeedingEmbedding('fp', 100, {}, { seq: cursor })).records;
     assert.deepEqual(
       below.map((r) => r.id),
       all.slice(10).map((r) => r.id),

@@ -22,7 +22,14 @@ import type { BackfillFailure, BackfillRun, BackfillStatus, BackfillTrigger } fr
 import { errorMessage } from '../shared/errors.js';
 import { TransientError, batchError, failureKind } from './failures.js';
 import type { Logger } from '../shared/logger.js';
-import type { BackfillScope, ForeignCount, MemoryRecord, MemoryStore } from '../store/types.js';
+import type {
+  BackfillScope,
+  ForeignCount,
+  ListingCursor,
+  ListingPage,
+  MemoryRecord,
+  MemoryStore,
+} from '../store/types.js';
 
 export type {
   BackfillFailure,
@@ -244,10 +251,11 @@ export class BackfillJob {
     const skip = new Set<string>();
     let consecutive = 0;
     let lastError: unknown;
-    // Pages go down the sequence from where the last one ended (the memories embedded meanwhile
-    // moved to its top); when nothing is left below, one page from the top again finds what was
-    // written during the run, and the run completes only when that page is empty.
-    let cursor: number | undefined;
+    // Pages go down from where the last one ended (own memories by sequence: those embedded
+    // meanwhile moved to its top; nodes of other tools by node id, per graph); when nothing is
+    // left below, one page from the top again finds what was written during the run, and the run
+    // completes only when that page is empty.
+    let cursor: ListingCursor | undefined;
 
     while (!this.stopped) {
       const processed = run.embedded + run.failed;
@@ -259,9 +267,8 @@ export class BackfillJob {
         run.outcome = 'limit_reached';
         return;
       }
-      const page = (await store.listNeedingEmbedding(fingerprint, want + skip.size, scope, cursor))
-        .filter((r) => !skip.has(r.id))
-        .slice(0, want);
+      const listed = await store.listNeedingEmbedding(fingerprint, want + skip.size, scope, cursor);
+      const page = listed.records.filter((r) => !skip.has(r.id)).slice(0, want);
       if (page.length === 0) {
         if (cursor !== undefined) {
           cursor = undefined;
@@ -270,8 +277,7 @@ export class BackfillJob {
         run.outcome = 'completed';
         return;
       }
-      const own = page.filter((r) => r.origin === undefined);
-      const next = own.length > 0 ? Math.min(cursor ?? Infinity, ...own.map((r) => r.seq)) : cursor;
+      const next = below(cursor, page, listed);
       const batches: MemoryRecord[][] = [];
       for (let i = 0; i < page.length; i += this.o.batchSize) batches.push(page.slice(i, i + this.o.batchSize));
       run.in_progress = page.length;
@@ -433,6 +439,23 @@ export class BackfillJob {
       }
     }
   }
+}
+
+/**
+ * The cursor after a page: below its lowest own memory and, per graph, its lowest node; a graph
+ * listed to its bottom is done for this descent unless the page left some of its nodes out.
+ */
+function below(cursor: ListingCursor | undefined, page: MemoryRecord[], listed: ListingPage): ListingCursor {
+  let seq = cursor?.seq;
+  const nodes: Record<string, number> = { ...cursor?.nodes };
+  for (const r of page) {
+    if (r.origin) nodes[r.origin.graph] = Math.min(nodes[r.origin.graph] ?? Infinity, r.origin.nodeId);
+    else seq = Math.min(seq ?? Infinity, r.seq);
+  }
+  const taken = new Set(page.map((r) => r.id));
+  const leftOut = new Set(listed.records.filter((r) => r.origin && !taken.has(r.id)).map((r) => r.origin!.graph));
+  for (const g of listed.walked) if (!leftOut.has(g)) nodes[g] = 0;
+  return { seq, nodes };
 }
 
 function foreignTotals(rows: ForeignCount[] | null): { pending: number; done: number; failed: number } {

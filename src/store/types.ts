@@ -102,6 +102,23 @@ export interface BackfillScope {
   label?: string | undefined;
 }
 
+/**
+ * Where a backfill run's descent has got to: a page lists only below it, so it does not pass
+ * again over what the run embedded (own memories move to the top of the sequence).
+ */
+export interface ListingCursor {
+  /** The store's own memories: below this sequence number. */
+  seq?: number | undefined;
+  /** Nodes of other tools, per graph: below this node id (0: nothing left in that graph). */
+  nodes?: Readonly<Record<string, number>> | undefined;
+}
+
+export interface ListingPage {
+  records: MemoryRecord[];
+  /** Graphs of other tools listed down to their lowest node: nothing more below the cursor there. */
+  walked: string[];
+}
+
 export interface EmbeddingCount {
   namespace: string;
   /** No embedding of the current model yet (new, pending, or made by another model). */
@@ -259,17 +276,15 @@ export interface MemoryStore {
   /** Counts a failed attempt; marks the memory failed when permanent or out of attempts. */
   recordEmbeddingFailure(id: string, contentHash: string, failure: EmbeddingFailure, origin?: Origin): Promise<void>;
   /**
-   * Memories with no embedding of this fingerprint that are not marked failed, newest first.
-   * `beforeSeq`: the store's own memories only below this sequence number (a backfill run's
-   * cursor, so a page does not pass again over the memories the run embedded, which moved to the
-   * top of the sequence); nodes of other tools are listed as without it.
+   * Memories with no embedding of this fingerprint that are not marked failed, newest first
+   * (own memories by sequence, then per graph nodes of other tools by node id), below `cursor`.
    */
   listNeedingEmbedding(
     fingerprint: string,
     limit: number,
     scope?: BackfillScope,
-    beforeSeq?: number,
-  ): Promise<MemoryRecord[]>;
+    cursor?: ListingCursor,
+  ): Promise<ListingPage>;
   /** Embedding state per namespace, judged against this fingerprint. */
   embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]>;
   /** Present when the store can embed nodes written by other tools (FalkorDB). */

@@ -197,7 +197,7 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
       await store.upsert([write('pending', 'b', { embedding: null })]);
       await store.upsert([write('current', 'c')]);
       await store.upsert([write('bad', 'd', { embedding: null })]);
-      const needing = await store.listNeedingEmbedding(FP, 10);
+      const needing = (await store.listNeedingEmbedding(FP, 10)).records;
       assert.deepEqual(
         needing.map((r) => r.id),
         ['bad', 'pending', 'old-model'],
@@ -213,14 +213,14 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
       assert.equal(failed!.embedding.status, 'failed');
       assert.equal(failed!.embedding.lastError, 'HTTP 400: too long');
       assert.deepEqual(
-        (await store.listNeedingEmbedding(FP, 10)).map((r) => r.id),
+        (await store.listNeedingEmbedding(FP, 10)).records.map((r) => r.id),
         ['pending', 'old-model'],
       );
       assert.ok(
-        (await store.listNeedingEmbedding('another:model:4', 10)).some((r) => r.id === 'bad'),
+        (await store.listNeedingEmbedding('another:model:4', 10)).records.some((r) => r.id === 'bad'),
         'a failure under one model is retried when the model changes',
       );
-      assert.equal((await store.listNeedingEmbedding(FP, 1)).length, 1, 'limit is honoured');
+      assert.equal((await store.listNeedingEmbedding(FP, 1)).records.length, 1, 'limit is honoured');
     });
 
     it('marks a memory failed after too many transient failures', async () => {

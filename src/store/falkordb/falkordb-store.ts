@@ -18,6 +18,8 @@ import { statsFromCounts } from '../stats.js';
 import type {
   EmbeddingWrite,
   BackfillScope,
+  ListingCursor,
+  ListingPage,
   ChangeEvent,
   ChangePage,
   EmbeddingCount,
@@ -404,8 +406,8 @@ export class FalkorDBStore implements MemoryStore {
     fingerprint: string,
     limit: number,
     scope: BackfillScope = {},
-    beforeSeq?: number,
-  ): Promise<MemoryRecord[]> {
+    cursor: ListingCursor = {},
+  ): Promise<ListingPage> {
     // Our own memories take part unless the scope names another graph or a foreign label.
     const ownInScope =
       (scope.graph === undefined || scope.graph === this.graph) &&
@@ -420,13 +422,16 @@ export class FalkorDBStore implements MemoryStore {
             OR (m.embedding_status = 'failed' AND (m.attempt_fingerprint IS NULL OR m.attempt_fingerprint <> $fp)))
            AND ($namespace IS NULL OR m.namespace = $namespace) AND ($before IS NULL OR m.seq < $before)
          RETURN ${this.fields('m')} ORDER BY m.seq DESC LIMIT $limit`,
-        { fp: fingerprint, limit, namespace: scope.namespace ?? null, before: beforeSeq ?? null },
+        { fp: fingerprint, limit, namespace: scope.namespace ?? null, before: cursor.seq ?? null },
         'read',
       );
       own = rows.map(toRecord);
     }
-    if (own.length >= limit || (scope.label !== undefined && scope.label === this.label)) return own;
-    return [...own, ...(await this.foreign.listNeedingEmbedding(fingerprint, limit - own.length, scope))];
+    if (own.length >= limit || (scope.label !== undefined && scope.label === this.label)) {
+      return { records: own, walked: [] };
+    }
+    const foreign = await this.foreign.listNeedingEmbedding(fingerprint, limit - own.length, scope, cursor.nodes);
+    return { records: [...own, ...foreign.records], walked: foreign.walked };
   }
 
   async embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]> {

@@ -17,6 +17,8 @@ import type {
   StoredVector,
   EmbeddingFailure,
   BackfillScope,
+  ListingCursor,
+  ListingPage,
   EmbeddingCount,
   ListQuery,
   RecordFilter,
@@ -332,8 +334,9 @@ export class SqliteStore implements MemoryStore {
     fingerprint: string,
     limit: number,
     scope: BackfillScope = {},
-    beforeSeq?: number,
-  ): Promise<MemoryRecord[]> {
+    cursor: ListingCursor = {},
+  ): Promise<ListingPage> {
+    const beforeSeq = cursor.seq;
     // How many need one, from the counters (kept per write): none, and nothing is read. Few: the
     // status index finds them all and sorts them, for every page (a run costs about needing² /
     // limit). Many: down the seq index from the cursor (the unary + keeps the planner off the
@@ -344,7 +347,7 @@ export class SqliteStore implements MemoryStore {
     const needing = counts
       .filter((c) => scope.namespace === undefined || c.namespace === scope.namespace)
       .reduce((n, c) => n + c.pending, 0);
-    if (needing === 0) return [];
+    if (needing === 0) return { records: [], walked: [] };
     const total = counts.reduce((n, c) => n + c.done + c.failed + c.pending, 0);
     const bySeq = needing > Math.max(SORT_NEEDING_MAX, Math.sqrt(limit * total));
     const status = bySeq ? '+embedding_status' : 'embedding_status';
@@ -362,7 +365,7 @@ export class SqliteStore implements MemoryStore {
       namespace: scope.namespace ?? null,
       ...(beforeSeq === undefined ? {} : { before: beforeSeq }),
     }) as Row[];
-    return rows.map(toRecord);
+    return { records: rows.map(toRecord), walked: [] };
   }
 
   async embeddingCounts(fingerprint: string): Promise<EmbeddingCount[]> {
