@@ -4,7 +4,11 @@
 //   - building the index from the store, and a rebuild while serving, with the longest event-loop stall
 //   - the same on real vectors: the 341k GloVe-derived word vectors (d = 100)
 //   - exact search against the bound set by memory bandwidth
+//   - searches while memories arrive and the snapshot is written (appended off the worker, and
+//     written in full by faiss as the reference)
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 // The raw references use faiss-node on this thread while the server's FAISS worker thread loads
 // it too: only constructors and instance methods here. Its static factories (read, fromBuffer,
 // fromFactory) must never run on a second thread (faiss-node keeps them in process-wide statics).
@@ -16,7 +20,7 @@ import type { MemoryWrite } from '../src/store/types.js';
 import { gloveVectors, GLOVE_DIM } from '../test/helpers/glove.js';
 import { testIndexManager } from '../test/helpers/index-manager.js';
 import { tempDir } from '../test/helpers/tmp.js';
-import { rng } from '../test/helpers/vectors.js';
+import { randomUnitVector, rng } from '../test/helpers/vectors.js';
 import { clusteredVectors, maxLoopStall, note, now, record, stats } from './common.js';
 
 const K = 10;
@@ -84,6 +88,95 @@ async function snapshotCycle(
     refName: 'target 2000 ms',
     unit: 'ms',
   });
+}
+
+/**
+ * One client searching in a loop (one query at a time) while `during` runs and 100 new
+ * memories arrive every 100 ms: the latency of every search answered meanwhile.
+ */
+async function searchesWhile(
+  m: IndexManager,
+  store: SqliteStore,
+  d: Dataset,
+  fingerprint: string,
+  during: () => Promise<unknown>,
+): Promise<{ ms: number[]; duringMs: number }> {
+  let running = true;
+  const ms: number[] = [];
+  const next = rng(arrivedTotal + 7);
+  let added = 0;
+  const client = (async () => {
+    for (let i = 0; running; i++) {
+      const t = now();
+      await m.search([d.queries[i % d.queries.length]!], K);
+      ms.push(now() - t);
+    }
+  })();
+  const arrivals = (async () => {
+    while (running) {
+      const writes: MemoryWrite[] = Array.from({ length: 100 }, () => ({
+        id: `new${arrivedTotal + added++}`,
+        namespace: 'default',
+        text: 'arrived',
+        metadata: {},
+        tags: [],
+        embedding: { vector: randomUnitVector(d.dim, next), fingerprint },
+      }));
+      await store.upsert(writes);
+      await sleep(100);
+    }
+  })();
+  const t = now();
+  await during();
+  const duringMs = now() - t;
+  running = false;
+  await Promise.all([client, arrivals]);
+  arrivedTotal += added;
+  return { ms, duringMs };
+}
+let arrivedTotal = 0;
+
+/**
+ * Searches of a served Flat index while memories arrive: with no snapshot being written, while
+ * the next snapshot is appended to the last (off the FAISS worker), and while faiss writes it in
+ * full (what every snapshot did before: the worker, and every search behind it, held).
+ */
+async function searchesDuringSnapshots(m: IndexManager, store: SqliteStore, d: Dataset, fp: string): Promise<void> {
+  const steadyFor = Math.max(3000, 30 * (await sequentialSearch(m, d.queries.slice(0, 5))).p50);
+  const steady = await searchesWhile(m, store, d, fp, () => sleep(steadyFor));
+  const appended = await searchesWhile(m, store, d, fp, () => m.persist());
+  rmSync(m.snapshotPath); // nothing to append to: faiss writes the whole index
+  const full = await searchesWhile(m, store, d, fp, () => m.persist());
+  const base = stats(steady.ms);
+  for (const [what, run] of [
+    ['memories arriving, no snapshot being written', steady],
+    ['memories arriving, snapshot appended to the last one (off the FAISS worker)', appended],
+    ['memories arriving, snapshot written in full by faiss (the worker held)', full],
+  ] as const) {
+    const s = stats(run.ms);
+    record({
+      scenario: `search while ${what}, Flat (${d.name}); ${s.n} searches, p50 ${s.p50.toFixed(1)} / p95 ${s.p95.toFixed(1)} ms`,
+      size: d.n,
+      figure: 'p99 ms',
+      ours: s.p99,
+      reference: base.p50,
+      refName: 'p50 with no snapshot being written (target ratio <= 3)',
+      unit: 'ms',
+    });
+  }
+  record({
+    scenario: `snapshot write while serving, appended (${d.name})`,
+    size: d.n,
+    figure: 'ms',
+    ours: appended.duringMs,
+    reference: full.duringMs,
+    refName: 'written in full by faiss, same run',
+    unit: 'ms',
+  });
+  // The later rows measure the dataset itself.
+  const arrived = Array.from({ length: arrivedTotal }, (_, i) => `new${i}`);
+  for (let i = 0; i < arrived.length; i += 1000) await store.delete(arrived.slice(i, i + 1000));
+  await m.sync();
 }
 
 /** How long reading every stored vector takes, in the pages a Flat build reads (the build's floor). */
@@ -204,6 +297,8 @@ async function benchDataset(
         refName: 'our Flat build from the store',
         unit: 's',
       });
+      await searchesDuringSnapshots(flat, store, d, fp);
+      await flat.close();
     }
     if (opts.flat && opts.flatServing) {
       const flat = manager('flat', Number.MAX_SAFE_INTEGER);

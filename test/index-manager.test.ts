@@ -7,7 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { IndexManager } from '../src/index/index-manager.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { HostedIndex } from '../src/index/faiss/faiss-host.js';
 import { heldByAnother } from '../src/index/snapshot/persist-lock.js';
+import { openSnapshot } from '../src/index/snapshot/snapshot.js';
 import { randomMemories, testIndexManager } from './helpers/index-manager.js';
 import { tempDir } from './helpers/tmp.js';
 import { randomUnitVector, rng } from './helpers/vectors.js';
@@ -184,6 +186,87 @@ describe('index manager (real faiss-node, real SQLite)', () => {
       ['fulfilled', 'rejected', 'fulfilled'],
     );
     assert.equal((mixed[2] as PromiseFulfilledResult<{ id: string }[][]>).value[0]![0]!.id, 'b2');
+  });
+
+  it('appends a Flat snapshot to its last one without the FAISS worker, byte for byte what faiss writes', async () => {
+    const writes = { n: 0 };
+    const original = HostedIndex.prototype.writeFile;
+    HostedIndex.prototype.writeFile = function (this: HostedIndex, path: string) {
+      writes.n++;
+      return original.call(this, path);
+    };
+    try {
+      const live = new Set<string>();
+      const add = async (ids: string[]) => {
+        await put(ids);
+        for (const id of ids) live.add(id);
+        await index.sync();
+      };
+      /** Persists, then checks the file holds every vector the index holds (tombstones included). */
+      const persist = async (options: { force?: boolean } = {}) => {
+        await index.persist(options);
+        const snap = await openSnapshot(path);
+        await snap.file.close();
+        assert.equal(snap.header.count, index.stats().vectors, 'the snapshot holds the whole index');
+      };
+      const faissPart = async (path: string) => {
+        const snap = await openSnapshot(path);
+        await snap.file.close();
+        return readFileSync(path).subarray(0, snap.faissLength);
+      };
+      let index = manager({ compactMin: 20, compactRatio: 0.1 });
+      await index.open();
+      const path = index.snapshotPath;
+      assert.equal(writes.n, 1, 'an open without a snapshot writes one, by faiss (here empty)');
+      await add(Array.from({ length: 200 }, (_, i) => `a${i}`));
+      await persist();
+      assert.equal(writes.n, 1, 'the next ones are appended to it, not written by the worker');
+      const older = readFileSync(path);
+
+      await add(Array.from({ length: 50 }, (_, i) => `b${i}`));
+      await store.delete(['a1', 'a2', 'a3']); // tombstones: faiss keeps the vectors, the map drops them
+      for (const id of ['a1', 'a2', 'a3']) live.delete(id);
+      await index.sync();
+      await persist();
+      assert.equal(writes.n, 1, 'tombstones change the map only: appended too');
+      const appended = await faissPart(path);
+      rmSync(path); // nothing to append to: faiss writes it in full, captured again
+      await persist({ force: true });
+      assert.equal(writes.n, 2);
+      assert.ok(appended.equals(await faissPart(path)), 'the appended index part is the one faiss writes');
+
+      await add(['c1', 'c2']);
+      writeFileSync(path, older); // another process's snapshot (here an older one) replaced ours
+      await persist();
+      assert.equal(writes.n, 3, 'a file that is not the one written last is not appended to');
+      await add(['c3']);
+      await persist();
+      assert.equal(writes.n, 3, 'and appending resumes after');
+
+      const gone = Array.from({ length: 40 }, (_, i) => `a${100 + i}`);
+      await store.delete(gone); // enough tombstones to compact: labels shift, the file is no prefix
+      for (const id of gone) live.delete(id);
+      await index.sync();
+      assert.ok(index.stats().compactions > 0, 'compacted');
+      await persist();
+      assert.equal(writes.n, 4, 'after a compaction faiss writes it in full');
+      await add(['d1']);
+      const queries = Array.from({ length: 10 }, () => randomUnitVector(DIM, next));
+      const expected = (await index.search(queries, 10)).map((hits) => hits.map((h) => h.id));
+      await index.close(); // (close appends too)
+      assert.equal(writes.n, 4);
+
+      index = manager();
+      assert.equal((await index.open()).source, 'snapshot');
+      assert.deepEqual(
+        (await index.search(queries, 10)).map((hits) => hits.map((h) => h.id)),
+        expected,
+      );
+      await assertSelfQueries(index, live, new Set(['a1', ...gone]));
+      await index.close();
+    } finally {
+      HostedIndex.prototype.writeFile = original;
+    }
   });
 
   describe('restart', () => {

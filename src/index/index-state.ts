@@ -10,8 +10,14 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { ChangeEvent } from '../store/types.js';
 import { HostedIndex } from './faiss/faiss-host.js';
+import type { FlatBase } from './snapshot/flat-append.js';
 
 const HASH_CHARS = 16;
+/**
+ * Floats of vectors kept for the next snapshot (flat-append.ts) before giving up on appending
+ * (64M floats, 256 MB): past it the next snapshot is written by faiss in full.
+ */
+const TAIL_MAX_FLOATS = 64_000_000;
 
 /** How an IVF generation was trained, for health and the snapshot header. */
 export interface TrainingInfo {
@@ -46,6 +52,16 @@ export class IndexState {
   emptyTrained: Buffer | null = null;
   /** Set when the worker failed to apply a change the map already reflects: the generation must be rebuilt. */
   broken: string | null = null;
+  /**
+   * Flat generations: the snapshot file this process last wrote or read holds this generation's
+   * first `base.rows` vectors exactly as faiss holds them; `tail` keeps copies of the vectors
+   * added from label `keepingFrom` on (blocks, each with its first label), so the next snapshot
+   * appends them to a copy of that file instead of having the worker write the whole index.
+   */
+  private base: FlatBase | null = null;
+  private keepingFrom: number | null = null;
+  private tail: { first: number; data: Float32Array }[] = [];
+  private tailFloats = 0;
 
   constructor(
     readonly fingerprint: string,
@@ -57,6 +73,49 @@ export class IndexState {
 
   get live(): number {
     return this.labels.size;
+  }
+
+  /** A full snapshot of the first `rows` vectors is being written: keep what is added after them. */
+  keepAfter(rows: number): void {
+    if (this.index.kind !== 'Flat') return;
+    if (this.keepingFrom === null || this.keepingFrom > rows) this.keepingFrom = rows;
+  }
+
+  /** A snapshot holding this generation's first `base.rows` vectors was written or read (Flat only). */
+  snapshotted(base: FlatBase): void {
+    if (this.index.kind !== 'Flat' || base.rows > this.index.size) return;
+    this.keepAfter(base.rows);
+    this.base = base;
+    this.tail = this.tail.filter((b) => b.first + b.data.length / this.dimension > base.rows);
+    this.tailFloats = this.tail.reduce((n, b) => n + b.data.length, 0);
+  }
+
+  /**
+   * What the next snapshot of the first `rows` vectors can be appended to, and the vectors to
+   * append (views of the kept copies); null when it must be written by faiss in full.
+   */
+  appendable(rows: number): { base: FlatBase; rows: Float32Array[] } | null {
+    const base = this.base;
+    if (!base || this.index.kind !== 'Flat' || rows < base.rows) return null;
+    const d = this.dimension;
+    const out: Float32Array[] = [];
+    let next = base.rows;
+    for (const b of this.tail) {
+      const end = b.first + b.data.length / d;
+      if (end <= next || b.first >= rows) continue;
+      if (b.first > next) return null; // a gap: not every vector was kept
+      out.push(b.data.subarray((next - b.first) * d, (Math.min(end, rows) - b.first) * d));
+      next = Math.min(end, rows);
+    }
+    return next === rows ? { base, rows: out } : null;
+  }
+
+  /** The snapshot file is not known to hold this generation's vectors: the next one is written in full. */
+  forgetSnapshot(): void {
+    this.base = null;
+    this.keepingFrom = null;
+    this.tail = [];
+    this.tailFloats = 0;
   }
 
   /** Restores the id map of a snapshot; returns a reason when it is inconsistent. */
@@ -130,6 +189,13 @@ export class IndexState {
     const valid = entries.filter((e) => e.vector.length === this.dimension);
     if (valid.length === 0) return Promise.resolve();
     const first = this.index.size;
+    if (this.keepingFrom !== null) {
+      const data = new Float32Array(valid.length * this.dimension);
+      valid.forEach((e, i) => data.set(e.vector, i * this.dimension));
+      this.tail.push({ first, data });
+      this.tailFloats += data.length;
+      if (this.tailFloats > TAIL_MAX_FLOATS) this.forgetSnapshot();
+    }
     const done = this.index.add(valid.map((e) => e.vector));
     valid.forEach((e, i) => {
       this.ids.push(e.id);
@@ -153,6 +219,7 @@ export class IndexState {
     const dead: number[] = [];
     for (let l = 0; l < this.ids.length; l++) if (this.ids[l] === null) dead.push(l);
     const removing = this.index.remove(dead);
+    this.forgetSnapshot(); // labels shift down: the snapshot's vectors are no longer a prefix
     const ids = this.ids.filter((id): id is string => id !== null);
     this.ids = ids;
     this.hashes = this.hashes.filter((h): h is string => h !== null);

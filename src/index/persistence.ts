@@ -11,6 +11,7 @@ import type { MemoryStore } from '../store/types.js';
 import { HostedIndex } from './faiss/faiss-host.js';
 import { checkIndexLayout, type ReadAt } from './faiss/faiss-format.js';
 import { IndexState } from './index-state.js';
+import { appendToFlat } from './snapshot/flat-append.js';
 import { heldByAnother, tryLock } from './snapshot/persist-lock.js';
 import {
   completeSnapshot,
@@ -34,6 +35,21 @@ export interface PersistenceOptions {
   onDue: () => void;
   /** Whether scheduling is allowed now (the index is open and not frozen). */
   canSchedule: () => boolean;
+}
+
+/** The index part of a snapshot being written: its length, and its sha256 when its writer computed it. */
+interface IndexPart {
+  faissLength: number;
+  digest?: Buffer;
+}
+
+interface Shot {
+  createdAt: string;
+  seq: number;
+  rows: number;
+  tmp: string;
+  header: Promise<Buffer[]>;
+  part: () => Promise<IndexPart | null>;
 }
 
 export interface WriteFailure {
@@ -98,8 +114,9 @@ export class SnapshotPersistence {
 
   /**
    * Captures the snapshot of `s` in one synchronous step, so it is consistent: a copy of the id
-   * map, and the index write posted to the worker (which runs it after everything posted
-   * before). Returns the job that hashes, completes and renames the file, to run outside the
+   * map, and either the index write posted to the worker (which runs it after everything posted
+   * before) or, for a Flat generation whose last snapshot is ours, the vectors to append to a
+   * copy of it. Returns the job that writes, completes and renames the file, to run outside the
    * index lock; jobs are chained, so they land in capture order. Undefined when nothing changed
    * or another process is writing the snapshot.
    */
@@ -114,28 +131,7 @@ export class SnapshotPersistence {
       this.skip(holder);
       return undefined;
     }
-    const createdAt = new Date().toISOString();
-    const seq = s.appliedSeq;
-    const dir = dirname(this.path);
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    // Captured together, with no await between: the header (the map as of now) and the index,
-    // written by the worker after every request posted before this one.
-    const header = encodeHeader({
-      fingerprint: this.o.fingerprint,
-      dimension: this.o.dimension,
-      count: s.index.size,
-      live: s.live,
-      appliedSeq: seq,
-      createdAt,
-      ids: s.ids.slice(), // copies: the map changes after this step, and encoding takes turns
-      hashes: s.hashes.slice(),
-      training: s.training,
-    });
-    const written = s.index.writeFile(tmp);
-    // Both are awaited by the job below; neither may reject unhandled meanwhile.
-    written.catch(() => undefined);
-    header.catch(() => undefined);
+    const first = this.shoot(s, true);
     this.dirty = false;
     const failed = (err: unknown) => {
       this.failedWith(err);
@@ -144,34 +140,83 @@ export class SnapshotPersistence {
     };
     return () => {
       const write = this.chain.then(async () => {
-        let faissLength: number;
+        let shot = first;
+        let part: IndexPart | null;
         try {
-          faissLength = await written;
+          part = await shot.part();
+          if (!part) {
+            // The file is not the one this process wrote (another process replaced it, or it is
+            // gone), or the generation compacted since: faiss writes it in full, captured now.
+            this.o.logger.debug('could not append to the last snapshot; faiss writes it in full');
+            s.forgetSnapshot();
+            shot = this.shoot(s, false);
+            part = (await shot.part())!;
+          }
         } catch (err) {
           // The worker removes it, unless it stopped meanwhile (and the folder may be gone: not our error).
-          await rm(tmp, { force: true }).catch(() => undefined);
+          await rm(shot.tmp, { force: true }).catch(() => undefined);
           throw failed(err);
         }
         const lock = tryLock(lockPath, PERSIST_LOCK_STALE_MS);
         if (!lock.acquired) {
-          await rm(tmp, { force: true });
+          await rm(shot.tmp, { force: true });
           this.dirty = true;
           this.skip(lock.holder);
           return;
         }
+        let digest: Buffer;
         try {
-          await completeSnapshot(tmp, this.path, faissLength, await header);
+          digest = await completeSnapshot(shot.tmp, this.path, part.faissLength, await shot.header, part.digest);
         } catch (err) {
           throw failed(err);
         } finally {
           lock.release();
         }
-        this.lastPersist = { at: createdAt, seq };
+        s.snapshotted({ rows: shot.rows, faissLength: part.faissLength, digest });
+        this.lastPersist = { at: shot.createdAt, seq: shot.seq };
         this.failure = null;
       });
       this.chain = write.catch(() => undefined); // the caller of the job sees the error; the chain goes on
       return write;
     };
+  }
+
+  /** The synchronous step of a capture (see capture); `part` writes the index part into `tmp`. */
+  private shoot(s: IndexState, mayAppend: boolean): Shot {
+    const createdAt = new Date().toISOString();
+    const seq = s.appliedSeq;
+    const rows = s.index.size;
+    const dir = dirname(this.path);
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    // Captured together, with no await between: the header (the map as of now) and the index.
+    const header = encodeHeader({
+      fingerprint: this.o.fingerprint,
+      dimension: this.o.dimension,
+      count: rows,
+      live: s.live,
+      appliedSeq: seq,
+      createdAt,
+      ids: s.ids.slice(), // copies: the map changes after this step, and encoding takes turns
+      hashes: s.hashes.slice(),
+      training: s.training,
+    });
+    header.catch(() => undefined); // awaited by the job; must not reject unhandled meanwhile
+    let part: () => Promise<IndexPart | null>;
+    if (mayAppend && s.appendable(rows)) {
+      // Made in the job, once the writes captured before it landed: their file is the base. (The
+      // plan is taken again then: a write that landed meanwhile moved the base up.)
+      part = async () => {
+        const plan = s.appendable(rows);
+        return plan ? appendToFlat(this.path, plan.base, tmp, plan.rows, this.o.dimension) : null;
+      };
+    } else {
+      s.keepAfter(rows);
+      const written = s.index.writeFile(tmp).then((faissLength): IndexPart => ({ faissLength }));
+      written.catch(() => undefined);
+      part = () => written;
+    }
+    return { createdAt, seq, rows, tmp, header, part };
   }
 
   /**
@@ -215,6 +260,9 @@ export class SnapshotPersistence {
         await snap.file.close();
       }
       const adopted = await this.adopt(restored, snap.header, store);
+      if ('state' in adopted) {
+        adopted.state.snapshotted({ rows: snap.header.count, faissLength: snap.faissLength, digest: snap.faissDigest });
+      }
       if ('problem' in adopted) restored.free();
       return adopted;
     } catch (err) {

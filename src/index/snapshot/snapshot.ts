@@ -135,17 +135,21 @@ function encodeTrailer(faissLength: number, header: readonly Buffer[], faissDige
 /**
  * Completes a snapshot whose faiss part (`faissLength` bytes) is already in `tmp`: appends the
  * header and the trailer with both checksums, fsyncs, and renames it over `path`. A crash at any
- * point leaves the old snapshot or the new one; `tmp` is removed on failure.
+ * point leaves the old snapshot or the new one; `tmp` is removed on failure. `faissDigest`: the
+ * faiss part's sha256 when its writer computed it (else it is read back and hashed). Resolves to
+ * the faiss part's sha256.
  */
 export async function completeSnapshot(
   tmp: string,
   path: string,
   faissLength: number,
   header: readonly Buffer[],
-): Promise<void> {
+  faissDigest?: Buffer,
+): Promise<Buffer> {
   const file = await open(tmp, 'r+');
+  let digest: Buffer;
   try {
-    const digest = await hashFileRange(file, faissLength);
+    digest = faissDigest ?? (await hashFileRange(file, faissLength));
     let at = faissLength;
     for (const part of [...header, encodeTrailer(faissLength, header, digest)]) {
       for (let off = 0; off < part.length;) {
@@ -162,6 +166,7 @@ export async function completeSnapshot(
   }
   await file.close();
   await replaceAtomically(tmp, path);
+  return digest;
 }
 
 const HASH_STEP = 8 * 1024 * 1024;

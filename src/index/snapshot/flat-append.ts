@@ -1,0 +1,87 @@
+// A Flat generation's next snapshot, made without the FAISS worker: a Flat-IP index is a header
+// and its vectors in label order, and between compactions a generation only ever appends (a
+// delete is a tombstone in our map, not a change to faiss). So the index part of the next
+// snapshot is the previous snapshot's index part with a new vector count and the vectors added
+// since appended; it is copied here from the file, checked against the checksum it was written
+// with on the way, while the worker goes on answering searches. Having faiss write 1M vectors
+// held the worker, and every search queued behind it, for 1-4 s.
+import { createHash } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { FLAT_HEADER_BYTES, FLAT_IP_FOURCC, NTOTAL_OFFSET, flatHeader } from '../faiss/faiss-format.js';
+
+/** A snapshot's Flat index part as this process wrote or read it. */
+export interface FlatBase {
+  /** Vectors in it (labels 0 .. rows - 1). */
+  rows: number;
+  /** Bytes of the index part, and their sha256 as recorded in the snapshot's trailer. */
+  faissLength: number;
+  digest: Buffer;
+}
+
+const STEP = 8 * 1024 * 1024;
+
+/**
+ * Writes into `tmp` (created here) a Flat index part holding `base`'s vectors, read from the
+ * snapshot file at `basePath`, followed by `rows` (row-major blocks, `dimension` floats a row).
+ * Resolves to its length and sha256, or to null (and `tmp` removed) when the file at
+ * `basePath` no longer holds `base` (another process replaced it, or it was damaged).
+ */
+export async function appendToFlat(
+  basePath: string,
+  base: FlatBase,
+  tmp: string,
+  rows: readonly Float32Array[],
+  dimension: number,
+): Promise<{ faissLength: number; digest: Buffer } | null> {
+  const added = rows.reduce((n, r) => n + r.length, 0) / dimension;
+  if (!Number.isInteger(added)) throw new RangeError(`the vectors added are not rows of ${dimension}`);
+  if (base.faissLength !== FLAT_HEADER_BYTES + base.rows * dimension * 4) return null;
+  const total = base.rows + added;
+  const input = await open(basePath, 'r').catch(() => null);
+  if (!input) return null;
+  const output = await open(tmp, 'wx', 0o600);
+  let ok = false;
+  try {
+    const before = createHash('sha256');
+    const after = createHash('sha256');
+    const head = Buffer.alloc(FLAT_HEADER_BYTES);
+    if ((await input.read(head, 0, head.length, 0)).bytesRead !== head.length) return null;
+    if (head.toString('latin1', 0, 4) !== FLAT_IP_FOURCC || Number(head.readBigInt64LE(NTOTAL_OFFSET)) !== base.rows) {
+      return null;
+    }
+    before.update(head);
+    const newHead = flatHeader(dimension, total);
+    after.update(newHead);
+    await writeAll(output, newHead, 0);
+    const buf = Buffer.allocUnsafe(Math.min(STEP, Math.max(1, base.faissLength - FLAT_HEADER_BYTES)));
+    for (let at = FLAT_HEADER_BYTES; at < base.faissLength;) {
+      const { bytesRead } = await input.read(buf, 0, Math.min(buf.length, base.faissLength - at), at);
+      if (bytesRead === 0) return null; // shorter than it was
+      const chunk = buf.subarray(0, bytesRead);
+      before.update(chunk);
+      after.update(chunk);
+      await writeAll(output, chunk, at);
+      at += bytesRead;
+    }
+    if (!before.digest().equals(base.digest)) return null;
+    let at = base.faissLength;
+    for (const r of rows) {
+      const bytes = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+      after.update(bytes);
+      await writeAll(output, bytes, at);
+      at += bytes.length;
+    }
+    ok = true;
+    return { faissLength: at, digest: after.digest() };
+  } finally {
+    await input.close();
+    await output.close();
+    if (!ok) await rm(tmp, { force: true });
+  }
+}
+
+async function writeAll(file: Awaited<ReturnType<typeof open>>, bytes: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < bytes.length;) {
+    off += (await file.write(bytes, off, bytes.length - off, position + off)).bytesWritten;
+  }
+}
