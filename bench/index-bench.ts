@@ -99,7 +99,7 @@ async function searchesWhile(
   store: SqliteStore,
   d: Dataset,
   fingerprint: string,
-  during: () => Promise<unknown>,
+  during: (answered: () => number) => Promise<unknown>,
 ): Promise<{ ms: number[]; duringMs: number }> {
   let running = true;
   const ms: number[] = [];
@@ -127,7 +127,7 @@ async function searchesWhile(
     }
   })();
   const t = now();
-  await during();
+  await during(() => ms.length);
   const duringMs = now() - t;
   running = false;
   await Promise.all([client, arrivals]);
@@ -142,16 +142,34 @@ let arrivedTotal = 0;
  * full (what every snapshot did before: the worker, and every search behind it, held).
  */
 async function searchesDuringSnapshots(m: IndexManager, store: SqliteStore, d: Dataset, fp: string): Promise<void> {
-  const steadyFor = Math.max(3000, 30 * (await sequentialSearch(m, d.queries.slice(0, 5))).p50);
-  const steady = await searchesWhile(m, store, d, fp, () => sleep(steadyFor));
-  const appended = await searchesWhile(m, store, d, fp, () => m.persist());
-  rmSync(m.snapshotPath); // nothing to append to: faiss writes the whole index
-  const full = await searchesWhile(m, store, d, fp, () => m.persist());
+  const steady = await searchesWhile(m, store, d, fp, async (answered) => {
+    const t = now();
+    while (answered() < 100 && now() - t < 60_000) await sleep(50);
+  });
+  // Snapshots written one after the other until 100 searches were answered meanwhile (or a minute passed).
+  const snapshots = (full: boolean) => {
+    let count = 0;
+    return {
+      count: () => count,
+      run: async (answered: () => number) => {
+        const t = now();
+        do {
+          if (full) rmSync(m.snapshotPath, { force: true }); // nothing to append to: faiss writes the whole index
+          await m.persist({ force: true });
+          count++;
+        } while (answered() < 100 && now() - t < 60_000);
+      },
+    };
+  };
+  const appending = snapshots(false);
+  const appended = await searchesWhile(m, store, d, fp, appending.run);
+  const writing = snapshots(true);
+  const full = await searchesWhile(m, store, d, fp, writing.run);
   const base = stats(steady.ms);
   for (const [what, run] of [
     ['memories arriving, no snapshot being written', steady],
-    ['memories arriving, snapshot appended to the last one (off the FAISS worker)', appended],
-    ['memories arriving, snapshot written in full by faiss (the worker held)', full],
+    [`memories arriving, ${appending.count()} snapshots appended to the last one (off the FAISS worker)`, appended],
+    [`memories arriving, ${writing.count()} snapshots written in full by faiss (the worker held)`, full],
   ] as const) {
     const s = stats(run.ms);
     record({
@@ -168,8 +186,8 @@ async function searchesDuringSnapshots(m: IndexManager, store: SqliteStore, d: D
     scenario: `snapshot write while serving, appended (${d.name})`,
     size: d.n,
     figure: 'ms',
-    ours: appended.duringMs,
-    reference: full.duringMs,
+    ours: appended.duringMs / appending.count(),
+    reference: full.duringMs / writing.count(),
     refName: 'written in full by faiss, same run',
     unit: 'ms',
   });

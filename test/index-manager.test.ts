@@ -242,6 +242,12 @@ describe('index manager (real faiss-node, real SQLite)', () => {
       await add(['c3']);
       await persist();
       assert.equal(writes.n, 3, 'and appending resumes after');
+      const damaged = readFileSync(path);
+      damaged[1000]! ^= 1; // one bit of a vector
+      writeFileSync(path, damaged);
+      await add(['c4']);
+      await persist();
+      assert.equal(writes.n, 4, 'a damaged file is not appended to (its checksum no longer matches)');
 
       const gone = Array.from({ length: 40 }, (_, i) => `a${100 + i}`);
       await store.delete(gone); // enough tombstones to compact: labels shift, the file is no prefix
@@ -249,12 +255,12 @@ describe('index manager (real faiss-node, real SQLite)', () => {
       await index.sync();
       assert.ok(index.stats().compactions > 0, 'compacted');
       await persist();
-      assert.equal(writes.n, 4, 'after a compaction faiss writes it in full');
+      assert.equal(writes.n, 5, 'after a compaction faiss writes it in full');
       await add(['d1']);
       const queries = Array.from({ length: 10 }, () => randomUnitVector(DIM, next));
       const expected = (await index.search(queries, 10)).map((hits) => hits.map((h) => h.id));
       await index.close(); // (close appends too)
-      assert.equal(writes.n, 4);
+      assert.equal(writes.n, 5);
 
       index = manager();
       assert.equal((await index.open()).source, 'snapshot');
