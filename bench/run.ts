@@ -1,5 +1,6 @@
 // npm run bench [-- --sizes 10000,100000] [--index-sizes 100000,1000000] [--queries 300]
 //                  [--backfill 10000,100000] [--search-index-sizes 10000,100000] [--peer 10000] [--word-vectors 10000] [--skip-glove] [--skip-ivf]
+//                  [--import-sizes 1000000]
 //                  [--smoke] [--json FILE]
 //
 // Each scenario is measured next to a reference on the same data in the same run, so the
@@ -12,6 +13,7 @@
 //   index level (index-bench.ts): Flat and IVF, build, rebuild while serving, recall@10, on
 //           clustered synthetic vectors and on the 341k GloVe-derived word vectors
 //   peer (process-bench.ts): @modelcontextprotocol/server-memory driven by the same client
+//   import (import-bench.ts): a bulk import with the index open, the IVF growth policy against the 25% drift rule
 //   backfill (backfill.ts): SQLite and FalkorDB, vs embedding alone (and vs FalkorDB alone writing the vectors)
 //   search index (process-bench.ts): MEMORY_SEARCH_INDEX=falkordb vs faiss on memories in FalkorDB
 // Data is seeded; texts are embedded by the hash provider. --smoke runs every scenario at tiny
@@ -27,6 +29,7 @@ import { startHarness, testConfig } from '../test/helpers/harness.js';
 import { benchBackfill } from './backfill.js';
 import { BENCH_PROVIDER, answeredBy, makeTexts, now, record, rows, stats } from './common.js';
 import { benchClustered, benchGlove } from './index-bench.js';
+import { benchImport } from './import-bench.js';
 import { benchPeer, benchSearchIndex, benchStdio, benchWordVectors } from './process-bench.js';
 import { tempDir } from '../test/helpers/tmp.js';
 
@@ -44,6 +47,8 @@ const { values } = parseArgs({
     'word-vectors': { type: 'string', default: '10000' },
     // The index bench's Flat rows only (the IVF build takes minutes at 1M).
     'skip-ivf': { type: 'boolean', default: false },
+    // A bulk import with the index open, under two growth policies (minutes at 1M).
+    'import-sizes': { type: 'string', default: '' },
     smoke: { type: 'boolean', default: false },
   },
 });
@@ -212,6 +217,8 @@ answeredBy('raw vectors (no provider)');
 for (const size of indexSizes)
   await benchClustered(size, { queries: Math.min(queryCount, 200), rebuild: true, ivf: !values['skip-ivf'] });
 if (glove) await benchGlove(200);
+for (const size of (smoke ? '3000' : values['import-sizes']).split(',').filter(Boolean).map(Number))
+  await benchImport(size, smoke ? 1000 : undefined);
 const wordVectorCount = smoke ? 300 : Number(values['word-vectors']);
 if (wordVectorCount > 0) await benchWordVectors(makeTexts(wordVectorCount, 5151), makeTexts(5, 5252));
 for (const size of searchIndexSizes)

@@ -35,6 +35,14 @@ describe('IVF plan', () => {
     assert.equal(retrainReason({ type: 'IVF', nlist: 400 }, 9_000, 100, policy), undefined); // hysteresis
     assert.match(retrainReason({ type: 'IVF', nlist: 400 }, 4_000, 100, policy) ?? '', /Flat/);
   });
+  it('while writes keep coming, retrains an IVF index only once its nlist would double', () => {
+    const ivf = { type: 'IVF' as const, nlist: 1789 }; // trained at 200k
+    assert.match(retrainReason(ivf, 320_000, 384, policy) ?? '', /nlist 1789 -> 2263/);
+    assert.equal(retrainReason(ivf, 320_000, 384, policy, true), undefined);
+    assert.equal(retrainReason(ivf, 800_000, 384, policy, true), undefined); // 3578: +100%, not more
+    assert.match(retrainReason(ivf, 810_000, 384, policy, true) ?? '', /nlist 1789 -> 3600/);
+    assert.match(retrainReason({ type: 'Flat', nlist: null }, 200_000, 384, policy, true) ?? '', /grown/);
+  });
 });
 
 describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300_000 }, () => {
@@ -62,7 +70,10 @@ describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300
     written += n;
   };
   const manager = (name: string) =>
-    testIndexManager(store, FP, GLOVE_DIM, join(dir.path, name), { ivf: { minVectors: 10_000, recallFloor: 0.95 } });
+    testIndexManager(store, FP, GLOVE_DIM, join(dir.path, name), {
+      ivf: { minVectors: 10_000, recallFloor: 0.95 },
+      writesQuietMs: 1500,
+    });
 
   before(() => {
     vectors = gloveSample(60_000, rng(11));
@@ -112,9 +123,12 @@ describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300
     const [hits] = await again.search([vectors[123]!], 10);
     assert.equal(hits![0]!.id, 'g123');
 
-    // Grown to 50,000: the right nlist is now 894 (+29%): retrained in the background.
+    // Grown to 50,000: the right nlist is now 894 (+29%): retrained in the background, once the
+    // writes have stopped (while they come, only a doubled nlist retrains).
     await put(20_000);
     await again.sync();
+    assert.equal(again.stats().reshaping, null, 'not retrained while writes keep coming');
+    assert.equal(again.stats().nlist, 693);
     await waitFor(async () => again.stats().nlist === 894 && again.stats().reshaping === null, 120_000, 'retrain');
     assert.equal(again.stats().live, 50_000);
     // Filled by child processes (two ranges of rows at 50,000) and merged: every label maps to its own

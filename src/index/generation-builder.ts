@@ -122,9 +122,9 @@ export class GenerationBuilder {
    * threshold, IVF retrained when the right nlist drifted, back to Flat far below the threshold,
    * an IVF generation with too many tombstones), or undefined when it fits.
    */
-  reshapeReason(s: IndexState): string | undefined {
+  reshapeReason(s: IndexState, writing = false): string | undefined {
     const shape = s.index.shape();
-    let why = retrainReason(shape, s.live, this.o.dimension, this.o.policy);
+    let why = retrainReason(shape, s.live, this.o.dimension, this.o.policy, writing);
     if (why && shape.type === 'Flat' && this.refusedNear(s.live)) why = undefined;
     if (!why && shape.type === 'IVF' && s.needsCompaction(this.o.compact)) {
       why = `${s.tombstones} deleted or replaced vectors in the IVF index`;

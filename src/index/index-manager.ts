@@ -28,7 +28,7 @@ import type { MemoryStore } from '../store/types.js';
 import { RECOVERING_HINT, checkFaiss, onWorkerLost, workerEpoch } from './faiss/faiss-host.js';
 import { GenerationBuilder, type Progress } from './generation-builder.js';
 import { IndexState, type Hit } from './index-state.js';
-import { DEFAULT_IVF_POLICY, planFor, type IvfPolicy } from './ivf/ivf-policy.js';
+import { DEFAULT_IVF_POLICY, WRITES_QUIET_MS, planFor, type IvfPolicy } from './ivf/ivf-policy.js';
 import { SnapshotPersistence } from './persistence.js';
 import { SearchBatcher } from './search-batcher.js';
 import type { IndexStats, OpenReport, RecoveryInfo, SearchIndex } from './search-index.js';
@@ -55,6 +55,8 @@ export interface IndexManagerOptions {
   logger: Logger;
   /** Delay between a change and the snapshot write; 0 writes only on close or persist(). */
   persistDelayMs?: number;
+  /** No change applied for this long: writes have stopped (the IVF growth policy; default WRITES_QUIET_MS). */
+  writesQuietMs?: number;
   /** Compact when tombstones exceed this share of the index and number at least compactMin. */
   compactRatio?: number;
   compactMin?: number;
@@ -110,6 +112,10 @@ export class IndexManager implements SearchIndex {
   private readonly recoveryPolicy: RecoveryPolicy;
   /** Listening for a lost FAISS worker while open. */
   private unlisten: (() => void) | null = null;
+  /** When the last change with vectors was applied (ms), and the timer asking for a reshape once they stop. */
+  private lastWriteAt = 0;
+  private readonly writesQuietMs: number;
+  private quietTimer: NodeJS.Timeout | undefined;
   private recovery: RecoveryInfo | null = null;
   private recovering: Promise<void> | null = null;
   /** The full id comparison of a snapshot that passed the quick checks at open, while it runs. */
@@ -128,6 +134,7 @@ export class IndexManager implements SearchIndex {
     this.logger = options.logger;
     this.compact = { ratio: options.compactRatio ?? 0.25, min: options.compactMin ?? 1024 };
     this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+    this.writesQuietMs = options.writesQuietMs ?? WRITES_QUIET_MS;
     this.policy = { ...DEFAULT_IVF_POLICY, ...options.ivf };
     this.frozen = options.frozen ?? false;
     this.recoveryPolicy = { ...RECOVERY, ...options.recovery };
@@ -492,7 +499,13 @@ export class IndexManager implements SearchIndex {
         if (this.s !== fresh) fresh.release();
         throw err;
       }
-      this.persistence.schedule();
+      // A trained generation is written at once (when snapshots are written on their own at all):
+      // a restart meanwhile would otherwise serve the previous shape and train again.
+      if (this.s.index.kind === 'IVF' && this.persistence.writesOnItsOwn) {
+        this.persist().catch((err: unknown) =>
+          this.logger.warn('could not write the snapshot of the new index', { error: errorMessage(err) }),
+        );
+      } else this.persistence.schedule();
       const ms = Date.now() - started;
       this.lastRebuild = { at: new Date().toISOString(), vectors: this.s.live, ms };
       this.logger.info('search index rebuilt from the store', { vectors: this.s.live, type: this.s.index.kind, ms });
@@ -502,10 +515,25 @@ export class IndexManager implements SearchIndex {
     }
   }
 
-  /** After changes: starts a background rebuild when the served generation has outgrown its shape. */
+  /**
+   * After changes: starts a background rebuild when the served generation has outgrown its
+   * shape. While vectors keep arriving an IVF generation is retrained only when far off its
+   * shape (ivf-policy.ts); once they stop for WRITES_QUIET_MS, a timer asks again.
+   */
   private reshapeIfDue(): void {
     if (this.rebuilding || this.state !== 'ready' || this.frozen) return;
-    const why = this.builder.reshapeReason(this.s);
+    const writing = Date.now() - this.lastWriteAt < this.writesQuietMs;
+    const why = this.builder.reshapeReason(this.s, writing);
+    if (!why && writing && !this.quietTimer && this.builder.reshapeReason(this.s, false)) {
+      this.quietTimer = setTimeout(
+        () => {
+          this.quietTimer = undefined;
+          this.reshapeIfDue();
+        },
+        this.lastWriteAt + this.writesQuietMs - Date.now() + 10,
+      );
+      this.quietTimer.unref();
+    }
     if (!why) return;
     this.logger.info('reshaping the search index in the background', { why });
     this.rebuild(undefined, why).catch((err: unknown) =>
@@ -529,6 +557,8 @@ export class IndexManager implements SearchIndex {
   /** Stops the persist timer and writes the snapshot if anything changed. */
   close(): Promise<void> {
     this.persistence.stopTimer();
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    this.quietTimer = undefined;
     this.unlisten?.();
     this.unlisten = null;
     this.closing.abort();
@@ -656,6 +686,7 @@ export class IndexManager implements SearchIndex {
   private async catchUp(s: IndexState, onPage?: () => void): Promise<void> {
     for (;;) {
       const page = await this.store.changesSince(s.appliedSeq, PAGE);
+      if (page.events.length > 0) this.lastWriteAt = Date.now();
       const applied = s.apply(page.events, this.logger, this.compact);
       s.appliedSeq = page.toSeq;
       await applied;

@@ -75,6 +75,11 @@ export class SnapshotPersistence {
     this.path = o.path;
   }
 
+  /** Snapshots are written after changes without being asked (a delay is set). */
+  get writesOnItsOwn(): boolean {
+    return this.o.delayMs > 0;
+  }
+
   /** A change was applied: a snapshot becomes due after the delay. */
   markDirty(): void {
     this.dirty = true;

@@ -17,10 +17,18 @@ const MIN_NLIST = 16;
 const MAX_NLIST = 65_536;
 /** Retrain when the right nlist differs from the current one by more than this share. */
 export const RETRAIN_DRIFT = 0.25;
+/**
+ * While vectors keep arriving (a bulk import), an IVF index is retrained only once the right
+ * nlist doubled (4x the vectors it was trained for): an import to 1M trains at 200k and 800k,
+ * not at every 25% drift (200k, 312k, 488k, 763k). The adds meanwhile go to the lists it has.
+ */
+export const RETRAIN_DRIFT_WHILE_WRITING = 1;
+/** No vector added for this long: writes have stopped, the usual drift applies. */
+export const WRITES_QUIET_MS = 30_000;
 
 /** The right nlist differs from the trained one by more than the drift share: retrain. */
-export function nlistDrifted(trained: number, planned: number): boolean {
-  return Math.abs(planned - trained) > RETRAIN_DRIFT * trained;
+export function nlistDrifted(trained: number, planned: number, share = RETRAIN_DRIFT): boolean {
+  return Math.abs(planned - trained) > share * trained;
 }
 
 /** A training refused at `refusedAt` vectors is retried only once the collection grew by the drift share. */
@@ -69,13 +77,14 @@ export function retrainReason(
   vectors: number,
   dimension: number,
   policy: IvfPolicy,
+  writing = false,
 ): string | undefined {
   const plan = planFor(vectors, dimension, policy);
   if (current.type === 'Flat') return plan.type === 'IVF' ? `grown to ${vectors} vectors: ${plan.why}` : undefined;
   // Hysteresis: an IVF index goes back to Flat only well below the threshold.
   if (plan.type === 'Flat') return vectors < policy.minVectors / 2 ? `shrunk to ${vectors} vectors: Flat` : undefined;
   const now = current.nlist ?? 0;
-  if (nlistDrifted(now, plan.nlist)) {
+  if (nlistDrifted(now, plan.nlist, writing ? RETRAIN_DRIFT_WHILE_WRITING : RETRAIN_DRIFT)) {
     return `size drifted to ${vectors} vectors: nlist ${now} -> ${plan.nlist}`;
   }
   return undefined;
