@@ -91,6 +91,11 @@ async function importOnce(vectors: Float32Array, n: number, writesQuietMs: numbe
       const settled =
         s.reshaping === null && (want === null || (s.nlist !== null && Math.abs(s.nlist - want) <= 0.25 * s.nlist));
       if (settled && toIvf !== null) break;
+      if (Math.floor((now() - last) / 10_000) !== Math.floor((now() - last - 250) / 10_000)) {
+        note(
+          `import bench: waiting for IVF${want ?? ''}: ${s.type}${s.nlist ?? ''}, ${s.reshaping ?? s.lastTrainingAttempt?.reason ?? 'idle'}`,
+        );
+      }
       if (now() - last > 900_000)
         throw new Error(
           `import bench: no IVF ${want} 15 minutes after the last store (${s.type}${s.nlist ?? ''}, ${s.reshaping ?? s.lastTrainingAttempt?.reason})`,

@@ -175,4 +175,25 @@ describe('adaptive IVF on real vectors (GloVe-derived, d = 100)', { timeout: 300
     await index.close();
     await store.close();
   });
+
+  it('reshapes again by itself when the changes that came during a reshape call for another shape', async () => {
+    dir?.cleanup();
+    dir = tempDir();
+    store = new SqliteStore(join(dir.path, 'memories.db'));
+    await store.open();
+    written = 0;
+    await put(10_000);
+    const index = manager('index');
+    await index.open();
+    await index.sync();
+    assert.match(index.stats().reshaping ?? '', /grown to 10000/);
+    // An import that ends while the first training runs: nlist 253 -> 894 is due, but no further change comes to ask.
+    await put(40_000);
+    await index.sync();
+    assert.match(index.stats().reshaping ?? '', /grown to 10000/, 'still the first reshape');
+    await waitFor(async () => index.stats().nlist === 894 && index.stats().reshaping === null, 180_000, 'IVF894');
+    assert.equal(index.stats().live, 50_000);
+    await index.close();
+    await store.close();
+  });
 });

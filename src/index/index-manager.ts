@@ -473,6 +473,12 @@ export class IndexManager implements SearchIndex {
     const promise = this.rebuildOnce(onProgress).finally(() => {
       this.rebuilding = null;
     });
+    // Changes that came during the rebuild may call for another shape already (an import that
+    // ended meanwhile sends no further change to ask). Not after a failure: no retry loop.
+    promise.then(
+      () => this.reshapeIfDue(),
+      () => undefined,
+    );
     this.rebuilding = { promise, why };
     return promise;
   }
