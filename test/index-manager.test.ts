@@ -8,6 +8,8 @@ import Database from 'better-sqlite3';
 import type { IndexManager } from '../src/index/index-manager.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { HostedIndex } from '../src/index/faiss/faiss-host.js';
+import { IndexState } from '../src/index/index-state.js';
+import { silentLogger } from '../src/shared/logger.js';
 import { heldByAnother } from '../src/index/snapshot/persist-lock.js';
 import { openSnapshot } from '../src/index/snapshot/snapshot.js';
 import { randomMemories, testIndexManager } from './helpers/index-manager.js';
@@ -273,6 +275,30 @@ describe('index manager (real faiss-node, real SQLite)', () => {
     } finally {
       HostedIndex.prototype.writeFile = original;
     }
+  });
+
+  it('never appends to a snapshot captured before a compaction (labels shifted since)', async () => {
+    const s = new IndexState(FP, DIM);
+    const entries = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ id: `x${from + i}`, vector: randomUnitVector(DIM, next), hash: 'h' }));
+    await s.add(entries(0, 30));
+    const base = { rows: 30, faissLength: 45 + 30 * DIM * 4, digest: Buffer.alloc(32) };
+    const before = s.compactions;
+    for (let i = 0; i < 10; i++) s.tombstone(`x${i}`);
+    await s.compact(silentLogger);
+    s.keepAfter(s.index.size); // a full write of the 20 left is captured, and 20 more come
+    await s.add(entries(30, 20)); // 40 vectors now: more than the 30 of the stale capture
+    s.snapshotted(base, before); // a write captured before the compaction lands after it
+    assert.equal(s.appendable(s.index.size), null);
+    s.snapshotted({ ...base, rows: 40 }, s.compactions);
+    await s.add(entries(50, 5));
+    const plan = s.appendable(s.index.size);
+    assert.equal(
+      plan?.rows.reduce((n, r) => n + r.length, 0),
+      5 * DIM,
+      'after it, the vectors added since are kept',
+    );
+    s.release();
   });
 
   describe('restart', () => {

@@ -81,9 +81,13 @@ export class IndexState {
     if (this.keepingFrom === null || this.keepingFrom > rows) this.keepingFrom = rows;
   }
 
-  /** A snapshot holding this generation's first `base.rows` vectors was written or read (Flat only). */
-  snapshotted(base: FlatBase): void {
-    if (this.index.kind !== 'Flat' || base.rows > this.index.size) return;
+  /**
+   * A snapshot holding this generation's first `base.rows` vectors was written or read (Flat
+   * only), captured when `compactions` compactions had run: after another one its vectors are
+   * no longer this generation's first ones (labels shifted).
+   */
+  snapshotted(base: FlatBase, compactions: number): void {
+    if (this.index.kind !== 'Flat' || compactions !== this.compactions || base.rows > this.index.size) return;
     this.keepAfter(base.rows);
     this.base = base;
     this.tail = this.tail.filter((b) => b.first + b.data.length / this.dimension > base.rows);

@@ -47,6 +47,8 @@ interface Shot {
   createdAt: string;
   seq: number;
   rows: number;
+  /** The generation's compactions when captured. */
+  compactions: number;
   tmp: string;
   header: Promise<Buffer[]>;
   part: () => Promise<IndexPart | null>;
@@ -177,7 +179,7 @@ export class SnapshotPersistence {
         } finally {
           lock.release();
         }
-        s.snapshotted({ rows: shot.rows, faissLength: part.faissLength, digest });
+        s.snapshotted({ rows: shot.rows, faissLength: part.faissLength, digest }, shot.compactions);
         this.lastPersist = { at: shot.createdAt, seq: shot.seq };
         this.failure = null;
       });
@@ -211,8 +213,9 @@ export class SnapshotPersistence {
     if (mayAppend && s.appendable(rows)) {
       // Made in the job, once the writes captured before it landed: their file is the base. (The
       // plan is taken again then: a write that landed meanwhile moved the base up.)
+      const compactions = s.compactions;
       part = async () => {
-        const plan = s.appendable(rows);
+        const plan = s.compactions === compactions ? s.appendable(rows) : null;
         return plan ? appendToFlat(this.path, plan.base, tmp, plan.rows, this.o.dimension) : null;
       };
     } else {
@@ -221,7 +224,7 @@ export class SnapshotPersistence {
       written.catch(() => undefined);
       part = () => written;
     }
-    return { createdAt, seq, rows, tmp, header, part };
+    return { createdAt, seq, rows, compactions: s.compactions, tmp, header, part };
   }
 
   /**
@@ -266,7 +269,11 @@ export class SnapshotPersistence {
       }
       const adopted = await this.adopt(restored, snap.header, store);
       if ('state' in adopted) {
-        adopted.state.snapshotted({ rows: snap.header.count, faissLength: snap.faissLength, digest: snap.faissDigest });
+        const { state } = adopted;
+        state.snapshotted(
+          { rows: snap.header.count, faissLength: snap.faissLength, digest: snap.faissDigest },
+          state.compactions,
+        );
       }
       if ('problem' in adopted) restored.free();
       return adopted;
