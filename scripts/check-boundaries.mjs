@@ -23,8 +23,8 @@ const ADAPTERS = {
 const THREAD_BOUND = {
   'index/faiss/faiss-index.ts': ['index/faiss/faiss-thread.ts', 'index/ivf/ivf-worker.ts'],
 };
-/** files allowed to read process.env */
-const ENV_READERS = ['cli.ts'];
+/** files allowed to read process.env: the entry points (the server's, and its IVF child process's) */
+const ENV_READERS = ['cli.ts', 'index/ivf/ivf-worker.ts'];
 /**
  * The layers (folders of src/) and the layers each may import values from; type-only imports
  * are free. Lower layers never reach up: the store knows nothing of the index, the service

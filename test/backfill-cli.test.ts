@@ -38,6 +38,26 @@ function backfill(dataDir: string, api: FakeOpenAI, extra: string[] = [], env: R
   return { child, exited, out: () => stdout, err: () => stderr };
 }
 
+/** A second run after the kill: completes, embedding exactly what was left and none of `doneBefore` again. */
+async function resumesWhereItStopped(
+  api: FakeOpenAI,
+  doneBefore: Set<string>,
+  start: () => ReturnType<typeof backfill>,
+): Promise<void> {
+  const requestsBefore = api.requests.length;
+  api.delayMs = 0;
+  const second = start();
+  assert.equal((await second.exited).code, 0, second.err());
+  const summary = JSON.parse(second.out().trim().split('\n').pop()!) as { outcome: string; embedded: number };
+  assert.equal(summary.outcome, 'completed');
+  assert.equal(summary.embedded, N - doneBefore.size, 'the second run embedded exactly what was left');
+  const redone = api.requests
+    .slice(requestsBefore)
+    .flatMap((r) => r.input)
+    .filter((t) => doneBefore.has(t));
+  assert.deepEqual(redone, [], 'no finished record was embedded again');
+}
+
 describe('backfill from the command line', () => {
   let api: FakeOpenAI;
   let dir: ReturnType<typeof tempDir>;
@@ -76,24 +96,7 @@ describe('backfill from the command line', () => {
       (await store.embeddedIds('openai:text-embedding-3-small:16')).map((id) => `pending memory number ${id.slice(1)}`),
     );
     assert.ok(doneBefore.size >= 50 && doneBefore.size < N, `killed mid-run (${doneBefore.size} done)`);
-    const requestsBefore = api.requests.length;
-
-    api.delayMs = 0;
-    const second = backfill(dir.path, api);
-    const { code } = await second.exited;
-    assert.equal(code, 0, second.err());
-    const summary = JSON.parse(second.out().trim().split('\n').pop()!) as {
-      outcome: string;
-      embedded: number;
-      failed: number;
-    };
-    assert.equal(summary.outcome, 'completed');
-    assert.equal(summary.embedded, N - doneBefore.size, 'the second run embedded exactly what was left');
-    const redone = api.requests
-      .slice(requestsBefore)
-      .flatMap((r) => r.input)
-      .filter((t) => doneBefore.has(t));
-    assert.deepEqual(redone, [], 'no finished record was embedded again');
+    await resumesWhereItStopped(api, doneBefore, () => backfill(dir.path, api));
     const stats = await store.stats();
     assert.equal(stats.done, N);
     assert.equal(stats.pending, 0);
@@ -156,19 +159,7 @@ describe('backfill from the command line, FalkorDB nodes of another tool', () =>
       ),
     );
     assert.ok(doneBefore.size >= 50 && doneBefore.size < N, `killed mid-run (${doneBefore.size} done)`);
-    const requestsBefore = api.requests.length;
-
-    api.delayMs = 0;
-    const second = backfill(dir.path, api, [], env);
-    assert.equal((await second.exited).code, 0, second.err());
-    const summary = JSON.parse(second.out().trim().split('\n').pop()!) as { outcome: string; embedded: number };
-    assert.equal(summary.outcome, 'completed');
-    assert.equal(summary.embedded, N - doneBefore.size, 'the second run embedded exactly what was left');
-    const redone = api.requests
-      .slice(requestsBefore)
-      .flatMap((r) => r.input)
-      .filter((t) => doneBefore.has(t));
-    assert.deepEqual(redone, [], 'no finished node was embedded again');
+    await resumesWhereItStopped(api, doneBefore, () => backfill(dir.path, api, [], env));
     assert.equal(await embedded(), N);
     const nodes = (await g.query<{ id: string; nid: number }>('MATCH (n:Doc) RETURN n.memory_id AS id, ID(n) AS nid'))
       .data!;

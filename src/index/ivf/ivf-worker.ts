@@ -11,6 +11,11 @@
 // to merge. The quantizer search that finds each row's list reads a JS array element by element
 // (the cost of faiss's add); several of these processes share a large fill.
 import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+// OpenBLAS reads this when faiss loads (at the first loadFaiss()): the server keeps itself to
+// one BLAS thread (see cli.ts), this process forks nothing and gets the user's setting back.
+const blasThreads = process.env['VMM_CHILD_OPENBLAS_NUM_THREADS'];
+if (blasThreads === '') delete process.env['OPENBLAS_NUM_THREADS'];
+else if (blasThreads !== undefined) process.env['OPENBLAS_NUM_THREADS'] = blasThreads;
 import { FaissIndex } from '../faiss/faiss-index.js';
 import type { FillReply, FillRequest, WorkerReply, WorkerRequest } from './ivf-train.js';
 
