@@ -112,7 +112,7 @@ export class IndexManager implements SearchIndex {
   private readonly recoveryPolicy: RecoveryPolicy;
   /** Listening for a lost FAISS worker while open. */
   private unlisten: (() => void) | null = null;
-  /** When the last change with vectors was applied (ms), and the timer asking for a reshape once they stop. */
+  /** When the last change was applied (ms), and the timer asking for a reshape once changes stop. */
   private lastWriteAt = 0;
   private readonly writesQuietMs: number;
   private quietTimer: NodeJS.Timeout | undefined;
@@ -523,7 +523,7 @@ export class IndexManager implements SearchIndex {
 
   /**
    * After changes: starts a background rebuild when the served generation has outgrown its
-   * shape. While vectors keep arriving an IVF generation is retrained only when far off its
+   * shape. While changes keep arriving an IVF generation is retrained only when far off its
    * shape (ivf-policy.ts); once they stop for WRITES_QUIET_MS, a timer asks again.
    */
   private reshapeIfDue(): void {

@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -34,6 +34,14 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8
     }
   } catch {
     // Some platforms cannot fsync a directory; the rename itself is still atomic.
+  }
+}
+
+/** Writes all of `bytes` to an open file, at `position` (or where the file stands), however many writes it takes. */
+export async function writeFully(file: FileHandle, bytes: Uint8Array, position?: number): Promise<void> {
+  for (let off = 0; off < bytes.length;) {
+    off += (await file.write(bytes, off, bytes.length - off, position === undefined ? null : position + off))
+      .bytesWritten;
   }
 }
 

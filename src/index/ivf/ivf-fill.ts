@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { mkdir, open, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { writeFully } from '../../shared/fs-atomic.js';
 import type { HostedIndex } from '../faiss/faiss-host.js';
 import { runChild, type FillReply } from './ivf-train.js';
 
@@ -45,8 +46,7 @@ export class IvfFill {
     this.chain = this.chain.then(async () => {
       if (this.failed) return;
       try {
-        for (let off = 0; off < bytes.length;)
-          off += (await this.file.write(bytes, off, bytes.length - off)).bytesWritten;
+        await writeFully(this.file, bytes);
       } catch (err) {
         this.failed = err as Error;
       }

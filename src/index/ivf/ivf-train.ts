@@ -7,6 +7,7 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFully } from '../../shared/fs-atomic.js';
 import { ownModule } from '../../shared/package-root.js';
 
 export interface TrainRequest {
@@ -111,7 +112,7 @@ async function writeRows(path: string, rows: readonly Float32Array[], dimension:
         chunk.set(row, i * dimension);
       }
       const bytes = new Uint8Array(chunk.buffer, 0, n * dimension * 4);
-      for (let off = 0; off < bytes.length;) off += (await file.write(bytes, off, bytes.length - off)).bytesWritten;
+      await writeFully(file, bytes);
     }
   } finally {
     await file.close();

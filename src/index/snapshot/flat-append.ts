@@ -8,7 +8,9 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, open, rm } from 'node:fs/promises';
+import { writeFully } from '../../shared/fs-atomic.js';
 import { FLAT_HEADER_BYTES, FLAT_IP_FOURCC, NTOTAL_OFFSET, flatHeader } from '../faiss/faiss-format.js';
+import { SnapshotError, hashIntoFromFile } from './snapshot.js';
 
 /** A snapshot's Flat index part as this process wrote or read it. */
 export interface FlatBase {
@@ -18,9 +20,6 @@ export interface FlatBase {
   faissLength: number;
   digest: Buffer;
 }
-
-// 1 MB read and hashed at a time: about 1.5 ms of the event loop per step (sha256 twice).
-const STEP = 1024 * 1024;
 
 /**
  * Writes into `tmp` (created here) a Flat index part holding `base`'s vectors, read from the
@@ -59,22 +58,19 @@ export async function appendToFlat(
     before.update(head);
     const newHead = flatHeader(dimension, base.rows + added);
     after.update(newHead);
-    const buf = Buffer.allocUnsafe(Math.min(STEP, Math.max(1, base.faissLength - FLAT_HEADER_BYTES)));
-    for (let at = FLAT_HEADER_BYTES; at < base.faissLength;) {
-      const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, base.faissLength - at), at);
-      if (bytesRead === 0) return null; // shorter than it was
-      const chunk = buf.subarray(0, bytesRead);
-      before.update(chunk);
-      after.update(chunk);
-      at += bytesRead;
+    try {
+      await hashIntoFromFile(file, FLAT_HEADER_BYTES, base.faissLength, [before, after]);
+    } catch (err) {
+      if (err instanceof SnapshotError) return null; // shorter than it was
+      throw err;
     }
     if (!before.digest().equals(base.digest)) return null;
-    await writeAll(file, newHead, 0);
+    await writeFully(file, newHead, 0);
     let at = base.faissLength;
     for (const r of rows) {
       const bytes = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
       after.update(bytes);
-      await writeAll(file, bytes, at);
+      await writeFully(file, bytes, at);
       at += bytes.length;
     }
     // (What followed the old index part, its header and trailer, is overwritten or cut by completeSnapshot.)
@@ -83,11 +79,5 @@ export async function appendToFlat(
   } finally {
     await file.close();
     if (!ok) await rm(tmp, { force: true });
-  }
-}
-
-async function writeAll(file: Awaited<ReturnType<typeof open>>, bytes: Buffer, position: number): Promise<void> {
-  for (let off = 0; off < bytes.length;) {
-    off += (await file.write(bytes, off, bytes.length - off, position + off)).bytesWritten;
   }
 }

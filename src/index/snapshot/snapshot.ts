@@ -14,10 +14,10 @@
 // file (`write_index` / `read_index` on a path): faiss-node's in-memory (de)serialization leaks
 // a full copy of the index on every call (its VectorIOWriter/Reader is never deleted), so
 // snapshots never go through memory. The trailer lets the header be read without the index.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { setImmediate as turn } from 'node:timers/promises';
-import { replaceAtomically } from '../../shared/fs-atomic.js';
+import { replaceAtomically, writeFully } from '../../shared/fs-atomic.js';
 import type { TrainingInfo } from '../index-state.js';
 
 const MAGIC = Buffer.from('VMMSNAP2', 'ascii');
@@ -152,9 +152,7 @@ export async function completeSnapshot(
     digest = faissDigest ?? (await hashFileRange(file, faissLength));
     let at = faissLength;
     for (const part of [...header, encodeTrailer(faissLength, header, digest)]) {
-      for (let off = 0; off < part.length;) {
-        off += (await file.write(part, off, part.length - off, at + off)).bytesWritten;
-      }
+      await writeFully(file, part, at);
       at += part.length;
     }
     await file.truncate(at);
@@ -180,18 +178,31 @@ async function sha256InSteps(bytes: Buffer): Promise<Buffer> {
   return hash.digest();
 }
 
-/** sha256 of bytes [0, length) of an open file, read in 8 MB steps that each hold the event loop briefly. */
+/** sha256 of bytes [0, length) of an open file (see hashIntoFromFile). */
 export async function hashFileRange(file: FileHandle, length: number): Promise<Buffer> {
   const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(Math.min(HASH_STEP, Math.max(1, length)));
-  for (let at = 0; at < length;) {
-    const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, length - at), at);
+  await hashIntoFromFile(file, 0, length, [hash]);
+  return hash.digest();
+}
+
+/**
+ * Feeds bytes [from, to) of an open file to each of `hashes`, read in steps of 8 MB per hash
+ * that each hold the event loop briefly. Throws SnapshotError when the file ends before `to`.
+ */
+export async function hashIntoFromFile(
+  file: FileHandle,
+  from: number,
+  to: number,
+  hashes: readonly Hash[],
+): Promise<void> {
+  const buf = Buffer.allocUnsafe(Math.min(Math.floor(HASH_STEP / hashes.length), Math.max(1, to - from)));
+  for (let at = from; at < to;) {
+    const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, to - at), at);
     if (bytesRead === 0) throw new SnapshotError('file ended early (truncated)');
-    hash.update(buf.subarray(0, bytesRead));
+    for (const hash of hashes) hash.update(buf.subarray(0, bytesRead));
     at += bytesRead;
     await turn();
   }
-  return hash.digest();
 }
 
 export interface OpenSnapshot {
