@@ -12,6 +12,9 @@ import { writeFully } from '../../shared/fs-atomic.js';
 import { FLAT_HEADER_BYTES, FLAT_IP_FOURCC, NTOTAL_OFFSET, flatHeader } from '../faiss/faiss-format.js';
 import { SnapshotError, hashIntoFromFile } from './snapshot.js';
 
+/** 1 MB read and hashed (twice) at a time: about 1.5 ms of the event loop per step, while searches are served. */
+const STEP = 1024 * 1024;
+
 /** A snapshot's Flat index part as this process wrote or read it. */
 export interface FlatBase {
   /** Vectors in it (labels 0 .. rows - 1). */
@@ -59,7 +62,7 @@ export async function appendToFlat(
     const newHead = flatHeader(dimension, base.rows + added);
     after.update(newHead);
     try {
-      await hashIntoFromFile(file, FLAT_HEADER_BYTES, base.faissLength, [before, after]);
+      await hashIntoFromFile(file, FLAT_HEADER_BYTES, base.faissLength, [before, after], STEP);
     } catch (err) {
       if (err instanceof SnapshotError) return null; // shorter than it was
       throw err;
